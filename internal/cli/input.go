@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrUsage is returned by NewInput when there are no operands and stdin is
+// a terminal: the tool prints usage instead of waiting for a person to type.
+var ErrUsage = errors.New("no operands and standard input is a terminal")
+
+// maxRecord bounds one input line. A path is at most PATH_MAX (4096) and the
+// other fields are at most a few hundred bytes; anything longer is refused.
+const maxRecord = 64 << 10
+
+// ErrRecordTooLong is the error for an input line over the limit; the
+// line is skipped and the next one read.
+var ErrRecordTooLong = fmt.Errorf("record longer than %d bytes", maxRecord)
+
+// Input yields records, one per line, from the operands if there are any
+// (mblaze's convention) and from standard input otherwise.
+type Input struct {
+	operands []string
+	r        *bufio.Reader
+	fd       int
+	idle     func()
+	outFd    int // a pipe to the next tool, watched while waiting; -1: none
+}
+
+// NewInput reads operands, or standard input when there are none.
+func NewInput(operands []string) (*Input, error) {
+	if len(operands) > 0 {
+		return &Input{operands: operands}, nil
+	}
+	if IsTerminal(0) {
+		return nil, ErrUsage
+	}
+	return &Input{r: bufio.NewReaderSize(os.Stdin, maxRecord), fd: 0, outFd: PipeFd(1)}, nil
+}
+
+// NewReaderInput reads records from r, for tests and callers that have one.
+func NewReaderInput(r io.Reader) *Input {
+	return &Input{r: bufio.NewReaderSize(r, maxRecord), fd: -1, outFd: -1}
+}
+
+// ErrDownstreamGone says the tool after us in the pipeline exited: there
+// is no one to pass records to, so this tool exits too, and the whole
+// pipeline ends for its supervisor to restart.
+var ErrDownstreamGone = errors.New("the next tool in the pipeline has exited")
+
+// PipeFd returns fd if it is a pipe, -1 otherwise.
+func PipeFd(fd int) int {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFIFO {
+		return fd
+	}
+	return -1
+}
+
+// WaitReadable blocks until fd is readable, and returns ErrDownstreamGone
+// if meanwhile the pipe outFd (if not -1) lost its reader.
+func WaitReadable(fd, outFd int, timeout time.Duration) error {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	if outFd >= 0 {
+		// A pipe's write end reports POLLERR once no reader is left;
+		// that needs no requested events.
+		fds = append(fds, unix.PollFd{Fd: int32(outFd)})
+	}
+	ms := -1
+	if timeout >= 0 {
+		ms = int(timeout / time.Millisecond)
+	}
+	for {
+		_, err := unix.Poll(fds, ms)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if len(fds) > 1 && fds[1].Revents&(unix.POLLERR|unix.POLLHUP) != 0 {
+			return ErrDownstreamGone
+		}
+		return nil
+	}
+}
+
+// IsTerminal reports whether fd is a terminal.
+func IsTerminal(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	return err == nil
+}
+
+// OnIdle sets a function that runs each time Next is about to wait for
+// input: the tool flushes its output and commits its batch there, so that
+// work is grouped over what is already waiting, and no record is held while
+// the tool blocks.
+func (in *Input) OnIdle(f func()) { in.idle = f }
+
+// Next returns the next non-empty record, or io.EOF. The returned slice is
+// valid until the following call.
+func (in *Input) Next() ([]byte, error) {
+	if in.r == nil {
+		if len(in.operands) == 0 {
+			return nil, io.EOF
+		}
+		op := in.operands[0]
+		in.operands = in.operands[1:]
+		return []byte(op), nil
+	}
+	for {
+		if !in.Waiting() {
+			if in.idle != nil {
+				in.idle()
+			}
+			if in.fd >= 0 {
+				if err := WaitReadable(in.fd, in.outFd, -1); err != nil {
+					return nil, err
+				}
+			}
+		}
+		line, err := in.r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// Skip the rest of the over-long line so the next record
+			// starts where it should.
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = in.r.ReadSlice('\n')
+			}
+			if err != nil && err != io.EOF {
+				return nil, err
+			}
+			return nil, ErrRecordTooLong
+		}
+		if len(line) > 0 && line[len(line)-1] == '\n' {
+			line = line[:len(line)-1]
+		}
+		if len(line) > 0 {
+			return line, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Waiting reports whether another record can be read without blocking:
+// there is buffered input, or the descriptor is readable (data or EOF).
+func (in *Input) Waiting() bool {
+	if in.r == nil {
+		return true
+	}
+	if in.r.Buffered() > 0 {
+		return true
+	}
+	if in.fd < 0 {
+		return true
+	}
+	fds := []unix.PollFd{{Fd: int32(in.fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		return err != nil || n > 0
+	}
+}
+
+// Peek returns the next record if one can be read without blocking, and
+// keeps it for the following Next. mdsweep uses it to see whether the
+// record after a message belongs to the same message (several
+// destinations), without ever waiting for input while holding one.
+func (in *Input) Peek() ([]byte, bool) {
+	if in.r == nil {
+		if len(in.operands) == 0 {
+			return nil, false
+		}
+		return []byte(in.operands[0]), true
+	}
+	for {
+		buf, _ := in.r.Peek(in.r.Buffered())
+		for len(buf) > 0 && buf[0] == '\n' {
+			in.r.Discard(1)
+			buf = buf[1:]
+		}
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+			return buf[:i], true
+		}
+		if len(buf) == 0 && !in.Waiting() {
+			return nil, false
+		}
+		if len(buf) == in.r.Size() {
+			return nil, false
+		}
+		// A partial line is on its way (the tool before us writes a
+		// record whole), or the descriptor is readable: fill.
+		if _, err := in.r.Peek(len(buf) + 1); err != nil {
+			buf, _ = in.r.Peek(in.r.Buffered())
+			return buf, len(buf) > 0
+		}
+	}
+}

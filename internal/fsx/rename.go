@@ -1,0 +1,60 @@
+// Package fsx holds the few file system operations the safety rules rest
+// on: rename without overwriting, claim locks, and batched directory fsync.
+package fsx
+
+import (
+	"errors"
+	"os"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// noRenameat2 is set once a file system refused RENAME_NOREPLACE, so that
+// later renames go straight to link+unlink instead of failing first.
+var noRenameat2 atomic.Bool
+
+// Rename moves oldpath to newpath and never replaces an existing newpath
+// (DESIGN rule 2). It returns an error wrapping unix.EEXIST if newpath
+// exists, and one wrapping unix.ENOENT if oldpath is gone (someone else
+// acted first) or a directory of newpath is missing.
+func Rename(oldpath, newpath string) error {
+	if !noRenameat2.Load() {
+		err := unix.Renameat2(unix.AT_FDCWD, oldpath, unix.AT_FDCWD, newpath, unix.RENAME_NOREPLACE)
+		if err == nil {
+			return nil
+		}
+		if err != unix.EINVAL && err != unix.ENOSYS && err != unix.EOPNOTSUPP {
+			return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+		}
+		noRenameat2.Store(true)
+	}
+	return linkRename(oldpath, newpath)
+}
+
+// linkRename is the fallback of DESIGN rule 2: link() never replaces, and
+// the unlink that follows completes the move. Of two processes racing for
+// the same oldpath, the second link fails (EEXIST or ENOENT).
+func linkRename(oldpath, newpath string) error {
+	if err := unix.Link(oldpath, newpath); err != nil {
+		return &os.LinkError{Op: "link", Old: oldpath, New: newpath, Err: err}
+	}
+	if err := unix.Unlink(oldpath); err != nil && err != unix.ENOENT {
+		return &os.PathError{Op: "unlink", Path: oldpath, Err: err}
+	}
+	return nil
+}
+
+// ForceLinkFallback makes Rename use link+unlink, as on a file system that
+// refuses RENAME_NOREPLACE. For tests.
+func ForceLinkFallback(on bool) { noRenameat2.Store(on) }
+
+// IsExist reports whether err says the target exists.
+func IsExist(err error) bool { return errors.Is(err, unix.EEXIST) }
+
+// IsNotExist reports whether err says a path is missing.
+func IsNotExist(err error) bool { return errors.Is(err, unix.ENOENT) }
+
+// IsCrossDevice reports whether err says source and target are on
+// different file systems.
+func IsCrossDevice(err error) bool { return errors.Is(err, unix.EXDEV) }

@@ -1,0 +1,312 @@
+package handoff
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"mdpipe/internal/fsx"
+	"mdpipe/internal/intake"
+	"mdpipe/internal/safename"
+
+	"golang.org/x/sys/unix"
+)
+
+// MaildirTree hands messages off into QUEUE/LIST/SUBQUEUE/, a maildir
+// each, created on first use. The hand-off is exactly-once (DESIGN rule 3):
+// one no-replace rename on the same file system; across file systems a
+// copy to tmp/, fsync, no-replace rename into new/, fsync of new/, and only
+// then the unlink of the claim. The message keeps its unique name B, so a
+// hand-off repeated after a crash finds B there and just drops the claim.
+type MaildirTree struct {
+	Queue string
+	Sync  fsx.DirSync
+
+	made    map[string]bool // LIST/SUBQUEUE maildirs known to exist
+	pending []pending       // claims to drop once their copies are durable
+}
+
+// pending is a claim whose message now sits in every destination, but
+// whose destinations' directories are not fsynced yet. Its lock is held
+// until the claim is gone, so recovery leaves it alone meanwhile.
+type pending struct {
+	claim intake.Claim
+	lock  *os.File
+}
+
+// maxPending bounds the locks (descriptors) a batch holds.
+const maxPending = 256
+
+// HandOff implements Target.
+func (t *MaildirTree) HandOff(c intake.Claim, dests []Dest) error {
+	dirs, err := t.dirs(dests)
+	if err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(c.Path, &st); err != nil {
+		if err == unix.ENOENT {
+			return nil // someone else acted first
+		}
+		return classify(err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return Permanent(fmt.Errorf("%w (%s)", fsx.ErrNotRegular, fsx.KindOf(st.Mode)))
+	}
+	if len(dirs) == 1 {
+		err := t.rename(c, dirs[0])
+		if !fsx.IsCrossDevice(err) {
+			return err
+		}
+	}
+	return t.copyAll(c, dirs)
+}
+
+// dirs validates the destinations again (DESIGN rule 5: every tool that
+// makes a path of LIST and SUBQUEUE checks them) and returns each
+// distinct destination maildir once, creating it if needed.
+func (t *MaildirTree) dirs(dests []Dest) ([]string, error) {
+	var dirs []string
+	for _, d := range dests {
+		if err := safename.List(d.List); err != nil {
+			return nil, Permanent(err)
+		}
+		if err := safename.Name(d.Subqueue); err != nil {
+			return nil, Permanent(fmt.Errorf("subqueue: %v", err))
+		}
+		dir := filepath.Join(t.Queue, d.List, d.Subqueue)
+		dup := false
+		for _, x := range dirs {
+			dup = dup || x == dir
+		}
+		if dup {
+			continue
+		}
+		if err := t.ensure(dir); err != nil {
+			return nil, err
+		}
+		dirs = append(dirs, dir)
+	}
+	return dirs, nil
+}
+
+// ensure creates the maildir dir once; later calls cost nothing.
+func (t *MaildirTree) ensure(dir string) error {
+	if t.made[dir] {
+		return nil
+	}
+	for _, sub := range []string{"tmp", "new", "cur"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o777); err != nil {
+			return classify(err)
+		}
+	}
+	if t.made == nil {
+		t.made = make(map[string]bool)
+	}
+	t.made[dir] = true
+	return nil
+}
+
+// rename is the same-file-system hand-off: one atomic rename.
+func (t *MaildirTree) rename(c intake.Claim, dir string) error {
+	to := filepath.Join(dir, "new", c.Base)
+	err := fsx.Rename(c.Path, to)
+	if fsx.IsNotExist(err) && exists(c.Path) {
+		// The claim is there, so the destination went away under us
+		// (removed by hand): make it again, once.
+		delete(t.made, dir)
+		if err := t.ensure(dir); err != nil {
+			return err
+		}
+		err = fsx.Rename(c.Path, to)
+	}
+	switch {
+	case err == nil:
+		t.Sync.Mark(filepath.Join(dir, "new"))
+		t.Sync.Mark(c.Cur)
+		return nil
+	case fsx.IsNotExist(err):
+		return nil // someone else acted first
+	case fsx.IsExist(err):
+		return t.doneBefore(c, to)
+	case fsx.IsCrossDevice(err):
+		return err
+	}
+	return classify(err)
+}
+
+// doneBefore handles a destination that already holds B: the same bytes
+// mean an earlier hand-off finished, so only the claim is left to drop.
+func (t *MaildirTree) doneBefore(c intake.Claim, there string) error {
+	same, err := sameContent(c.Path, there)
+	if err != nil {
+		if fsx.IsNotExist(err) {
+			return nil
+		}
+		return classify(err)
+	}
+	if !same {
+		return Permanent(fmt.Errorf("%s exists already and holds another message", there))
+	}
+	if err := unix.Unlink(c.Path); err != nil && err != unix.ENOENT {
+		return classify(err)
+	}
+	t.Sync.Mark(c.Cur)
+	return nil
+}
+
+// copyAll puts the message into several destinations, or into one on
+// another file system, while holding the claim's lock (DESIGN rule 1). A
+// destination on the claim's file system gets a hard link; another gets a
+// durable copy. The claim is dropped at Commit, after the destinations'
+// directories are fsynced.
+func (t *MaildirTree) copyAll(c intake.Claim, dirs []string) error {
+	lock, _, err := fsx.LockClaim(c.Path)
+	if err == fsx.ErrGone {
+		return nil
+	}
+	if err != nil {
+		return classify(err)
+	}
+	for _, dir := range dirs {
+		if err := t.place(c, lock, dir); err != nil {
+			lock.Close()
+			return err
+		}
+	}
+	t.pending = append(t.pending, pending{claim: c, lock: lock})
+	if len(t.pending) >= maxPending {
+		return t.Commit()
+	}
+	return nil
+}
+
+// place puts one copy of the locked claim into dir's new/.
+func (t *MaildirTree) place(c intake.Claim, src *os.File, dir string) error {
+	to := filepath.Join(dir, "new", c.Base)
+	err := unix.Link(c.Path, to)
+	if err == unix.EXDEV {
+		err = t.copyInto(c, src, dir)
+	}
+	switch {
+	case err == nil:
+	case err == unix.EEXIST:
+		same, err := sameContent(c.Path, to)
+		if err != nil {
+			return classify(err)
+		}
+		if !same {
+			return Permanent(fmt.Errorf("%s exists already and holds another message", to))
+		}
+	default:
+		return classify(err)
+	}
+	t.Sync.Mark(filepath.Join(dir, "new"))
+	return nil
+}
+
+// copyInto copies the message to dir/tmp/B, fsyncs it and renames it into
+// new/ without replacing. tmp/B can be reused safely: only the holder of
+// the claim's lock writes it.
+func (t *MaildirTree) copyInto(c intake.Claim, src *os.File, dir string) error {
+	tmp := filepath.Join(dir, "tmp", c.Base)
+	dst, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_NOFOLLOW, 0o666)
+	if err != nil {
+		return err
+	}
+	if _, err := src.Seek(0, io.SeekStart); err != nil {
+		dst.Close()
+		return err
+	}
+	_, err = io.Copy(dst, src)
+	if err == nil {
+		err = dst.Sync()
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := fsx.Rename(tmp, filepath.Join(dir, "new", c.Base)); err != nil {
+		os.Remove(tmp)
+		if fsx.IsExist(err) {
+			return unix.EEXIST
+		}
+		return err
+	}
+	return nil
+}
+
+// Commit implements Target: fsync the changed directories, then drop the
+// claims that waited for it, then make those drops durable too.
+func (t *MaildirTree) Commit() error {
+	if err := t.Sync.Commit(); err != nil {
+		return Temporary(err)
+	}
+	if len(t.pending) == 0 {
+		return nil
+	}
+	var first error
+	for _, p := range t.pending {
+		if err := unix.Unlink(p.claim.Path); err != nil && err != unix.ENOENT && first == nil {
+			first = Temporary(&os.PathError{Op: "unlink", Path: p.claim.Path, Err: err})
+		}
+		t.Sync.Mark(p.claim.Cur)
+		p.lock.Close()
+	}
+	t.pending = t.pending[:0]
+	if err := t.Sync.Commit(); err != nil && first == nil {
+		first = Temporary(err)
+	}
+	return first
+}
+
+// Close implements Target.
+func (t *MaildirTree) Close() error { return t.Commit() }
+
+// sameContent reports whether two files hold the same bytes; the same
+// inode (a hard link from an earlier hand-off) settles it at once.
+func sameContent(a, b string) (bool, error) {
+	fa, sa, err := fsx.OpenRegular(a)
+	if err != nil {
+		return false, err
+	}
+	defer fa.Close()
+	fb, sb, err := fsx.OpenRegular(b)
+	if err != nil {
+		return false, err
+	}
+	defer fb.Close()
+	if sa.Dev == sb.Dev && sa.Ino == sb.Ino {
+		return true, nil
+	}
+	if sa.Size != sb.Size {
+		return false, nil
+	}
+	ba, bb := make([]byte, 64<<10), make([]byte, 64<<10)
+	for {
+		na, ea := io.ReadFull(fa, ba)
+		nb, eb := io.ReadFull(fb, bb)
+		if na != nb || !bytes.Equal(ba[:na], bb[:nb]) {
+			return false, nil
+		}
+		if ea == io.EOF || ea == io.ErrUnexpectedEOF {
+			return eb == ea, nil
+		}
+		if ea != nil {
+			return false, ea
+		}
+		if eb != nil {
+			return false, eb
+		}
+	}
+}
+
+func exists(path string) bool {
+	var st unix.Stat_t
+	return unix.Lstat(path, &st) == nil
+}

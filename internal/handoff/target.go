@@ -1,0 +1,27 @@
+package handoff
+
+import (
+	"mdpipe/internal/intake"
+)
+
+// Dest is one destination of a message: one routed record.
+type Dest struct {
+	List      string
+	Subqueue  string
+	Recipient string
+}
+
+// Target is where messages go.
+type Target interface {
+	// HandOff hands claim c off to every one of dests. It returns nil
+	// once the message is the target's, or when the claim is gone because
+	// someone else acted first. Errors are classified (*Error).
+	HandOff(c intake.Claim, dests []Dest) error
+	// Commit makes the hand-offs since the last Commit durable and drops
+	// their claims where that waited for durability. It runs when the
+	// input has nothing more waiting, so a batch costs one fsync per
+	// directory.
+	Commit() error
+	// Close ends the target's connections.
+	Close() error
+}

@@ -1,0 +1,74 @@
+package intake
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"mdpipe/internal/fsx"
+
+	"github.com/emersion/go-maildir"
+)
+
+// Recover returns to new/ every claim older than age that no process
+// holds a lock on (DESIGN rule 7): the claims of a pipeline that died.
+// Age is measured from the claim's ctime, which the claiming rename set.
+// It calls returned for each claim it moved back.
+func Recover(maildir string, age time.Duration, returned func(claim, back string)) error {
+	cur := filepath.Join(maildir, "cur")
+	ents, err := os.ReadDir(cur)
+	if err != nil {
+		return fmt.Errorf("cannot read %s: %w", cur, unwrapPath(err))
+	}
+	now := time.Now()
+	var first error
+	for _, de := range ents {
+		name := de.Name()
+		if !strings.HasSuffix(name, ClaimInfo) || strings.HasPrefix(name, ".") || !de.Type().IsRegular() {
+			continue
+		}
+		c, err := ParseClaim(filepath.Join(cur, name))
+		if err != nil {
+			continue
+		}
+		err = recoverOne(c, now, age, returned)
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func recoverOne(c Claim, now time.Time, age time.Duration, returned func(claim, back string)) error {
+	f, st, err := fsx.OpenRegular(c.Path)
+	if err != nil {
+		return nil // gone or not a file: nothing to recover
+	}
+	defer f.Close()
+	ctime := time.Unix(st.Ctim.Unix())
+	if now.Sub(ctime) < age {
+		return nil
+	}
+	// A hand-off in progress holds the lock; ours lasts past the rename,
+	// so a hand-off that starts now finds the claim gone once it locks.
+	ok, err := fsx.TryLock(f)
+	if err != nil || !ok {
+		return nil
+	}
+	back := c.NewPath()
+	switch err := fsx.Rename(c.Path, back); {
+	case err == nil:
+		returned(c.Path, back)
+	case fsx.IsNotExist(err):
+		// handed off or parked meanwhile
+	default:
+		return fmt.Errorf("cannot return '%s' to new/: %w", c.Path, unwrapPath(err))
+	}
+	return nil
+}
+
+// CleanTmp removes intake tmp/ files older than 36 hours, the maildir
+// rule for deliveries an MTA abandoned.
+func CleanTmp(dir string) error { return maildir.Dir(dir).Clean() }

@@ -1,0 +1,46 @@
+package tool
+
+import (
+	"errors"
+
+	"mdpipe/internal/cli"
+	"mdpipe/internal/intake"
+	"mdpipe/internal/record"
+)
+
+const mdfailUsage = "mdfail [-v] [path ...]"
+
+// Mdfail parks each claim it is given as cur/B:1,X and prints the new path.
+func Mdfail(args []string) int {
+	fs := cli.NewFlags("mdfail")
+	verbose := fs.Bool("v", "MDFAIL_VERBOSE", "log each message parked")
+	if err := fs.Parse(args); err != nil {
+		return usage(fs, mdfailUsage)
+	}
+	in, err := cli.NewInput(fs.Args())
+	if err != nil {
+		return usage(fs, mdfailUsage)
+	}
+	r := newRun("mdfail")
+	r.log.Verbose = *verbose
+	r.onStop(nil)
+	r.each(in, nil, func(line []byte) {
+		path := record.PathOf(line)
+		x, err := intake.Fail(path)
+		switch {
+		case err == nil:
+			r.out.Record(x)
+			r.log.Info("parked '%s' as '%s'", path, x)
+		case errors.Is(err, intake.ErrParked):
+			r.log.Info("'%s': parked already as '%s'", path, x)
+		default:
+			r.log.Path("cannot park", path, err)
+			if isPermanentRead(err) || errors.Is(err, intake.ErrNotClaim) {
+				r.note(cli.Perm)
+			} else {
+				r.note(cli.Temp)
+			}
+		}
+	})
+	return r.end()
+}

@@ -1,0 +1,88 @@
+// Package watch wakes mdclaim when mail is delivered into new/: through
+// inotify (the MTA's rename into new/ is IN_MOVED_TO, a link() is
+// IN_CREATE), or, where inotify is unavailable, by polling. Waiting uses
+// no CPU: the process sleeps in poll(2) until an event or the timeout.
+package watch
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// PollInterval is how often a watcher without inotify looks again.
+const PollInterval = time.Second
+
+// Watcher waits for deliveries into one directory.
+type Watcher struct {
+	fd  int // inotify descriptor, or -1 when polling
+	buf [4096]byte
+}
+
+// New watches dir. If inotify cannot be had (no kernel support, the
+// per-user instance or watch limit reached), the Watcher polls instead and
+// Err says why.
+func New(dir string) (*Watcher, error) {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return &Watcher{fd: -1}, err
+	}
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_MOVED_TO|unix.IN_CREATE|unix.IN_ONLYDIR); err != nil {
+		unix.Close(fd)
+		return &Watcher{fd: -1}, err
+	}
+	return &Watcher{fd: fd}, nil
+}
+
+// Polling reports whether the watcher fell back to polling.
+func (w *Watcher) Polling() bool { return w.fd < 0 }
+
+// Wait returns when something was delivered, or after timeout (the safety
+// rescan), whichever is first. Events that arrived while the caller was
+// scanning wake it at once, so a delivery during a scan is never missed.
+// If outFd is a pipe (not -1) whose reader has gone, Wait returns true at
+// once: the pipeline has lost a stage and this tool should exit too.
+func (w *Watcher) Wait(timeout time.Duration, outFd int) (downstreamGone bool) {
+	fds := make([]unix.PollFd, 0, 2)
+	if w.fd >= 0 {
+		fds = append(fds, unix.PollFd{Fd: int32(w.fd), Events: unix.POLLIN})
+	} else if timeout < 0 || timeout > PollInterval {
+		timeout = PollInterval
+	}
+	if outFd >= 0 {
+		fds = append(fds, unix.PollFd{Fd: int32(outFd)})
+	}
+	ms := -1
+	if timeout >= 0 {
+		ms = int(timeout / time.Millisecond)
+	}
+	for {
+		_, err := unix.Poll(fds, ms)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if w.fd >= 0 {
+		w.drain()
+	}
+	return outFd >= 0 && fds[len(fds)-1].Revents&(unix.POLLERR|unix.POLLHUP) != 0
+}
+
+// drain reads all queued events; which files they name does not matter,
+// since the caller rescans the directory.
+func (w *Watcher) drain() {
+	for {
+		n, err := unix.Read(w.fd, w.buf[:])
+		if n <= 0 || err != nil {
+			return
+		}
+	}
+}
+
+// Close releases the inotify descriptor.
+func (w *Watcher) Close() error {
+	if w.fd < 0 {
+		return nil
+	}
+	return unix.Close(w.fd)
+}
