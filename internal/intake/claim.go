@@ -21,7 +21,10 @@ type Claimer struct {
 
 	// Guard, if set, is held from each claim's rename until its path is
 	// emitted, so that a stop (SIGTERM) never falls between the two.
-	Guard interface{ Hold(); Release() }
+	Guard interface {
+		Hold()
+		Release()
+	}
 
 	// reported holds names already logged as skipped, so that a symlink
 	// left in new/ is reported once, not at every rescan of a follow run.
