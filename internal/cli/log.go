@@ -29,7 +29,8 @@ func (l *Log) Path(what, path string, why error) {
 	if what != "" {
 		what += " "
 	}
-	l.line(fmt.Sprintf("%s'%s': %s", what, path, oneLine(why.Error())))
+	// The path too: a file name may hold a newline (mdclaim logs those).
+	l.line(oneLine(fmt.Sprintf("%s'%s': %s", what, path, why.Error())))
 }
 
 // Printf logs a line that is not about one file.

@@ -9,6 +9,8 @@ import (
 
 	"mdpipe/internal/cli"
 	"mdpipe/internal/fsx"
+
+	"golang.org/x/sys/unix"
 )
 
 // Claimer claims messages from one intake maildir.
@@ -48,12 +50,15 @@ func (c *Claimer) Scan(max int, emit func(path string)) (Result, error) {
 		src, keep = filepath.Join(c.Maildir, "cur"), c.keepFailed
 	}
 	limit := scanWindow
-	if max > 0 && max < limit {
-		limit = max
+	if max > 0 {
+		// Entries skipped before (a symlink, a name clash) may sort
+		// first: widen the window past them, or mdclaim -n 1 would scan
+		// the same unclaimable window again and again.
+		limit = min(max+len(c.reported), scanWindow)
 	}
 	ents, more, err := oldest(src, limit, keep)
 	if err != nil {
-		return res, fmt.Errorf("cannot read %s: %w", src, unwrapPath(err))
+		return res, fmt.Errorf("cannot read '%s': %w", src, unwrapPath(err))
 	}
 	res.More = more
 	for _, e := range ents {
@@ -87,6 +92,9 @@ func (c *Claimer) Scan(max int, emit func(path string)) (Result, error) {
 		case err == nil:
 		case fsx.IsNotExist(err):
 			// Another runner claimed it first (DESIGN rule 1).
+		case fsx.IsExist(err) && halfMoved(path, to):
+			// Another runner's link+unlink fallback is between its two
+			// calls (or died there): the claim is made, it is not ours.
 		case fsx.IsExist(err):
 			c.skip(e.name, path, fmt.Errorf("%s exists already; a person must look", to))
 			res.Status = cli.Worse(res.Status, cli.Perm)
@@ -95,6 +103,23 @@ func (c *Claimer) Scan(max int, emit func(path string)) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// halfMoved reports whether from is gone or is the same file as to: a
+// move by link+unlink that stopped after the link. It finishes the unlink,
+// which the mover ignores if it finds the name gone.
+func halfMoved(from, to string) bool {
+	var a, b unix.Stat_t
+	if err := unix.Lstat(from, &a); err != nil {
+		return err == unix.ENOENT
+	}
+	if unix.Lstat(to, &b) != nil || a.Ino != b.Ino || a.Dev != b.Dev {
+		return false
+	}
+	if err := unix.Unlink(from); err != nil && err != unix.ENOENT {
+		return false
+	}
+	return true
 }
 
 func (c *Claimer) keepNew(name string) bool {

@@ -20,7 +20,7 @@ func Recover(maildir string, age time.Duration, returned func(claim, back string
 	cur := filepath.Join(maildir, "cur")
 	ents, err := os.ReadDir(cur)
 	if err != nil {
-		return fmt.Errorf("cannot read %s: %w", cur, unwrapPath(err))
+		return fmt.Errorf("cannot read '%s': %w", cur, unwrapPath(err))
 	}
 	now := time.Now()
 	var first error

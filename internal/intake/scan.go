@@ -2,18 +2,19 @@ package intake
 
 import (
 	"container/heap"
-	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"sort"
-	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // scanWindow bounds how many names one scan keeps. A backlog of a million
 // messages is then claimed a window at a time, in name order within each,
-// with memory that does not grow with the backlog.
-const scanWindow = 32 << 10
+// with memory that does not grow with the backlog (64 Ki names of about
+// 40 bytes: a few MiB).
+var scanWindow = 64 << 10 // a variable for the tests, which make it small
 
 // entry is one candidate of a scan.
 type entry struct {
@@ -23,44 +24,121 @@ type entry struct {
 
 // oldest returns up to limit entries of dir whose names pass keep, the
 // smallest names first (maildir names start with the delivery time, so
-// this is oldest first), and whether more entries remained. A bounded
-// max-heap keeps the smallest names, so memory stays limit entries.
+// this is oldest first), and whether more entries remained. It reads the
+// directory with getdents(2) into one buffer and keeps the smallest names
+// in a bounded max-heap, so a name is only copied out of the buffer when
+// it enters the heap: a scan of a huge directory allocates little.
 func oldest(dir string, limit int, keep func(string) bool) ([]entry, bool, error) {
-	f, err := os.Open(dir)
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, false, err
+		return nil, false, &os.PathError{Op: "open", Path: dir, Err: err}
 	}
-	defer f.Close()
+	defer unix.Close(fd)
 	h := &nameHeap{}
 	more := false
+	buf := make([]byte, 64<<10)
 	for {
-		des, err := f.ReadDir(1024)
-		for _, de := range des {
-			name := de.Name()
-			if !keep(name) {
-				continue
-			}
-			e := entry{name: name, typ: de.Type()}
-			if h.Len() < limit {
-				heap.Push(h, e)
-				continue
-			}
-			more = true
-			if name < (*h)[0].name {
-				(*h)[0] = e
-				heap.Fix(h, 0)
-			}
+		n, err := unix.ReadDirent(fd, buf)
+		if err != nil {
+			return nil, false, &os.PathError{Op: "getdents", Path: dir, Err: err}
 		}
-		if errors.Is(err, io.EOF) || (err == nil && len(des) == 0) {
+		if n <= 0 {
 			break
 		}
-		if err != nil {
-			return nil, false, err
+		for b := buf[:n]; len(b) > 0; {
+			name, typ, rest := parseDirent(b)
+			b = rest
+			if len(name) == 0 || isDotOrDotDot(name) {
+				continue
+			}
+			if h.Len() >= limit {
+				more = true
+				if string(name) >= (*h)[0].name {
+					continue // no allocation: the common case in a backlog
+				}
+			}
+			s := string(name)
+			if !keep(s) {
+				continue
+			}
+			t, err := direntType(fd, s, typ)
+			if err != nil {
+				continue // gone since getdents: another runner took it
+			}
+			if h.Len() < limit {
+				heap.Push(h, entry{name: s, typ: t})
+				continue
+			}
+			(*h)[0] = entry{name: s, typ: t}
+			heap.Fix(h, 0)
 		}
 	}
 	out := []entry(*h)
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out, more, nil
+}
+
+// parseDirent splits the first linux_dirent64 off b: d_ino (8 bytes),
+// d_off (8), d_reclen (2), d_type (1), then the NUL-terminated name.
+func parseDirent(b []byte) (name []byte, typ byte, rest []byte) {
+	const nameOff = 19
+	if len(b) < nameOff {
+		return nil, 0, nil
+	}
+	reclen := int(*(*uint16)(unsafe.Pointer(&b[16])))
+	if reclen < nameOff || reclen > len(b) {
+		return nil, 0, nil
+	}
+	name = b[nameOff:reclen]
+	for i, c := range name {
+		if c == 0 {
+			name = name[:i]
+			break
+		}
+	}
+	return name, b[18], b[reclen:]
+}
+
+// direntType turns d_type into a file mode type, asking lstat where the
+// file system does not fill d_type in.
+func direntType(dirfd int, name string, typ byte) (fs.FileMode, error) {
+	switch typ {
+	case unix.DT_REG:
+		return 0, nil
+	case unix.DT_DIR:
+		return fs.ModeDir, nil
+	case unix.DT_LNK:
+		return fs.ModeSymlink, nil
+	case unix.DT_FIFO:
+		return fs.ModeNamedPipe, nil
+	case unix.DT_SOCK:
+		return fs.ModeSocket, nil
+	case unix.DT_CHR:
+		return fs.ModeDevice | fs.ModeCharDevice, nil
+	case unix.DT_BLK:
+		return fs.ModeDevice, nil
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return 0, err
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return 0, nil
+	case unix.S_IFDIR:
+		return fs.ModeDir, nil
+	case unix.S_IFLNK:
+		return fs.ModeSymlink, nil
+	case unix.S_IFIFO:
+		return fs.ModeNamedPipe, nil
+	case unix.S_IFSOCK:
+		return fs.ModeSocket, nil
+	}
+	return fs.ModeDevice, nil
+}
+
+func isDotOrDotDot(name []byte) bool {
+	return len(name) == 1 && name[0] == '.' || len(name) == 2 && name[0] == '.' && name[1] == '.'
 }
 
 // nameHeap is a max-heap on name.
@@ -76,5 +154,3 @@ func (h *nameHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return e
 }
-
-func notDot(name string) bool { return !strings.HasPrefix(name, ".") }

@@ -35,7 +35,9 @@ func SplitAddress(a string) (local, domain string, err error) {
 	if a == "" {
 		return "", "", ErrEmptyAddress
 	}
-	if i := strings.IndexAny(a, " \t\"()<>,;\\[]\x00"); i >= 0 {
+	// Control characters too: a CR in a header line's middle survives
+	// unfolding, and must not reach a record, an environment or RCPT TO.
+	if strings.IndexFunc(a, isControl) >= 0 || strings.ContainsAny(a, " \"()<>,;\\[]") {
 		return "", "", fmt.Errorf("address %q is not a bare local@domain", clip(a))
 	}
 	at := strings.LastIndexByte(a, '@')
@@ -48,6 +50,8 @@ func SplitAddress(a string) (local, domain string, err error) {
 	}
 	return lower(local), lower(domain), nil
 }
+
+func isControl(r rune) bool { return r < ' ' || r == 0x7f }
 
 // lower folds ASCII case only: the safe alphabet is ASCII, and anything
 // else is refused later with the name shown as it came.

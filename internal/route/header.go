@@ -11,6 +11,8 @@ import (
 	"os"
 
 	"mdpipe/internal/fsx"
+
+	"golang.org/x/sys/unix"
 )
 
 // MaxHeader bounds how much of a message is read: a header that does not
@@ -32,12 +34,35 @@ type HeaderReader struct {
 // body is never read beyond what the last read(2) brought in. The slice is
 // valid until the next call.
 func (h *HeaderReader) ReadFile(path string) ([]byte, error) {
-	f, _, err := fsx.OpenRegular(path)
+	fd, err := fsx.OpenRegularFd(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return h.Read(f)
+	defer unix.Close(fd)
+	hdr, err := h.Read(fdReader(fd))
+	if err != nil && !errors.Is(err, ErrHeaderTooLong) {
+		err = &os.PathError{Op: "read", Path: path, Err: err}
+	}
+	return hdr, err
+}
+
+// fdReader reads a bare descriptor.
+type fdReader int
+
+func (fd fdReader) Read(b []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(fd), b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 && len(b) > 0 {
+			return 0, io.EOF
+		}
+		return n, nil
+	}
 }
 
 // Read returns the header from r, as ReadFile does.
@@ -126,7 +151,9 @@ func Field(hdr []byte, names []string) (name, value string, ok bool) {
 					if b == nil {
 						b = append([]byte(nil), v...)
 					}
-					b = append(b, ' ')
+					if len(b) > 0 {
+						b = append(b, ' ')
+					}
 					b = append(b, bytes.TrimSpace(cont)...)
 				}
 				if b != nil {

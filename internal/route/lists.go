@@ -51,6 +51,11 @@ func (l *Lists) Has(list, domain string) bool {
 	}
 	if l.dir {
 		for _, n := range []string{list, list + "@" + domain} {
+			// The domain is not checked yet: "x/../.." must not
+			// make a lookup outside the directory.
+			if safename.List(n) != nil {
+				continue
+			}
 			if _, err := os.Lstat(filepath.Join(l.path, n)); err == nil {
 				return true
 			}

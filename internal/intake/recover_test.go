@@ -1,0 +1,110 @@
+package intake
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+
+	"mdpipe/internal/fsx"
+)
+
+// waitOlder waits until path's ctime is at least d in the past. Claim age
+// is measured from the ctime the claiming rename set, which a test cannot
+// set back, so it lets the time pass.
+func waitOlder(t *testing.T, path string, d time.Duration) {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	ctime := time.Unix(st.Ctim.Unix())
+	for time.Since(ctime) < d {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestRecover(t *testing.T) {
+	bothRenames(t, func(t *testing.T) {
+		md := newMaildir(t)
+		old := put(t, md, "cur/1.old:1,P")
+		locked := put(t, md, "cur/2.locked:1,P")
+		put(t, md, "cur/3.parked:1,X")
+		put(t, md, "cur/4.read:2,S")
+		put(t, md, "cur/.5.dot:1,P")
+
+		// A hand-off in progress holds the claim's lock.
+		f, err := os.Open(locked)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if ok, err := fsx.TryLock(f); !ok || err != nil {
+			t.Fatalf("TryLock = %v, %v", ok, err)
+		}
+
+		const age = 200 * time.Millisecond
+		waitOlder(t, old, age)
+		waitOlder(t, locked, age)
+		young := put(t, md, "cur/6.young:1,P")
+
+		type move struct{ Claim, Back string }
+		var got []move
+		err = Recover(md, age, func(claim, back string) { got = append(got, move{claim, back}) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []move{{old, filepath.Join(md, "new", "1.old")}}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("returned (-want +got):\n%s", d)
+		}
+		if d := cmp.Diff([]string{"1.old"}, ls(t, md, "new")); d != "" {
+			t.Errorf("new/ (-want +got):\n%s", d)
+		}
+		if d := cmp.Diff([]string{".5.dot:1,P", "2.locked:1,P", "3.parked:1,X", "4.read:2,S", "6.young:1,P"}, ls(t, md, "cur")); d != "" {
+			t.Errorf("cur/ (-want +got):\n%s", d)
+		}
+		if b, err := os.ReadFile(filepath.Join(md, "new", "1.old")); err != nil || string(b) != "Subject: 1.old:1,P\n\nbody\n" {
+			t.Errorf("returned message holds %q, %v", b, err)
+		}
+
+		// Once the lock is let go and the young claim has aged, both return.
+		f.Close()
+		waitOlder(t, young, age)
+		got = nil
+		if err := Recover(md, age, func(claim, back string) { got = append(got, move{claim, back}) }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 {
+			t.Errorf("second recovery returned %v, want the unlocked and the aged claim", got)
+		}
+		if d := cmp.Diff([]string{"1.old", "2.locked", "6.young"}, ls(t, md, "new")); d != "" {
+			t.Errorf("new/ (-want +got):\n%s", d)
+		}
+	})
+}
+
+// TestRecoverNewExists leaves a claim whose B is in new/ again (someone
+// put a copy back by hand): never overwrite.
+func TestRecoverNewExists(t *testing.T) {
+	md := newMaildir(t)
+	p := put(t, md, "cur/1.a:1,P")
+	put(t, md, "new/1.a")
+	waitOlder(t, p, 50*time.Millisecond)
+	err := Recover(md, 50*time.Millisecond, func(claim, back string) { t.Errorf("returned %s", claim) })
+	if err == nil {
+		t.Error("Recover = nil, want an error naming the clash")
+	}
+	if d := cmp.Diff([]string{"1.a:1,P"}, ls(t, md, "cur")); d != "" {
+		t.Errorf("cur/ (-want +got):\n%s", d)
+	}
+}
+
+func TestRecoverMissingMaildir(t *testing.T) {
+	if err := Recover(filepath.Join(t.TempDir(), "nosuch"), time.Second, nil); err == nil {
+		t.Error("Recover(missing) = nil")
+	}
+}

@@ -1,0 +1,444 @@
+package intake
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"mdpipe/internal/cli"
+)
+
+func TestScanOldestFirst(t *testing.T) {
+	bothRenames(t, func(t *testing.T) {
+		md := newMaildir(t)
+		names := []string{"1795893887.V1M3.vm", "1795893886.V1M9.vm", "1795894065.M5P1.mx", "1795893886.V1M1.vm"}
+		for _, n := range names {
+			put(t, md, "new/"+n)
+		}
+		log, buf := testLog()
+		c := &Claimer{Maildir: md, Log: log}
+		var got []string
+		res, err := c.Scan(0, func(p string) { got = append(got, p) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{
+			md + "/cur/1795893886.V1M1.vm:1,P",
+			md + "/cur/1795893886.V1M9.vm:1,P",
+			md + "/cur/1795893887.V1M3.vm:1,P",
+			md + "/cur/1795894065.M5P1.mx:1,P",
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("claims (-want +got):\n%s", d)
+		}
+		if d := cmp.Diff(Result{Claimed: 4}, res); d != "" {
+			t.Errorf("result (-want +got):\n%s", d)
+		}
+		if d := cmp.Diff([]string{}, ls(t, md, "new")); d != "" {
+			t.Errorf("new/ not empty: %s", d)
+		}
+		if got := logLines(buf); got != nil {
+			t.Errorf("log: %q, want nothing", got)
+		}
+		// The claim is the message, under its new name.
+		b, err := os.ReadFile(want[0])
+		if err != nil || !strings.Contains(string(b), "1795893886.V1M1.vm") {
+			t.Errorf("claim holds %q, %v", b, err)
+		}
+	})
+}
+
+// TestScanRelativeMaildir checks that claims are joined to the operand as
+// given: a relative maildir gives relative paths.
+func TestScanRelativeMaildir(t *testing.T) {
+	md := newMaildir(t)
+	put(t, md, "new/1.a")
+	t.Chdir(filepath.Dir(md))
+	log, _ := testLog()
+	c := &Claimer{Maildir: "intake", Log: log}
+	var got []string
+	if _, err := c.Scan(0, func(p string) { got = append(got, p) }); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"intake/cur/1.a:1,P"}, got); d != "" {
+		t.Errorf("claims (-want +got):\n%s", d)
+	}
+}
+
+// TestScanSkips checks DESIGN rule 4: only regular files are claimed; a
+// dot-file, symlink, FIFO or directory is left with one log line, once,
+// however often new/ is scanned again.
+func TestScanSkips(t *testing.T) {
+	md := newMaildir(t)
+	target := put(t, md, "tmp/elsewhere")
+	if err := os.Symlink(target, filepath.Join(md, "new", "2.symlink")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(md, "new", "3.fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(md, "new", "4.dir"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	put(t, md, "new/.1.dotfile")
+	log, buf := testLog()
+	c := &Claimer{Maildir: md, Log: log}
+	for i := 0; i < 3; i++ {
+		put(t, md, fmt.Sprintf("new/5.msg%d", i))
+		var got []string
+		res, err := c.Scan(0, func(p string) { got = append(got, filepath.Base(p)) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff([]string{fmt.Sprintf("5.msg%d:1,P", i)}, got); d != "" {
+			t.Errorf("scan %d: claims (-want +got):\n%s", i, d)
+		}
+		if res.Status != cli.OK || res.More {
+			t.Errorf("scan %d: result %+v, want OK and no More", i, res)
+		}
+	}
+	want := []string{
+		"mdclaim: skipping '" + md + "/new/.1.dotfile': dot-file, not a message",
+		"mdclaim: skipping '" + md + "/new/2.symlink': not a regular file (a symlink)",
+		"mdclaim: skipping '" + md + "/new/3.fifo': not a regular file (a FIFO)",
+		"mdclaim: skipping '" + md + "/new/4.dir': not a regular file (a directory)",
+	}
+	if d := cmp.Diff(want, logLines(buf)); d != "" {
+		t.Errorf("log (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string{".1.dotfile", "2.symlink", "3.fifo", "4.dir"}, ls(t, md, "new")); d != "" {
+		t.Errorf("new/ (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string{"5.msg0:1,P", "5.msg1:1,P", "5.msg2:1,P"}, ls(t, md, "cur")); d != "" {
+		t.Errorf("cur/ (-want +got):\n%s", d)
+	}
+}
+
+// TestScanUnsafeNames checks that a name the record format cannot carry
+// is never claimed (a record would split), and the scan says permanent.
+func TestScanUnsafeNames(t *testing.T) {
+	md := newMaildir(t)
+	put(t, md, "new/1.tab\there")
+	put(t, md, "new/2.newline\nhere")
+	put(t, md, "new/3.good")
+	log, buf := testLog()
+	c := &Claimer{Maildir: md, Log: log}
+	var got []string
+	res, err := c.Scan(0, func(p string) { got = append(got, filepath.Base(p)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"3.good:1,P"}, got); d != "" {
+		t.Errorf("claims (-want +got):\n%s", d)
+	}
+	if res.Status != cli.Perm {
+		t.Errorf("status %v, want Perm", res.Status)
+	}
+	lines := logLines(buf)
+	if len(lines) != 2 {
+		t.Fatalf("log: %q, want a line for each refused name", lines)
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, "TAB or a newline") {
+			t.Errorf("log line %q does not say why", l)
+		}
+	}
+	if d := cmp.Diff([]string{"1.tab\there", "2.newline\nhere"}, ls(t, md, "new")); d != "" {
+		t.Errorf("new/ (-want +got):\n%s", d)
+	}
+}
+
+func TestScanMax(t *testing.T) {
+	md := newMaildir(t)
+	for i := 0; i < 10; i++ {
+		put(t, md, fmt.Sprintf("new/%02d", i))
+	}
+	log, _ := testLog()
+	c := &Claimer{Maildir: md, Log: log}
+	var got []string
+	emit := func(p string) { got = append(got, filepath.Base(p)) }
+	res, err := c.Scan(3, emit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(Result{Claimed: 3, More: true}, res); d != "" {
+		t.Errorf("first scan (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string{"00:1,P", "01:1,P", "02:1,P"}, got); d != "" {
+		t.Errorf("first scan claims (-want +got):\n%s", d)
+	}
+	res, err = c.Scan(7, emit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Claimed != 7 || len(ls(t, md, "new")) != 0 {
+		t.Errorf("second scan: %+v, new/ holds %q", res, ls(t, md, "new"))
+	}
+	res, _ = c.Scan(0, emit)
+	if d := cmp.Diff(Result{}, res); d != "" {
+		t.Errorf("empty scan (-want +got):\n%s", d)
+	}
+}
+
+// TestScanMaxPastSkipped checks that entries that cannot be claimed do
+// not fill a small window for good: mdclaim -n 1 loops while More, so a
+// symlink, a directory or a name clash that sorts first must not stop it
+// from reaching the message behind them.
+func TestScanMaxPastSkipped(t *testing.T) {
+	md := newMaildir(t)
+	if err := os.Symlink("/etc/passwd", filepath.Join(md, "new", "1.symlink")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(md, "new", "2.dir"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	put(t, md, "new/3.clash")
+	put(t, md, "cur/3.clash:1,P") // another message under the same name
+	put(t, md, "new/4.tab\tname")
+	put(t, md, "new/5.msg")
+	put(t, md, "new/6.msg")
+	log, _ := testLog()
+	c := &Claimer{Maildir: md, Log: log}
+	var got []string
+	// The loop of mdclaim -n 1, bounded here instead of spinning.
+	for i := 0; i < 10; i++ {
+		res, err := c.Scan(1, func(p string) { got = append(got, filepath.Base(p)) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Claimed > 0 || !res.More {
+			break
+		}
+	}
+	if d := cmp.Diff([]string{"5.msg:1,P"}, got); d != "" {
+		t.Errorf("claims (-want +got):\n%s", d)
+	}
+}
+
+// TestOldestWindow checks the bounded window: the smallest names, sorted,
+// and whether more remained.
+func TestOldestWindow(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"e", "b", "h", "a", "d", "c", "g", "f", ".dot"} {
+		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := func(es []entry) []string {
+		var s []string
+		for _, e := range es {
+			s = append(s, e.name)
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		limit int
+		want  []string
+		more  bool
+	}{
+		{1, []string{"a"}, true},
+		{3, []string{"a", "b", "c"}, true},
+		{8, []string{"a", "b", "c", "d", "e", "f", "g", "h"}, false},
+		{100, []string{"a", "b", "c", "d", "e", "f", "g", "h"}, false},
+	} {
+		got, more, err := oldest(dir, tc.limit, func(n string) bool { return n[0] != '.' })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(tc.want, names(got)); d != "" || more != tc.more {
+			t.Errorf("oldest(limit %d): more=%v (want %v) (-want +got):\n%s", tc.limit, more, tc.more, d)
+		}
+	}
+}
+
+// TestScanWindowOverflow fills new/ past the scan window: the first scan
+// claims one window, oldest first, and says More.
+func TestScanWindowOverflow(t *testing.T) {
+	defer func(w int) { scanWindow = w }(scanWindow)
+	scanWindow = 100
+	md := newMaildir(t)
+	n := scanWindow + 5
+	for i := 0; i < n; i++ {
+		f, err := os.Create(filepath.Join(md, "new", fmt.Sprintf("%06d", n-1-i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	log, _ := testLog()
+	c := &Claimer{Maildir: md, Log: log}
+	last := ""
+	inOrder := true
+	res, err := c.Scan(0, func(p string) {
+		inOrder = inOrder && p > last
+		last = p
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Claimed != scanWindow || !res.More || !inOrder {
+		t.Fatalf("first scan: %+v, in order %v; want %d claimed and More", res, inOrder, scanWindow)
+	}
+	var left []string
+	for i := scanWindow; i < n; i++ {
+		left = append(left, fmt.Sprintf("%06d", i))
+	}
+	if d := cmp.Diff(left, ls(t, md, "new")); d != "" {
+		t.Errorf("new/ after the first window (-want +got):\n%s", d)
+	}
+	res, err = c.Scan(0, func(string) {})
+	if err != nil || res.Claimed != 5 || res.More {
+		t.Errorf("second scan: %+v, %v; want the 5 left and no More", res, err)
+	}
+}
+
+// TestScanRace runs two Claimers over one maildir at once: every message
+// is claimed exactly once, and losing a race is quiet (DESIGN rule 1).
+func TestScanRace(t *testing.T) {
+	bothRenames(t, func(t *testing.T) {
+		md := newMaildir(t)
+		const n = 2000
+		for i := 0; i < n; i++ {
+			f, err := os.Create(filepath.Join(md, "new", fmt.Sprintf("%d.M%dP1.host", 1700000000+i/10, i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+		}
+		const runners = 2
+		var (
+			wg     sync.WaitGroup
+			claims [runners][]string
+			logs   [runners]string
+			status [runners]cli.Status
+			errs   [runners]error
+		)
+		for r := 0; r < runners; r++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				log, buf := testLog()
+				c := &Claimer{Maildir: md, Log: log}
+				// Small windows make the two runners meet often.
+				for {
+					res, err := c.Scan(7, func(p string) { claims[r] = append(claims[r], p) })
+					status[r] = cli.Worse(status[r], res.Status)
+					if err != nil {
+						errs[r] = err
+						return
+					}
+					if !res.More && res.Claimed == 0 {
+						break
+					}
+				}
+				logs[r] = buf.String()
+			}()
+		}
+		wg.Wait()
+		seen := map[string]int{}
+		for r := 0; r < runners; r++ {
+			if errs[r] != nil || logs[r] != "" || status[r] != cli.OK {
+				t.Errorf("runner %d: err %v, status %v, log %q; want a quiet run", r, errs[r], status[r], logs[r])
+			}
+			for _, p := range claims[r] {
+				seen[p]++
+			}
+		}
+		if len(seen) != n {
+			t.Errorf("%d distinct claims, want %d", len(seen), n)
+		}
+		for p, k := range seen {
+			if k != 1 {
+				t.Errorf("%s claimed %d times", p, k)
+			}
+		}
+		if left := ls(t, md, "new"); len(left) != 0 {
+			t.Errorf("new/ still holds %d files", len(left))
+		}
+		if got := len(ls(t, md, "cur")); got != n {
+			t.Errorf("cur/ holds %d files, want %d", got, n)
+		}
+		t.Logf("runner claims: %d + %d", len(claims[0]), len(claims[1]))
+	})
+}
+
+// TestScanRetry checks mdclaim -x: parked failures are claimed again;
+// claims, other cur/ messages and dot-files are not.
+func TestScanRetry(t *testing.T) {
+	bothRenames(t, func(t *testing.T) {
+		md := newMaildir(t)
+		put(t, md, "cur/2.b:1,X")
+		put(t, md, "cur/1.a:1,X")
+		put(t, md, "cur/3.c:1,P")
+		put(t, md, "cur/4.d:2,S")
+		put(t, md, "cur/.5.e:1,X")
+		put(t, md, "new/6.f")
+		log, buf := testLog()
+		c := &Claimer{Maildir: md, Log: log, Retry: true}
+		var got []string
+		res, err := c.Scan(0, func(p string) { got = append(got, p) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff([]string{md + "/cur/1.a:1,P", md + "/cur/2.b:1,P"}, got); d != "" {
+			t.Errorf("claims (-want +got):\n%s", d)
+		}
+		if res.Claimed != 2 || res.Status != cli.OK {
+			t.Errorf("result %+v", res)
+		}
+		if d := cmp.Diff([]string{".5.e:1,X", "1.a:1,P", "2.b:1,P", "3.c:1,P", "4.d:2,S"}, ls(t, md, "cur")); d != "" {
+			t.Errorf("cur/ (-want +got):\n%s", d)
+		}
+		if d := cmp.Diff([]string{"6.f"}, ls(t, md, "new")); d != "" {
+			t.Errorf("new/ (-want +got):\n%s", d)
+		}
+		if buf.Len() != 0 {
+			t.Errorf("log: %q", buf)
+		}
+	})
+}
+
+func TestScanMissingMaildir(t *testing.T) {
+	log, _ := testLog()
+	c := &Claimer{Maildir: filepath.Join(t.TempDir(), "nosuch"), Log: log}
+	_, err := c.Scan(0, func(string) { t.Error("emitted from a missing maildir") })
+	if err == nil || !strings.Contains(err.Error(), "cannot read") || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Scan = %v, want a not-exist error naming the directory", err)
+	}
+}
+
+// guard counts Hold/Release pairs, and checks that each emit happens while
+// held (a stop then never falls between a claim and its record).
+type guard struct {
+	held, holds int
+}
+
+func (g *guard) Hold()    { g.held++; g.holds++ }
+func (g *guard) Release() { g.held-- }
+
+func TestScanGuard(t *testing.T) {
+	md := newMaildir(t)
+	put(t, md, "new/1")
+	put(t, md, "new/2")
+	log, _ := testLog()
+	g := &guard{}
+	c := &Claimer{Maildir: md, Log: log, Guard: g}
+	if _, err := c.Scan(0, func(string) {
+		if g.held != 1 {
+			t.Error("emit outside the guard")
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if g.held != 0 || g.holds != 2 {
+		t.Errorf("guard held %d, taken %d times; want 0 and 2", g.held, g.holds)
+	}
+}

@@ -1,0 +1,98 @@
+package record
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParse(t *testing.T) {
+	cases := []struct {
+		line string
+		want Record
+		bad  bool
+	}{
+		{line: "/m/cur/B:1,P", want: Record{Path: "/m/cur/B:1,P"}},
+		{line: "m/cur/B:1,P\tmylist\tpost\tmylist@x", want: Record{"m/cur/B:1,P", "mylist", "post", "mylist@x"}},
+		{line: "p\tmylist@x\tbounces\tmylist-bounces+a=b@x", want: Record{"p", "mylist@x", "bounces", "mylist-bounces+a=b@x"}},
+		{line: "p\tl\ts\t", want: Record{"p", "l", "s", ""}}, // an empty recipient is the target's to judge
+		{line: "path with spaces", want: Record{Path: "path with spaces"}},
+		{line: "", want: Record{}},
+		{line: "p\tl", want: Record{Path: "p"}, bad: true},
+		{line: "p\tl\ts", want: Record{Path: "p"}, bad: true},
+		{line: "p\tl\ts\tr\textra", want: Record{Path: "p"}, bad: true},
+		{line: "p\t\ts\tr", want: Record{Path: "p"}, bad: true},
+		{line: "p\tl\t\tr", want: Record{Path: "p"}, bad: true},
+		{line: "\tl\ts\tr", want: Record{}, bad: true},
+		{line: "p\t", want: Record{Path: "p"}, bad: true},
+	}
+	for _, tc := range cases {
+		got, err := Parse([]byte(tc.line))
+		if (err != nil) != tc.bad {
+			t.Errorf("Parse(%q) error = %v, want bad=%v", tc.line, err, tc.bad)
+		}
+		if tc.bad && err != ErrFields {
+			t.Errorf("Parse(%q) error = %v, want ErrFields", tc.line, err)
+		}
+		if d := cmp.Diff(tc.want, got); d != "" {
+			t.Errorf("Parse(%q) (-want +got):\n%s", tc.line, d)
+		}
+		if got.Routed() != (got.List != "") {
+			t.Errorf("Parse(%q).Routed() = %v", tc.line, got.Routed())
+		}
+	}
+}
+
+func TestPathOf(t *testing.T) {
+	for line, want := range map[string]string{
+		"a/cur/B:1,P":             "a/cur/B:1,P",
+		"a/cur/B:1,P\tl\ts\tr":    "a/cur/B:1,P",
+		"a\tb":                    "a",
+		"":                        "",
+		"\tl\ts\tr":               "",
+		"/abs/path with space\tx": "/abs/path with space",
+	} {
+		if got := PathOf([]byte(line)); got != want {
+			t.Errorf("PathOf(%q) = %q, want %q", line, got, want)
+		}
+	}
+}
+
+func TestCheckPath(t *testing.T) {
+	for p, ok := range map[string]bool{
+		"/m/cur/B:1,P":   true,
+		"with space":     true,
+		"caf\xc3\xa9":    true,
+		"../../etc":      true, // a path, not a name: safename checks names
+		"tab\there":      false,
+		"newline\nhere":  false,
+		"trailing\n":     false,
+		"\t":             false,
+		"cr\ris allowed": true,
+	} {
+		if err := CheckPath(p); (err == nil) != ok {
+			t.Errorf("CheckPath(%q) = %v, want ok=%v", p, err, ok)
+		}
+	}
+}
+
+// TestRoundTrip checks that what a tool writes (fields joined by TAB) is
+// what the next tool parses.
+func TestRoundTrip(t *testing.T) {
+	for _, r := range []Record{
+		{Path: "/m/cur/1.2.h:1,P"},
+		{Path: "m/cur/B:1,P", List: "mylist@lists.example.test", Subqueue: "bounces", Recipient: "mylist-bounces+a=b@lists.example.test"},
+	} {
+		line := r.Path
+		if r.Routed() {
+			line += "\t" + r.List + "\t" + r.Subqueue + "\t" + r.Recipient
+		}
+		got, err := Parse([]byte(line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(r, got); d != "" {
+			t.Errorf("round trip (-want +got):\n%s", d)
+		}
+	}
+}

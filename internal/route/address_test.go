@@ -1,0 +1,119 @@
+package route
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestSplitAddress(t *testing.T) {
+	cases := []struct {
+		in            string
+		local, domain string
+		bad           bool
+		err           error // when set, the error must be this one
+	}{
+		{in: "mylist@lists.example.test", local: "mylist", domain: "lists.example.test"},
+		{in: "<mylist@lists.example.test>", local: "mylist", domain: "lists.example.test"},
+		{in: "  < MyList@Lists.Example.TEST >  ", local: "mylist", domain: "lists.example.test"},
+		{in: "a-b+c=d.e@x", local: "a-b+c=d.e", domain: "x"},
+		{in: "caf\xc3\xa9@x", local: "caf\xc3\xa9", domain: "x"}, // refused later by safename, not here
+		{in: "", bad: true, err: ErrEmptyAddress},
+		{in: "<>", bad: true, err: ErrEmptyAddress},
+		{in: "   ", bad: true, err: ErrEmptyAddress},
+		{in: "mylist", bad: true, err: ErrNoAt},
+		{in: "@x", bad: true},
+		{in: "a@", bad: true},
+		{in: "a@b@c", bad: true},
+		{in: `"my list"@x`, bad: true},
+		{in: `"a"@x`, bad: true},
+		{in: "List <mylist@x>", bad: true},
+		{in: "mylist@x (comment)", bad: true},
+		{in: "<mylist@x", bad: true},
+		{in: "mylist@x>", bad: true},
+		{in: "<<mylist@x>>", bad: true},
+		{in: "my list@x", bad: true},
+		{in: "a\x00b@x", bad: true},
+		{in: "a;b@x", bad: true},
+		{in: `a\b@x`, bad: true},
+		{in: "a@[127.0.0.1]", bad: true},
+		{in: "a,b@x", bad: true},
+	}
+	for _, tc := range cases {
+		local, domain, err := SplitAddress(tc.in)
+		if tc.bad {
+			if err == nil {
+				t.Errorf("SplitAddress(%q) = %q, %q; want an error", tc.in, local, domain)
+			} else if tc.err != nil && !errors.Is(err, tc.err) {
+				t.Errorf("SplitAddress(%q) error = %v, want %v", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("SplitAddress(%q): %v", tc.in, err)
+			continue
+		}
+		if d := cmp.Diff([]string{tc.local, tc.domain}, []string{local, domain}); d != "" {
+			t.Errorf("SplitAddress(%q) (-want +got):\n%s", tc.in, d)
+		}
+	}
+}
+
+// TestHugeAddress feeds a 10,000-byte local part through the parser and the
+// router: no panic, an error, and an error short enough for one log line.
+func TestHugeAddress(t *testing.T) {
+	huge := strings.Repeat("a", 10000)
+	for _, addr := range []string{
+		huge + "@x",
+		huge + "-bounces+v@x",
+		"<" + huge + "@x>",
+		`"` + huge + `"@x`,
+		huge, // no @ at all
+		"a@" + huge,
+	} {
+		SplitAddress(addr) // must not panic
+		var rt Router
+		got, err := rt.Route(addr)
+		if strings.HasPrefix(addr, "a@") {
+			// A huge domain is no path component without -F.
+			if err != nil || got.List != "a" {
+				t.Errorf("Route(a@<10000 bytes>) = %+v, %v", got.List, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("Route(%.20q...) = %+v, want an error", addr, got.List)
+			continue
+		}
+		if n := len(err.Error()); n > 300 {
+			t.Errorf("Route(%.20q...): error of %d bytes floods the log", addr, n)
+		}
+	}
+	full := Router{Full: true}
+	if _, err := full.Route("a@" + strings.Repeat("b", 10000)); err == nil || len(err.Error()) > 300 {
+		t.Errorf("Route -F with a huge domain: %.100v", err)
+	}
+}
+
+func TestAddresses(t *testing.T) {
+	cases := []struct {
+		in   string
+		want []string
+	}{
+		{"a@x", []string{"a@x"}},
+		{" a@x ", []string{"a@x"}},
+		{"a@x, b@x", []string{"a@x", "b@x"}},
+		{"a@x,b@x,", []string{"a@x", "b@x"}},
+		{"a@x, b@x, c@x", []string{"a@x", "b@x", "c@x"}},
+		{"<a@x>, <b@x>", []string{"<a@x>", "<b@x>"}},
+		{"", nil},
+		{" , ,", nil},
+	}
+	for _, tc := range cases {
+		if d := cmp.Diff(tc.want, Addresses(tc.in)); d != "" {
+			t.Errorf("Addresses(%q) (-want +got):\n%s", tc.in, d)
+		}
+	}
+}
