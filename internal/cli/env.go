@@ -20,6 +20,9 @@ type Flags struct {
 func NewFlags(prog string) *Flags {
 	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
+	// The tool prints its own usage once: flag's default Usage would print
+	// the flag list a second time.
+	fs.Usage = func() {}
 	return &Flags{FlagSet: fs}
 }
 
@@ -74,7 +77,9 @@ func (f *Flags) Int(name, env string, def int, usage string) *int {
 // Parse parses args; a bad flag or a bad environment value is an error.
 func (f *Flags) Parse(args []string) error {
 	if len(f.bad) > 0 {
-		return fmt.Errorf("%s", f.bad[0])
+		err := fmt.Errorf("%s", f.bad[0])
+		fmt.Fprintf(f.Output(), "%s: %v\n", f.Name(), err)
+		return err
 	}
 	return f.FlagSet.Parse(args)
 }

@@ -45,6 +45,11 @@ func NewInput(operands []string) (*Input, error) {
 	return &Input{r: bufio.NewReaderSize(os.Stdin, maxRecord), fd: 0, outFd: PipeFd(1)}, nil
 }
 
+// FromOperands reports whether the records come from operands: each one
+// a path as the user typed it, not a line of the record format, so a TAB
+// in it is part of the path (and refused), not a field separator.
+func (in *Input) FromOperands() bool { return in.r == nil }
+
 // NewReaderInput reads records from r, for tests and callers that have one.
 func NewReaderInput(r io.Reader) *Input {
 	return &Input{r: bufio.NewReaderSize(r, maxRecord), fd: -1, outFd: -1}

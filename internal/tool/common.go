@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
+	"time"
 
 	"mdpipe/internal/cli"
 )
@@ -17,11 +19,14 @@ import (
 // run carries the state a tool's run shares between its loop and the
 // SIGTERM handler.
 type run struct {
-	log    *cli.Log
-	out    *cli.Output
-	stop   *cli.Stopper
-	status cli.Status
-	quit   bool // stop reading input: the tool exits with its status
+	log  *cli.Log
+	out  *cli.Output
+	stop *cli.Stopper
+	quit bool // stop reading input: the tool exits with its status
+
+	// status is also read by the SIGTERM handler's goroutine.
+	statusMu sync.Mutex
+	status   cli.Status
 }
 
 func newRun(prog string) *run {
@@ -35,42 +40,100 @@ func newRun(prog string) *run {
 }
 
 // onStop installs the SIGTERM/SIGINT handler: after the message in hand,
-// flush and exit with the status so far, where "nothing to claim" counts
-// as success (a stop is not a failure).
+// flush and exit 0 (DESIGN rule 8: a stop is not a failure, whatever
+// inputs were bad before it), or 111 when finishing the work in hand
+// failed (finish noted it).
 func (r *run) onStop(finish func()) {
 	r.stop = cli.OnStop(func() cli.Status {
+		r.statusMu.Lock()
+		r.status = cli.OK
+		r.statusMu.Unlock()
 		if finish != nil {
 			finish()
 		}
 		r.out.Flush()
-		if r.status == cli.None {
-			return cli.OK
-		}
-		return r.status
+		return r.code()
 	})
 }
 
 // note raises the run's status.
-func (r *run) note(s cli.Status) { r.status = cli.Worse(r.status, s) }
+func (r *run) note(s cli.Status) {
+	r.statusMu.Lock()
+	r.status = cli.Worse(r.status, s)
+	r.statusMu.Unlock()
+}
+
+// code returns the run's status so far.
+func (r *run) code() cli.Status {
+	r.statusMu.Lock()
+	defer r.statusMu.Unlock()
+	return r.status
+}
 
 // end flushes output and returns the exit status. A write error is the
-// next tool's exit: temporary, unless we are stopping anyway.
+// next tool's exit: temporary, unless we are stopping anyway. It holds the
+// Stopper meanwhile, so that a stop under way exits from its own
+// goroutine (with its status) and never flushes at the same time.
 func (r *run) end() int {
+	if r.stop != nil {
+		r.stop.Hold()
+	}
 	if err := r.out.Flush(); err != nil {
 		r.outputFailed(err)
 	}
-	return int(r.status)
+	if r.stop != nil {
+		r.stop.Release()
+	}
+	return r.exit()
+}
+
+// exit returns the exit status, or, once a stop is under way, never
+// returns: the stop's goroutine exits the process (DESIGN rule 8).
+func (r *run) exit() int {
+	if r.stopping() {
+		r.stop.Hold() // blocks for good
+	}
+	return int(r.code())
 }
 
 func (r *run) outputFailed(err error) {
-	if r.stopping() {
-		return
-	}
 	if errors.Is(err, syscall.EPIPE) {
 		err = cli.ErrDownstreamGone
 	}
+	if r.stopPending(err) {
+		return
+	}
 	r.log.Printf("cannot write output: %v", err)
 	r.note(cli.Temp)
+}
+
+// stopGrace is how long a tool whose next tool exited waits for its own
+// stop signal before it calls that a failure.
+const stopGrace = 300 * time.Millisecond
+
+// stopPending reports whether a stop is under way. The next tool gone is
+// most often the whole pipeline being stopped: a supervisor or ^C signals
+// every tool at once, and the next tool may exit before our own signal is
+// handled (the Go runtime takes a few milliseconds on a busy machine).
+// Then it waits up to stopGrace for that signal, so a stop still exits 0.
+func (r *run) stopPending(err error) bool {
+	if r.stop == nil {
+		return false
+	}
+	if r.stopping() {
+		return true
+	}
+	if !errors.Is(err, cli.ErrDownstreamGone) {
+		return false
+	}
+	t := time.NewTimer(stopGrace)
+	defer t.Stop()
+	select {
+	case <-r.stop.Stopping():
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 func (r *run) stopping() bool {

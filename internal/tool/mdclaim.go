@@ -72,14 +72,14 @@ func (r *run) claim(c *intake.Claimer, max int, wait, follow bool, age, rescan t
 		if ferr := r.out.Flush(); ferr != nil {
 			r.stop.Release()
 			r.outputFailed(ferr)
-			return int(r.status)
+			return r.exit()
 		}
 		r.stop.Release()
 		if err != nil {
 			r.log.Printf("%v", err)
 			if !follow && !wait {
 				r.note(cli.Temp)
-				return int(r.status)
+				return r.exit()
 			}
 		}
 		if max > 0 && claimed >= max {
@@ -111,9 +111,11 @@ func (r *run) claim(c *intake.Claimer, max int, wait, follow bool, age, rescan t
 			}
 		}
 		if w.Wait(timeout, outFd) {
-			r.log.Printf("%v", cli.ErrDownstreamGone)
-			r.note(cli.Temp)
-			return int(r.status)
+			if !r.stopPending(cli.ErrDownstreamGone) {
+				r.log.Printf("%v", cli.ErrDownstreamGone)
+				r.note(cli.Temp)
+			}
+			return r.exit()
 		}
 	}
 	if claimed == 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"mdpipe/internal/cli"
+	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/record"
 )
@@ -26,6 +27,14 @@ func Mdfail(args []string) int {
 	r.onStop(nil)
 	r.each(in, nil, func(line []byte) {
 		path := record.PathOf(line)
+		if in.FromOperands() {
+			path = string(line) // a whole path, not a record
+		}
+		if err := record.CheckPath(path); err != nil {
+			r.log.Path("", path, err)
+			r.note(cli.Perm)
+			return
+		}
 		x, err := intake.Fail(path)
 		switch {
 		case err == nil:
@@ -33,6 +42,9 @@ func Mdfail(args []string) int {
 			r.log.Info("parked '%s' as '%s'", path, x)
 		case errors.Is(err, intake.ErrParked):
 			r.log.Info("'%s': parked already as '%s'", path, x)
+		case fsx.IsNotExist(err):
+			// Someone else acted on the claim first (DESIGN rule 1).
+			r.log.Info("skipping '%s': gone", path)
 		default:
 			r.log.Path("cannot park", path, err)
 			if isPermanentRead(err) || errors.Is(err, intake.ErrNotClaim) {

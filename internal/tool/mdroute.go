@@ -53,7 +53,7 @@ func Mdroute(args []string) int {
 		return usage(fs, mdrouteUsage)
 	}
 	r.onStop(nil)
-	m := &router{run: r, rt: rt, headers: names}
+	m := &router{run: r, rt: rt, headers: names, operands: in.FromOperands()}
 	r.each(in, nil, m.route)
 	return r.end()
 }
@@ -63,12 +63,17 @@ type router struct {
 	rt      *route.Router
 	headers []string
 	hr      route.HeaderReader
+	// operands: each input is a whole path, not a record.
+	operands bool
 }
 
 // route prints the routes of one message, all in one write, or the bare
 // path and a log line saying why it is unroutable.
 func (m *router) route(line []byte) {
 	path := record.PathOf(line)
+	if m.operands {
+		path = string(line)
+	}
 	if err := record.CheckPath(path); err != nil {
 		m.log.Path("", path, err)
 		m.note(cli.Perm)

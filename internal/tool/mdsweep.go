@@ -2,6 +2,7 @@ package tool
 
 import (
 	"errors"
+	"os"
 	"time"
 
 	"mdpipe/internal/cli"
@@ -47,7 +48,9 @@ func Mdsweep(args []string) int {
 		t.Sync.Off = *noSync
 		target = t
 	case *command != "":
-		target = &handoff.Command{Command: *command, Timeout: *timeout, Log: r.log}
+		// DETAIL splits the recipient at mdroute's delimiters.
+		target = &handoff.Command{Command: *command, Timeout: *timeout, Log: r.log,
+			Delims: os.Getenv("MDROUTE_DELIMITERS")}
 	default:
 		target = &handoff.LMTP{Address: *lmtp, Log: r.log}
 	}
@@ -60,10 +63,13 @@ func Mdsweep(args []string) int {
 	s := &sweeper{run: r, in: in, target: target,
 		sw: &handoff.Sweeper{Target: target, Log: r.log, GiveUp: *giveUp, Stop: r.stop.Stopping()}}
 	r.each(in, s.commit, s.sweep)
+	// Held: a stop under way closes the target itself (onStop above).
+	r.stop.Hold()
 	if err := target.Close(); err != nil {
 		r.log.Printf("%v", err)
 		r.note(cli.Temp)
 	}
+	r.stop.Release()
 	return r.end()
 }
 
@@ -73,9 +79,16 @@ type sweeper struct {
 	target handoff.Target
 	sw     *handoff.Sweeper
 	dests  []handoff.Dest
+	batch  int // hand-offs since the last commit
 }
 
+// maxBatch bounds a batch under a steady backlog, when the input never
+// idles: the hand-offs of one batch are at most that many messages away
+// from durable.
+const maxBatch = 256
+
 func (s *sweeper) commit() {
+	s.batch = 0
 	if err := s.target.Commit(); err != nil {
 		s.log.Printf("%v", err)
 		s.note(cli.Temp)
@@ -117,6 +130,9 @@ func (s *sweeper) sweep(line []byte) {
 		s.dests = append(s.dests, handoff.Dest{List: more.List, Subqueue: more.Subqueue, Recipient: more.Recipient})
 	}
 	err = s.sw.Sweep(c, s.dests)
+	if s.batch++; s.batch >= maxBatch {
+		s.commit()
+	}
 	switch {
 	case err == nil:
 		if s.log.Verbose {

@@ -1,0 +1,100 @@
+package tool
+
+import (
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestStreamingPipeline runs DESIGN's streaming composition over real
+// Postfix and Exim deliveries plus unroutable messages in one intake.
+func TestStreamingPipeline(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	maildir, queue := filepath.Join(dir, "intake"), filepath.Join(dir, "queue")
+	ds := fillIntake(t, maildir)
+
+	// Each tool's exit status goes to NAME.rc: sh has no pipefail.
+	stdout, stderr := shell(t, dir, `
+		{ mdclaim "$MAILDIR"; echo $? >mdclaim.rc; } |
+		{ mdroute; echo $? >mdroute.rc; } |
+		{ mdsweep -q "$QUEUE"; echo $? >mdsweep.rc; } |
+		{ mdfail; echo $? >mdfail.rc; }`,
+		"MAILDIR="+maildir, "QUEUE="+queue)
+
+	// Unroutable messages make mdroute and mdsweep report 100 (permanent,
+	// for those inputs); mdfail parked them all: 0.
+	st := statuses(t, dir, "mdclaim", "mdroute", "mdsweep", "mdfail")
+	if got, want := fmtStatuses(st), "mdclaim=0 mdroute=100 mdsweep=100 mdfail=0"; got != want {
+		t.Errorf("exit statuses %s, want %s\nstderr:\n%s", got, want, stderr)
+	}
+	checkQueue(t, queue, ds)
+	checkIntake(t, maildir, unroutableNames())
+
+	// mdfail prints each X path; mdroute says once why each was unroutable.
+	var wantOut []string
+	for _, n := range unroutableNames() {
+		wantOut = append(wantOut, filepath.Join(maildir, "cur", n+":1,X"))
+	}
+	if got := lines(stdout); !slices.Equal(got, wantOut) {
+		t.Errorf("pipeline printed %q, want %q", got, wantOut)
+	}
+	checkUnroutableLog(t, stderr, maildir)
+}
+
+// TestShellLoop runs DESIGN's shell loop, one message at a time. DESIGN
+// writes `mdclaim -n 1 -w`, which waits for ever on an empty intake (the
+// loop is a service); the test drops -w so that the loop ends when
+// mdclaim exits 1, nothing left to claim.
+func TestShellLoop(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	maildir, queue := filepath.Join(dir, "intake"), filepath.Join(dir, "queue")
+	ds := fillIntake(t, maildir)
+
+	stdout, stderr := shell(t, dir, `
+		n=0
+		while f=$(mdclaim -n 1 "$MAILDIR"); do
+			n=$((n + 1))
+			mdroute "$f" | mdsweep -q "$QUEUE" | mdfail
+		done
+		mdclaim "$MAILDIR"; echo $? >mdclaim.rc
+		echo $n >loops.rc`,
+		"MAILDIR="+maildir, "QUEUE="+queue)
+
+	st := statuses(t, dir, "mdclaim", "loops")
+	if want := len(ds) + len(unroutable); st["loops"] != strconv.Itoa(want) {
+		t.Errorf("the loop ran %s times, want once per message: %d", st["loops"], want)
+	}
+	if st["mdclaim"] != "1" {
+		t.Errorf("mdclaim on the emptied intake exited %s, want 1", st["mdclaim"])
+	}
+	checkQueue(t, queue, ds)
+	checkIntake(t, maildir, unroutableNames())
+	var wantOut []string
+	for _, n := range unroutableNames() {
+		wantOut = append(wantOut, filepath.Join(maildir, "cur", n+":1,X"))
+	}
+	if got := lines(stdout); !slices.Equal(got, wantOut) {
+		t.Errorf("loop printed %q, want %q", got, wantOut)
+	}
+	checkUnroutableLog(t, stderr, maildir)
+}
+
+// checkUnroutableLog asserts the log holds exactly one line per
+// unroutable message, `mdroute: 'PATH': why`, and nothing else.
+func checkUnroutableLog(t *testing.T, stderr, maildir string) {
+	t.Helper()
+	got := lines(stderr)
+	if len(got) != len(unroutable) {
+		t.Errorf("log has %d lines, want %d (one per unroutable message):\n%s", len(got), len(unroutable), stderr)
+	}
+	for _, n := range unroutableNames() {
+		prefix := "mdroute: '" + filepath.Join(maildir, "cur", n+":1,P") + "': "
+		if !slices.ContainsFunc(got, func(l string) bool { return strings.HasPrefix(l, prefix) }) {
+			t.Errorf("log has no line %q...:\n%s", prefix, stderr)
+		}
+	}
+}
