@@ -1,14 +1,11 @@
 package handoff
 
 import (
-	"bufio"
+	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
-	"sync"
 	"syscall"
 	"time"
 
@@ -16,34 +13,35 @@ import (
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/route"
+	"mdpipe/internal/safename"
 )
 
 // Command hands a message off by running a command through /bin/sh, once
-// per destination, with the message on stdin and the route in the
-// environment, qmail-local style. Exit 0 is delivered; 100 and the
-// sysexits qmail treats as permanent are permanent; anything else,
-// including a kill after Timeout, is temporary.
+// per recipient, with the message on stdin and the route in the
+// environment, qmail-local style. Exit 0 is delivered; 100 and the exits
+// qmail-local treats as permanent are permanent; anything else, a kill by
+// a signal, or a kill after Timeout, is temporary. The claim stays locked
+// while the command runs.
 //
-// At-least-once: a crash after the command succeeded and before the claim
-// was dropped runs the command again for that message.
+// At-least-once: a crash, a kill or a lost power after the command exited
+// 0 and before the unlink of the claim reached the disk (the next Commit)
+// runs the command again for that message; so does a command that
+// delivered and then failed, or was killed after Timeout.
 type Command struct {
 	Command string
-	Timeout time.Duration
-	Delims  string // extension delimiters for DETAIL; "+" if empty
+	Timeout time.Duration // kill the command's process group after this
+	Delims  string        // extension delimiters for DETAIL; "+" if empty
 	Log     *cli.Log
 	Sync    fsx.DirSync
 
-	hr route.HeaderReader
-	// done remembers, across the retries of one message, which of its
-	// destinations took it already, so a retry does not run them again.
-	donePath string
-	done     []bool
+	hr   route.HeaderReader
+	done outcome
 }
 
 // permanentExits are qmail-local's permanent exit codes: 100, and the
-// sysexits 64 (usage), 65 (data), 70 (software), 76 (protocol), 77
-// (no permission), 78 (config), plus 112.
-var permanentExits = map[int]bool{100: true, 64: true, 65: true, 70: true, 76: true, 77: true, 78: true, 112: true}
+// sysexits 64 (usage), 65 (data error), 70 (software), 76 (protocol), 77
+// (no permission), 78 (configuration), and 112.
+var permanentExits = map[int]bool{64: true, 65: true, 70: true, 76: true, 77: true, 78: true, 100: true, 112: true}
 
 // HandOff implements Target.
 func (t *Command) HandOff(c intake.Claim, dests []Dest) error {
@@ -51,110 +49,80 @@ func (t *Command) HandOff(c intake.Claim, dests []Dest) error {
 	if m == nil {
 		return err
 	}
-	if t.donePath != c.Path || len(t.done) != len(dests) {
-		t.donePath, t.done = c.Path, make([]bool, len(dests))
-	}
-	var perm, temp error
-	delivered := 0
-	for i, d := range dests {
-		if t.done[i] {
-			delivered++
+	defer m.file.Close()
+	t.done.start(c.Path)
+	var temp error
+	for _, d := range t.done.pending(dests) {
+		err := t.run(m, d)
+		if err != nil && IsTemporary(err) {
+			temp = err
 			continue
 		}
-		err := t.run(m, d)
-		switch {
-		case err == nil:
-			t.done[i] = true
-			delivered++
-		case IsTemporary(err):
-			temp = err
-		default:
-			perm = err
-		}
+		t.done.final[d.Recipient] = err
 	}
 	if temp != nil {
-		m.file.Close()
 		return temp
 	}
-	if perm != nil && delivered == 0 {
-		m.file.Close()
-		return perm
-	}
-	if perm != nil {
-		// Parking it would deliver the others twice on a retry.
-		t.Log.Path("delivered to some destinations only; not parked", c.Path, perm)
-	}
-	t.donePath, t.done = "", nil
-	return m.done(&t.Sync)
+	return t.done.finish(m, t.Log, &t.Sync)
 }
 
+// run runs the command for one recipient.
 func (t *Command) run(m *locked, d Dest) error {
-	body, err := m.body()
-	if err != nil {
+	// LIST and SUBQUEUE reach scripts that may make paths of them
+	// (DESIGN rule 5).
+	if err := safename.List(d.List); err != nil {
+		return Permanent(err)
+	}
+	if err := safename.Name(d.Subqueue); err != nil {
+		return Permanent(fmt.Errorf("subqueue: %v", err))
+	}
+	if err := m.rewind(); err != nil {
 		return Temporary(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), t.Timeout)
+	timeout := t.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", t.Command)
-	local, host, ext := detail(d.Recipient, t.Delims)
-	cmd.Env = append(os.Environ(),
+	local, host, detail := splitRecipient(d.Recipient, t.Delims)
+	cmd.Env = append(os.Environ(), // exec lets the last of a name win
 		"LIST="+d.List, "SUBQUEUE="+d.Subqueue, "RECIPIENT="+d.Recipient,
-		"LOCAL="+local, "HOST="+host, "DETAIL="+ext,
-		"SENDER="+m.sender, "MESSAGE="+m.claim.Path)
-	cmd.Stdin = body
-	// Its own process group, so a timeout kills what the shell started too.
+		"DETAIL="+detail, "SENDER="+m.sender, "MESSAGE="+m.claim.Path,
+		"LOCAL="+local, "HOST="+host)
+	// Through a pipe, not the claim's descriptor itself: a process the
+	// command leaves behind must not hold the claim's lock.
+	cmd.Stdin = struct{ *os.File }{m.file}
+	prefix := "command '" + m.claim.Path + "': "
+	stdout := &lineLog{log: t.Log, prefix: prefix}
+	stderr := &lineLog{log: t.Log, prefix: prefix}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	// Its own process group, so that a timeout kills what the shell
+	// started too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// A process left behind holding stdout does not hold the hand-off.
 	cmd.WaitDelay = time.Second
-	var wg sync.WaitGroup
-	prefix := "command '" + m.claim.Path + "':"
-	for _, w := range []*io.Writer{&cmd.Stdout, &cmd.Stderr} {
-		r, pw, err := os.Pipe()
-		if err != nil {
-			return Temporary(err)
-		}
-		*w = pw
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer r.Close()
-			sc := bufio.NewScanner(r)
-			sc.Buffer(make([]byte, 4096), 64<<10)
-			for sc.Scan() {
-				t.Log.Printf("%s %s", prefix, sc.Text())
-			}
-		}()
-		defer pw.Close()
+	err := cmd.Run()
+	stdout.flush()
+	stderr.flush()
+	st := cmd.ProcessState
+	switch {
+	case st != nil && st.Success():
+		// Delivered, even if ErrWaitDelay says something it left
+		// behind still holds its output.
+		return nil
+	case ctx.Err() == context.DeadlineExceeded:
+		return Temporary(fmt.Errorf("command killed after %v", timeout))
+	case st == nil:
+		return Temporary(fmt.Errorf("command: %v", err))
+	case permanentExits[st.ExitCode()]:
+		return Permanent(fmt.Errorf("command exited %d", st.ExitCode()))
+	case st.ExitCode() < 0:
+		return Temporary(fmt.Errorf("command %v", st))
 	}
-	err = cmd.Start()
-	// Our copies of the write ends close now, so the readers see EOF when
-	// the command (and whatever it left running) is done.
-	cmd.Stdout.(*os.File).Close()
-	cmd.Stderr.(*os.File).Close()
-	if err != nil {
-		wg.Wait()
-		return Temporary(err)
-	}
-	err = cmd.Wait()
-	wg.Wait()
-	if ctx.Err() == context.DeadlineExceeded {
-		return Temporary(fmt.Errorf("command killed after %v", t.Timeout))
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code := ee.ExitCode()
-		if permanentExits[code] {
-			return Permanent(fmt.Errorf("command exited %d", code))
-		}
-		if code < 0 {
-			return Temporary(fmt.Errorf("command %v", ee.ProcessState))
-		}
-		return Temporary(fmt.Errorf("command exited %d", code))
-	}
-	if err != nil {
-		return Temporary(err)
-	}
-	return nil
+	return Temporary(fmt.Errorf("command exited %d", st.ExitCode()))
 }
 
 // Commit implements Target.
@@ -167,3 +135,39 @@ func (t *Command) Commit() error {
 
 // Close implements Target.
 func (t *Command) Close() error { return t.Commit() }
+
+// lineLog passes what a command writes to the log, a line at a time, each
+// prefixed. A line longer than maxLine is cut.
+type lineLog struct {
+	log    *cli.Log
+	prefix string
+	buf    []byte
+}
+
+const maxLine = 4096
+
+func (l *lineLog) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 && len(l.buf) < maxLine {
+			return len(p), nil
+		}
+		if i < 0 || i > maxLine {
+			i = maxLine
+		}
+		l.log.Printf("%s%s", l.prefix, l.buf[:i])
+		if i < len(l.buf) && l.buf[i] == '\n' {
+			i++
+		}
+		l.buf = l.buf[:copy(l.buf, l.buf[i:])]
+	}
+}
+
+// flush logs a last line that had no newline.
+func (l *lineLog) flush() {
+	if len(l.buf) > 0 {
+		l.log.Printf("%s%s", l.prefix, l.buf)
+		l.buf = l.buf[:0]
+	}
+}

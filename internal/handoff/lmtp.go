@@ -20,22 +20,23 @@ import (
 // LMTP hands messages off to an LMTP server (Mailman 3's LMTP runner): one
 // connection kept open across messages and opened again when it drops;
 // per message MAIL FROM the sender, RCPT TO each recipient, DATA, and a
-// reply per recipient: 2xx delivered, 5xx permanent, 4xx temporary.
+// reply per recipient: 2xx delivered, 5xx permanent, 4xx temporary. The
+// claim stays locked for the transaction.
 //
-// At-least-once: a crash (or a dropped connection) after the server
-// accepted DATA and before the claim was dropped delivers it again.
+// At-least-once: the message is delivered again when the connection
+// breaks, or mdsweep dies, after the server read the final "." and before
+// we read its replies (the server may have queued it), or between those
+// replies and the unlink of the claim reaching the disk (the next Commit).
 type LMTP struct {
 	Address string // host:port, or a unix socket path
 	Log     *cli.Log
 	Sync    fsx.DirSync
-	Timeout time.Duration // per command; 5 minutes if 0
+	Timeout time.Duration // per command and for the data; 5 minutes if 0
 
+	conn   net.Conn
 	client *smtp.Client
 	hr     route.HeaderReader
-	// accepted remembers, across retries of one message, the recipients
-	// that took it already, so a retry after a 4xx sends only the rest.
-	donePath string
-	accepted map[string]bool
+	done   outcome
 }
 
 // HandOff implements Target.
@@ -45,152 +46,157 @@ func (t *LMTP) HandOff(c intake.Claim, dests []Dest) error {
 		return err
 	}
 	defer m.file.Close()
-	if t.donePath != c.Path {
-		t.donePath, t.accepted = c.Path, make(map[string]bool)
-	}
-	var rcpts []string
-	for _, d := range dests {
-		if !t.accepted[d.Recipient] && !contains(rcpts, d.Recipient) {
-			rcpts = append(rcpts, d.Recipient)
+	t.done.start(c.Path)
+	if todo := t.done.pending(dests); len(todo) > 0 {
+		rcpts := make([]string, len(todo))
+		for i, d := range todo {
+			rcpts[i] = d.Recipient
 		}
-	}
-	if len(rcpts) > 0 {
 		if err := t.send(m, rcpts); err != nil {
 			return err
 		}
 	}
-	t.donePath, t.accepted = "", nil
-	return m.done(&t.Sync)
+	return t.done.finish(m, t.Log, &t.Sync)
 }
 
-// send runs one transaction. It returns nil when every recipient took the
-// message, or when some refused it permanently (logged) while the rest
-// took it: parking it then would deliver to those twice on a retry.
+// send runs one transaction for rcpts and records each final answer in
+// t.done. It returns a temporary error when some recipient has none yet.
 func (t *LMTP) send(m *locked, rcpts []string) error {
-	c, err := t.connect()
-	if err != nil {
+	fresh := t.client == nil
+	if err := t.connect(); err != nil {
 		return Temporary(err)
 	}
-	if err := c.Mail(m.sender, nil); err != nil {
-		return t.replyError(err, "MAIL FROM")
+	err := t.client.Mail(m.sender, nil)
+	if err != nil && !fresh && brokenConn(err) {
+		// The server closed the connection while it idled: nothing of
+		// this message was sent, so a new connection is safe.
+		t.drop()
+		if err := t.connect(); err != nil {
+			return Temporary(err)
+		}
+		err = t.client.Mail(m.sender, nil)
 	}
-	var perm, temp error
+	if err != nil {
+		return t.refuseAll(rcpts, t.replyError("MAIL FROM", err))
+	}
 	var sent []string
+	var temp error
 	for _, r := range rcpts {
-		err := c.Rcpt(r, nil)
+		err := t.client.Rcpt(r, nil)
 		if err == nil {
 			sent = append(sent, r)
 			continue
 		}
-		e := t.replyError(err, "RCPT TO:<"+r+">")
-		if IsTemporary(e) {
-			temp = e
-		} else {
-			perm = e
+		e := t.replyError("RCPT TO:<"+r+">", err)
+		if !IsTemporary(e) {
+			t.done.final[r] = e
+			continue
 		}
-		if !isReply(err) {
-			return e
+		temp = e
+		if t.client == nil {
+			return temp
 		}
 	}
 	if len(sent) == 0 {
 		t.reset()
-		if temp != nil {
-			return temp
-		}
-		return perm
+		return temp
 	}
-	w, err := c.Data()
+	w, err := t.client.Data()
 	if err != nil {
-		return t.replyError(err, "DATA")
+		return t.refuseAll(sent, t.replyError("DATA", err))
 	}
-	body, err := m.body()
+	t.conn.SetDeadline(time.Now().Add(t.timeout()))
+	err = m.rewind()
 	if err == nil {
-		_, err = io.Copy(w, body)
+		_, err = io.Copy(w, m.file)
 	}
 	if err != nil {
-		t.drop()
-		return Temporary(err)
-	}
-	_, err = w.CloseWithLMTPResponse()
-	var lerr smtp.LMTPDataError
-	switch {
-	case err == nil:
-	case errors.As(err, &lerr) && len(lerr) <= len(sent):
-		for _, r := range sent {
-			if se, failed := lerr[r]; failed {
-				e := t.replyError(se, "DATA for <"+r+">")
-				if IsTemporary(e) {
-					temp = e
-					continue
-				}
-				perm = e
-			}
-			t.accepted[r] = true
-		}
-		if err := errors.Unwrap(err); err != nil && !isReply(err) {
-			t.drop()
-		}
-	default:
+		// Without the final "." the server drops the transaction.
 		t.drop()
 		return Temporary(fmt.Errorf("DATA: %v", err))
 	}
-	for _, r := range sent {
-		if lerr == nil {
-			t.accepted[r] = true
+	took, err := w.CloseWithLMTPResponse()
+	for r := range took {
+		t.done.final[r] = nil
+	}
+	var replies smtp.LMTPDataError
+	errors.As(err, &replies)
+	for r, se := range replies {
+		if e := t.replyError("DATA for <"+r+">", se); IsTemporary(e) {
+			temp = e
+		} else {
+			t.done.final[r] = e
 		}
 	}
-	if temp != nil {
-		return temp
+	if _, ok := err.(smtp.LMTPDataError); err != nil && !ok {
+		// The connection broke before every reply was read: the
+		// server may have taken the message for the others.
+		t.drop()
+		temp = Temporary(fmt.Errorf("DATA: %v", err))
 	}
-	if perm != nil {
-		anyAccepted := false
-		for _, r := range sent {
-			anyAccepted = anyAccepted || lerr[r] == nil
-		}
-		if !anyAccepted && len(t.accepted) == 0 {
-			return perm
-		}
-		t.Log.Path("refused by some recipients only; not parked", m.claim.Path, perm)
+	return temp
+}
+
+// refuseAll records err as the final answer of every recipient when it is
+// permanent, ends the transaction, and returns err when it is temporary.
+func (t *LMTP) refuseAll(rcpts []string, err error) error {
+	t.reset()
+	if IsTemporary(err) {
+		return err
+	}
+	for _, r := range rcpts {
+		t.done.final[r] = err
 	}
 	return nil
 }
 
-func (t *LMTP) connect() (*smtp.Client, error) {
+func (t *LMTP) timeout() time.Duration {
+	if t.Timeout <= 0 {
+		return 5 * time.Minute
+	}
+	return t.Timeout
+}
+
+// connect opens the connection if none is open, and says LHLO.
+func (t *LMTP) connect() error {
 	if t.client != nil {
-		if err := t.client.Reset(); err == nil {
-			return t.client, nil
-		}
-		t.drop()
+		return nil
 	}
 	network := "tcp"
-	if strings.HasPrefix(t.Address, "/") || strings.HasPrefix(t.Address, ".") {
+	if strings.Contains(t.Address, "/") {
 		network = "unix"
 	}
 	conn, err := net.DialTimeout(network, t.Address, 30*time.Second)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	c := smtp.NewClientLMTP(conn)
-	timeout := t.Timeout
-	if timeout <= 0 {
-		timeout = 5 * time.Minute
-	}
-	c.CommandTimeout, c.SubmissionTimeout = timeout, timeout
+	c.CommandTimeout, c.SubmissionTimeout = t.timeout(), t.timeout()
 	host, _ := os.Hostname()
 	if host == "" {
 		host = "localhost"
 	}
 	if err := c.Hello(host); err != nil {
 		c.Close()
-		return nil, err
+		return err
 	}
-	t.client = c
-	return c, nil
+	t.conn, t.client = conn, c
+	return nil
 }
 
-// replyError classifies a server reply; anything else (the connection
-// broke) is temporary and drops the connection.
-func (t *LMTP) replyError(err error, what string) error {
+// brokenConn reports whether err says the connection is gone: no reply
+// at all, or 421 (the server is closing it).
+func brokenConn(err error) bool {
+	var se *smtp.SMTPError
+	return !errors.As(err, &se) || se.Code == 421
+}
+
+// replyError classifies a server reply: 5xx permanent, anything else
+// temporary. A broken connection is dropped, to be opened again.
+func (t *LMTP) replyError(what string, err error) error {
+	if brokenConn(err) {
+		t.drop()
+	}
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
 		e := fmt.Errorf("%s: %d %s", what, se.Code, se.Message)
@@ -199,15 +205,11 @@ func (t *LMTP) replyError(err error, what string) error {
 		}
 		return Temporary(e)
 	}
-	t.drop()
 	return Temporary(fmt.Errorf("%s: %v", what, err))
 }
 
-func isReply(err error) bool {
-	var se *smtp.SMTPError
-	return errors.As(err, &se)
-}
-
+// reset ends an unfinished transaction, so that the next MAIL FROM is not
+// refused as nested.
 func (t *LMTP) reset() {
 	if t.client != nil && t.client.Reset() != nil {
 		t.drop()
@@ -217,7 +219,7 @@ func (t *LMTP) reset() {
 func (t *LMTP) drop() {
 	if t.client != nil {
 		t.client.Close()
-		t.client = nil
+		t.conn, t.client = nil, nil
 	}
 }
 
@@ -233,16 +235,7 @@ func (t *LMTP) Commit() error {
 func (t *LMTP) Close() error {
 	if t.client != nil {
 		t.client.Quit()
-		t.client = nil
+		t.drop()
 	}
 	return t.Commit()
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -1,10 +1,13 @@
 package handoff
 
 import (
+	"errors"
 	"io"
 	"os"
+	"sort"
 	"strings"
 
+	"mdpipe/internal/cli"
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/route"
@@ -19,14 +22,15 @@ type locked struct {
 }
 
 // lockMessage locks the claim and reads its envelope sender. It returns
-// nil, nil when the claim is gone: someone else acted first.
+// nil, nil when the claim is gone: someone else acted first. The caller
+// closes m.file, which releases the lock.
 func lockMessage(c intake.Claim, hr *route.HeaderReader) (*locked, error) {
 	f, _, err := fsx.LockClaim(c.Path)
 	if err == fsx.ErrGone {
 		return nil, nil
 	}
 	if err != nil {
-		if isNotRegular(err) {
+		if errors.Is(err, fsx.ErrNotRegular) {
 			return nil, Permanent(err)
 		}
 		return nil, classify(err)
@@ -43,18 +47,69 @@ func lockMessage(c intake.Claim, hr *route.HeaderReader) (*locked, error) {
 	return m, nil
 }
 
-// body returns the message from its first byte.
-func (m *locked) body() (io.Reader, error) {
-	if _, err := m.file.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	return m.file, nil
+// rewind makes m.file read the message from its first byte.
+func (m *locked) rewind() error {
+	_, err := m.file.Seek(0, io.SeekStart)
+	return err
 }
 
-// done drops the claim: the message is the list manager's now. The claim's
-// directory is marked for the batch fsync.
+// outcome keeps, across the retries of the message in hand, the final
+// answer of each of its recipients: nil when it took the message, or the
+// permanent error of a refusal. A retry after a temporary failure hands
+// the message only to the recipients with no final answer yet, so the
+// ones that took it do not get it twice.
+type outcome struct {
+	path  string
+	final map[string]error
+}
+
+// start begins a message, or carries on with the one in hand.
+func (o *outcome) start(path string) {
+	if o.path != path || o.final == nil {
+		o.path, o.final = path, make(map[string]error)
+	}
+}
+
+// pending returns the recipients of dests with no final answer, each once.
+func (o *outcome) pending(dests []Dest) []Dest {
+	var todo []Dest
+	seen := make(map[string]bool)
+	for _, d := range dests {
+		if _, ok := o.final[d.Recipient]; !ok && !seen[d.Recipient] {
+			seen[d.Recipient] = true
+			todo = append(todo, d)
+		}
+	}
+	return todo
+}
+
+// finish ends the message once every recipient answered for good. When
+// none took it, it returns the refusals as a permanent error (mdfail parks
+// it). When some took it, it drops the claim, and logs any refusal: parking
+// the message for a retry would deliver it to the others twice.
+func (o *outcome) finish(m *locked, log *cli.Log, sync *fsx.DirSync) error {
+	var refused []string
+	for _, err := range o.final {
+		if err != nil {
+			refused = append(refused, err.Error())
+		}
+	}
+	took := len(o.final) - len(refused)
+	o.path, o.final = "", nil
+	sort.Strings(refused)
+	why := errors.New(strings.Join(refused, "; "))
+	if took == 0 {
+		return Permanent(why)
+	}
+	if len(refused) > 0 {
+		log.Path("handed off to some recipients only, not parked", m.claim.Path, why)
+	}
+	return m.done(sync)
+}
+
+// done drops the claim, still under its lock: the message is the list
+// manager's now. The claim's directory is marked for the batch fsync.
 func (m *locked) done(sync *fsx.DirSync) error {
-	defer m.file.Close()
 	if err := os.Remove(m.claim.Path); err != nil && !os.IsNotExist(err) {
 		return Temporary(err)
 	}
@@ -62,14 +117,11 @@ func (m *locked) done(sync *fsx.DirSync) error {
 	return nil
 }
 
-func isNotRegular(err error) bool {
-	return err != nil && strings.Contains(err.Error(), fsx.ErrNotRegular.Error())
-}
-
-// detail returns the part of a recipient's local part after the first
-// extension delimiter, "" if there is none.
-func detail(recipient, delims string) (local, host, ext string) {
-	local, host, _ = strings.Cut(recipient, "@")
+// splitRecipient returns a recipient's local part, its domain, and the
+// detail: the part of the local part after the first of the extension
+// delimiters, "" if there is none (qmail-local's LOCAL, HOST and EXT).
+func splitRecipient(recipient, delims string) (local, host, detail string) {
+	local = recipient
 	if i := strings.LastIndexByte(recipient, '@'); i >= 0 {
 		local, host = recipient[:i], recipient[i+1:]
 	}
@@ -77,7 +129,7 @@ func detail(recipient, delims string) (local, host, ext string) {
 		delims = "+"
 	}
 	if i := strings.IndexAny(local, delims); i >= 0 {
-		ext = local[i+1:]
+		detail = local[i+1:]
 	}
-	return local, host, ext
+	return local, host, detail
 }
