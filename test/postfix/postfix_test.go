@@ -1,0 +1,281 @@
+// Package postfix tests mdpipe with a real Postfix: the recipe of
+// mdpipe-mta(7) (examples/mta/postfix) delivers a list domain into the
+// intake maildir, and the streaming pipeline, run as the user that owns
+// the intake, hands every message to the list queue its RCPT TO names.
+//
+// It needs root (it starts Postfix on 127.0.0.1:25 and adds the system
+// user mdpipe-test) and Debian's postfix and postfix-pcre; it skips
+// without them. CI runs it as root.
+package postfix
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// TestPostfixVirtualCatchAll runs the main recipe: virtual(8) delivers the
+// whole list domain into the intake.
+func TestPostfixVirtualCatchAll(t *testing.T) {
+	runSite(t, virtualRecipe, cases(), bulk())
+}
+
+// TestPostfixLocalAliases runs the genaliases recipe: local(8) aliases.
+func TestPostfixLocalAliases(t *testing.T) {
+	runSite(t, aliasRecipe, aliasCases())
+}
+
+// runSite sets Postfix up by recipe rc, sends each session's messages,
+// waits until Postfix delivered them, runs the streaming pipeline as the
+// intake's owner, and checks where every copy went.
+func runSite(t *testing.T, rc recipe, sessions ...[]message) {
+	requirePostfix(t)
+	began := time.Now()
+	own := lookupOwner(t)
+
+	// One 0755 directory for the rest: Postfix's user must reach its
+	// queue, the list user the intake and the list queue.
+	base, err := os.MkdirTemp("", "mdpipe-postfix-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) }) // runs after Postfix stops
+	mkdir(t, base, 0o755)
+	bin := buildTools(t)
+	builtAt := time.Now()
+	lists := filepath.Join(base, "lists")
+	writeFile(t, lists, knownLists())
+	queue := filepath.Join(base, "queue")
+	mkdir(t, queue, 0o700)
+	if err := os.Chown(queue, own.uid, own.gid); err != nil {
+		t.Fatal(err)
+	}
+
+	pf := newInstance(t, base, own, rc)
+	pf.start(t)
+	started := time.Now()
+
+	var ms []message
+	for _, s := range sessions {
+		send(t, s)
+		ms = append(ms, s...)
+	}
+	copies := 0
+	for _, m := range ms {
+		for _, d := range m.want {
+			if !d.Refused {
+				copies++
+			}
+		}
+	}
+	newDir := filepath.Join(pf.intake, "new")
+	poll(t, time.Minute, "Postfix to deliver every copy into the intake", func() bool {
+		return pf.queueEmpty(t) && len(entries(t, newDir)) >= copies
+	})
+	if n := len(entries(t, newDir)); n != copies {
+		t.Fatalf("intake new/ holds %d files, want %d (one per recipient)\nmaillog:\n%s", n, copies, pf.log())
+	}
+	delivered := time.Now()
+	checkIntakeFiles(t, newDir, own)
+
+	stages, parked := runPipeline(t, bin, own, [][]string{
+		{"mdclaim", pf.intake},
+		{"mdroute", "-l", lists},
+		{"mdsweep", "-q", queue},
+		{"mdfail"},
+	})
+	piped := time.Now()
+	unroutable := parkedIDs(ms)
+	for _, s := range stages {
+		want := 0
+		if len(unroutable) > 0 && (s.name == "mdroute" || s.name == "mdsweep") {
+			// Each saw a permanent failure (mdsweep passes the bare
+			// path on to mdfail).
+			want = 100
+		}
+		if s.status != want {
+			t.Errorf("%s exited %d, want %d; stderr:\n%s", s.name, s.status, want, s.stderr.String())
+		}
+	}
+
+	checkQueues(t, queue, ms, own)
+	checkIntakeAfter(t, pf.intake, unroutable, parked, stages[1].stderr.String())
+
+	t.Logf("Postfix %s: %d copies of %d messages; go build %v, Postfix set-up and start %v, SMTP and delivery %v, pipeline %v, wall time %v",
+		rc.mainCf, copies, len(ms), builtAt.Sub(began).Round(time.Millisecond), started.Sub(builtAt).Round(time.Millisecond),
+		delivered.Sub(started).Round(time.Millisecond), piped.Sub(delivered).Round(time.Millisecond),
+		time.Since(began).Round(time.Millisecond))
+}
+
+// parkedIDs returns the ids of the copies that must end parked as X.
+func parkedIDs(ms []message) []string {
+	var ids []string
+	for _, m := range ms {
+		for _, d := range m.want {
+			if d.List == "" && !d.Refused {
+				ids = append(ids, m.id)
+			}
+		}
+	}
+	return ids
+}
+
+// checkIntakeFiles checks that Postfix delivered as the site expects: the
+// list user owns each file, mode 0600.
+func checkIntakeFiles(t *testing.T, dir string, own owner) {
+	t.Helper()
+	for _, e := range entries(t, dir) {
+		fi, err := os.Lstat(filepath.Join(dir, e))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 || int(st.Uid) != own.uid {
+			t.Errorf("intake file %s: mode %v uid %d, want a regular file 0600 owned by %d", e, fi.Mode(), st.Uid, own.uid)
+		}
+	}
+}
+
+// checkQueues checks that every copy is in exactly the queue its RCPT TO
+// names, exactly once, and that nothing else is in any queue.
+func checkQueues(t *testing.T, queue string, ms []message, own owner) {
+	t.Helper()
+	want := map[string]int{}
+	for _, m := range ms {
+		for _, d := range m.want {
+			if d.List != "" && !d.Refused {
+				want[m.id+" -> "+d.List+"/"+d.Sub]++
+			}
+		}
+	}
+	got := map[string]int{}
+	err := filepath.WalkDir(queue, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(queue, path)
+		parts := strings.Split(rel, string(filepath.Separator))
+		if len(parts) != 4 || parts[2] != "new" {
+			t.Errorf("queue holds %s, outside any LIST/SUBQUEUE/new/", rel)
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != own.uid {
+			t.Errorf("queue file %s owned by uid %d, want %d", rel, st.Uid, own.uid)
+		}
+		got[testID(t, path)+" -> "+parts[0]+"/"+parts[1]]++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("queues (-want +got):\n%s", diff)
+	}
+	// The raw 8-bit header reached the list manager byte for byte.
+	for _, p := range glob(t, filepath.Join(queue, "mylist", "post", "new", "*")) {
+		if testID(t, p) == "8bit" && !bytes.Contains(readBytes(t, p), []byte(rawSubject)) {
+			t.Errorf("%s: the raw 8-bit Subject did not come through unchanged", p)
+		}
+	}
+}
+
+// checkIntakeAfter checks that the intake holds nothing but the messages
+// of unknown lists, parked as cur/B:1,X, and that mdroute said why.
+func checkIntakeAfter(t *testing.T, intake string, unroutable []string, parked, mdrouteStderr string) {
+	t.Helper()
+	for _, d := range []string{"new", "tmp"} {
+		if left := entries(t, filepath.Join(intake, d)); len(left) != 0 {
+			t.Errorf("intake %s/ still holds %d files: %q", d, len(left), left)
+		}
+	}
+	cur := entries(t, filepath.Join(intake, "cur"))
+	if len(cur) != len(unroutable) {
+		t.Fatalf("intake cur/ holds %q, want only %q, parked as B:1,X", cur, unroutable)
+	}
+	var xs []string
+	for _, name := range cur {
+		x := filepath.Join(intake, "cur", name)
+		xs = append(xs, x)
+		if !strings.HasSuffix(name, ":1,X") {
+			t.Errorf("intake cur/ holds %s, not parked", name)
+			continue
+		}
+		if id := testID(t, x); id != "unknown-list" {
+			t.Errorf("parked %s is %q, want the unknown list's message", x, id)
+		}
+		wantLog := "mdroute: '" + strings.TrimSuffix(x, "X") + "P': "
+		found := false
+		for _, l := range strings.Split(mdrouteStderr, "\n") {
+			if strings.HasPrefix(l, wantLog) && strings.Contains(l, `unknown list "nosuchlist"`) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("mdroute's stderr has no line %s...unknown list \"nosuchlist\"; it has:\n%s", wantLog, mdrouteStderr)
+		}
+	}
+	if got := strings.Fields(parked); !cmp.Equal(got, xs, cmpopts.EquateEmpty()) {
+		t.Errorf("mdfail printed %q, want %q", got, xs)
+	}
+}
+
+// testID returns a message's X-Test-Id, read without mdpipe's own code.
+func testID(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() && sc.Text() != "" {
+		if v, ok := strings.CutPrefix(sc.Text(), "X-Test-Id: "); ok {
+			return v
+		}
+	}
+	t.Errorf("%s has no X-Test-Id", path)
+	return ""
+}
+
+func entries(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func glob(t *testing.T, pattern string) []string {
+	t.Helper()
+	m, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func readBytes(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
