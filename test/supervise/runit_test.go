@@ -1,0 +1,259 @@
+package supervise
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// recoverAge is MDCLAIM_RECOVER in the runit test: short, so that the
+// claims a dead stage stranded come back within the test.
+const recoverAge = 2 * time.Second
+
+// TestRunit runs examples/service/runit under runsv, with no init.
+func TestRunit(t *testing.T) {
+	needs(t, "runsv", "sv", "svlogd", "chpst")
+	r := &runitService{site: newSite(t, "runit", map[string]string{"MDCLAIM_RECOVER": recoverAge.String()}),
+		procs: seen{}}
+	r.pidFile = filepath.Join(r.sv, "supervise", "pid")
+	runsv := exec.Command("runsv", r.sv)
+	runsv.Stdout, runsv.Stderr = os.Stderr, os.Stderr
+	startSupervisor(t, runsv, func() { runsv.Process.Signal(syscall.SIGTERM) }, r.procs)
+	r.started()
+
+	r.cleanRun(1000)
+	stranded := r.killWithClaims("mdroute", 50)
+	for _, name := range []string{"mdclaim", "mdsweep", "mdfail"} {
+		r.kill(name)
+	}
+	r.checkRestartLog(stranded)
+	r.downInFlight(200)
+	r.up()
+	r.downWhileRetrying()
+	r.up()
+	r.hup()
+}
+
+// runitService is the service under runsv, and what the test expects of it.
+type runitService struct {
+	*site
+	pidFile string
+	shell   int            // the pipeline shell, runsv's child
+	st      map[string]int // its stages
+	procs   seen
+	all     []string // every message that must reach a queue
+}
+
+// started waits for a pipeline that is not the one before, and records it.
+func (r *runitService) started() {
+	r.t.Helper()
+	var pid int
+	waitFor(r.t, 10*time.Second, func() (bool, string) {
+		// runsv's pid file also names ./finish while it runs.
+		pid = readPid(r.t, r.pidFile)
+		return pid != r.shell && comm(pid) == "pipeline",
+			fmt.Sprintf("runsv runs pid %d (%s), not a new pipeline", pid, comm(pid))
+	})
+	r.shell = pid
+	r.st = stages(r.t, pid)
+	r.procs[pid] = "pipeline"
+	r.procs.add(r.st)
+}
+
+// pipeline returns the pids of the shell and its stages.
+func (r *runitService) pipeline() map[string]int {
+	m := map[string]int{"pipeline": r.shell}
+	for n, p := range r.st {
+		m[n] = p
+	}
+	return m
+}
+
+// cleanRun delivers n messages: all reach their queues, and the log stays
+// empty (the tools say nothing when all goes well).
+func (r *runitService) cleanRun(n int) {
+	r.t.Helper()
+	start := time.Now()
+	r.all = append(r.all, r.deliver(n)...)
+	r.waitAll(r.all, 60*time.Second)
+	r.t.Logf("%d messages handed off in %v", n, time.Since(start).Round(time.Millisecond))
+	if lines := r.logLines(); len(lines) > 0 {
+		r.t.Fatalf("the log has lines after a clean run:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// killWithClaims kills a stage with n claims in its input pipe: it is
+// stopped first, so that mdclaim's claims wait in the pipe, and they are
+// stranded when it dies. The rest of the pipeline must exit, runsv start
+// it again, and mdclaim -r return the stranded claims.
+func (r *runitService) killWithClaims(name string, n int) (stranded int) {
+	r.t.Helper()
+	syscall.Kill(r.st[name], syscall.SIGSTOP)
+	waitFor(r.t, 5*time.Second, func() (bool, string) {
+		return state(r.st[name]) == 'T', name + " not stopped"
+	})
+	claimed := r.deliver(n)
+	waitFor(r.t, 10*time.Second, func() (bool, string) {
+		c := len(r.claims())
+		return c == n, fmt.Sprintf("%d of %d claimed", c, n)
+	})
+	syscall.Kill(r.st[name], syscall.SIGKILL)
+	died := time.Now()
+	after := r.deliver(n)
+	waitGone(r.t, r.pipeline(), 5*time.Second)
+	var restart time.Duration
+	waitFor(r.t, 10*time.Second, func() (bool, string) {
+		got := r.handedOff()
+		for _, m := range after {
+			if got[m] {
+				restart = time.Since(died)
+				return true, ""
+			}
+		}
+		return false, "no message handed off since the stage died"
+	})
+	r.t.Logf("restart: %v from the death of %s to the first message handed off again",
+		restart.Round(time.Millisecond), name)
+	r.started()
+	r.all = append(append(r.all, claimed...), after...)
+	r.waitAll(r.all, recoverAge*3+10*time.Second)
+	return n
+}
+
+// kill kills a stage, idle: the pipeline must end as promptly, and the
+// next one hand off what comes.
+func (r *runitService) kill(name string) {
+	r.t.Helper()
+	syscall.Kill(r.st[name], syscall.SIGKILL)
+	died := time.Now()
+	waitGone(r.t, r.pipeline(), 5*time.Second)
+	r.t.Logf("%s killed: the pipeline exited in %v", name, time.Since(died).Round(time.Millisecond))
+	r.started()
+	more := r.deliver(10)
+	r.all = append(r.all, more...)
+	r.waitAll(more, 10*time.Second)
+}
+
+// checkRestartLog checks the log after the deaths: the stages saying
+// their reader went, the shell's and finish's exit lines, and a line for
+// each claim mdclaim -r returned; nothing else.
+func (r *runitService) checkRestartLog(stranded int) {
+	r.t.Helper()
+	expected := regexp.MustCompile(`^\S+ (` +
+		`md(claim|route|sweep|fail): (cannot write output: )?the next tool in the pipeline has exited|` +
+		`mdpipe: the pipeline exited 111 \(status 0\)|Killed|` +
+		`mdclaim: returned '[^']+' to new/: claimed more than \S+ ago and not locked)$`)
+	returned := 0
+	for _, l := range r.logLines() {
+		if !expected.MatchString(l) {
+			r.t.Errorf("unexpected log line: %s", l)
+		}
+		if strings.Contains(l, " returned '") {
+			returned++
+		}
+	}
+	if returned != stranded {
+		r.t.Errorf("mdclaim -r returned %d claims, want the %d stranded", returned, stranded)
+	}
+}
+
+// downInFlight stops the service right after n deliveries: every stage
+// exits 0 (nothing in the log: finish logs a non-zero exit), what was
+// claimed is handed off, the rest waits in new/, and no claim is left.
+func (r *runitService) downInFlight(n int) {
+	r.t.Helper()
+	mark := len(r.logLines())
+	msgs := r.deliver(n)
+	r.all = append(r.all, msgs...)
+	run(r.t, "sv", "-w", "15", "down", r.sv)
+	waitGone(r.t, r.pipeline(), 5*time.Second)
+	got := r.handedOff()
+	done := 0
+	for _, m := range msgs {
+		if got[m] {
+			done++
+		}
+	}
+	waiting, _ := os.ReadDir(filepath.Join(r.intake, "new"))
+	r.t.Logf("sv down with %d messages just delivered: %d handed off, %d left in new/", n, done, len(waiting))
+	if done+len(waiting) != n {
+		r.t.Errorf("sv down lost messages: %d handed off, %d in new/, of %d", done, len(waiting), n)
+	}
+	if left := r.claims(); len(left) > 0 {
+		r.t.Errorf("sv down left claims in cur/: %v", left)
+	}
+	if lines := r.logLines()[mark:]; len(lines) > 0 {
+		r.t.Errorf("sv down logged:\n%s", strings.Join(lines, "\n"))
+	}
+	if out := run(r.t, "sv", "status", r.sv); !strings.HasPrefix(out, "down: ") {
+		r.t.Errorf("sv status after sv down: %s", out)
+	}
+}
+
+// up starts the service again: what waited, and what comes now, is handed
+// off.
+func (r *runitService) up() {
+	r.t.Helper()
+	run(r.t, "sv", "-w", "15", "up", r.sv)
+	r.started()
+	r.all = append(r.all, r.deliver(10)...)
+	r.waitAll(r.all, recoverAge*3+10*time.Second)
+}
+
+// downWhileRetrying stops the service while mdsweep retries a hand-off (a
+// new list's queue cannot be made): sv down stops mdclaim and mdroute at
+// once, and mdsweep, for ever retrying, after the pipeline's grace (5 s),
+// leaving the message claimed for mdclaim -r once the service is up again.
+func (r *runitService) downWhileRetrying() {
+	r.t.Helper()
+	if err := os.Chmod(r.queue, 0o555); err != nil {
+		r.t.Fatal(err)
+	}
+	newList := "Delivered-To: newlist@lists.example.test\n"
+	r.envelope = &newList
+	r.all = append(r.all, r.deliver(1)...)
+	r.envelope = nil
+	waitFor(r.t, 10*time.Second, func() (bool, string) {
+		return len(r.claims()) == 1 && strings.Contains(strings.Join(r.logLines(), "\n"), "mdsweep: "),
+			"mdsweep is not retrying a hand-off"
+	})
+	down := time.Now()
+	run(r.t, "sv", "down", r.sv)
+	waitGone(r.t, map[string]int{"mdclaim": r.st["mdclaim"], "mdroute": r.st["mdroute"]}, 5*time.Second)
+	if !alive(r.st["mdsweep"]) || !alive(r.shell) {
+		r.t.Fatalf("the stop did not let mdsweep try on")
+	}
+	waitGone(r.t, r.pipeline(), 15*time.Second)
+	r.t.Logf("sv down with a hand-off failing: the pipeline exited in %v", time.Since(down).Round(time.Millisecond))
+	if left := r.claims(); len(left) != 1 {
+		r.t.Fatalf("after a stop in a retry, cur/ holds %v, want the one claim", left)
+	}
+	if err := os.Chmod(r.queue, 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// hup makes runsv start the pipeline again with a fresh env/: here,
+// mdroute then logs each message routed.
+func (r *runitService) hup() {
+	r.t.Helper()
+	if err := os.WriteFile(filepath.Join(r.sv, "env", "MDROUTE_VERBOSE"), []byte("1\n"), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	run(r.t, "sv", "hup", r.sv)
+	r.started()
+	last := r.deliver(1)
+	r.all = append(r.all, last...)
+	r.waitAll(r.all, 10*time.Second)
+	routed := "mdroute: routed '" + filepath.Join(r.intake, "cur", last[0])
+	waitFor(r.t, 5*time.Second, func() (bool, string) {
+		return strings.Contains(strings.Join(r.logLines(), "\n"), routed),
+			"after sv hup, mdroute did not log the message routed"
+	})
+}
