@@ -10,187 +10,49 @@ package mailman
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"mdpipe/internal/testkit"
+	"mdpipe/internal/testkit/mailmansite"
 )
 
-const domain = "lists.example.test"
+const domain = mailmansite.Domain
 
 // site is a private Mailman instance and an intake, all owned by list.
 type site struct {
-	t        *testing.T
-	root     string // the temporary tree
-	cfg      string // mailman.cfg
-	bin      string // the mdpipe binaries
-	intake   string
-	queue    string // Mailman's queue directory
-	port     int    // its LMTP runner's
-	uid, gid uint32
+	*mailmansite.Site
+	t      *testing.T
+	intake string
 }
 
-// mailConfig is a private Mailman configuration: everything under var_dir,
-// no MTA (Debian's Postfix one calls postmap at start and create), and
-// only the LMTP runner, so that the messages stay in the queues to be seen.
-const mailConfig = `[mailman]
-layout: mdpipe
-site_owner: owner@example.test
-
-[paths.mdpipe]
-var_dir: %s
-bin_dir: /usr/lib/mailman3/bin
-
-[mta]
-incoming: mailman.mta.null.NullMTA
-lmtp_host: 127.0.0.1
-lmtp_port: %d
-`
-
-var idleRunners = []string{"in", "command", "bounces", "archive", "nntp", "out",
-	"pipeline", "rest", "retry", "task", "virgin", "digest"}
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 func newSite(t *testing.T) *site {
-	if os.Geteuid() != 0 {
-		t.Skip("skipped: needs root, to run Mailman 3 and the pipeline as user list")
-	}
-	if _, err := exec.LookPath("mailman"); err != nil {
-		t.Skip("skipped: no mailman command (apt-get install mailman3)")
-	}
-	if _, err := os.Stat("/usr/lib/mailman3/bin/master"); err != nil {
-		t.Skip("skipped: not Debian's mailman3 layout (/usr/lib/mailman3/bin/master)")
-	}
-	u, err := user.Lookup("list")
-	if err != nil {
-		t.Skip("skipped: no user list")
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	// Not t.TempDir(): its parents are mode 0700, closed to list.
-	root, err := os.MkdirTemp("", "mdpipe-mailman-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	s := &site{t: t, root: root, cfg: filepath.Join(root, "mailman.cfg"),
-		bin: filepath.Join(root, "bin"), intake: filepath.Join(root, "intake"),
-		queue: filepath.Join(root, "var", "queue"), port: freePort(t),
-		uid: uint32(uid), gid: uint32(gid)}
-	s.build()
-	cfg := fmt.Sprintf(mailConfig, filepath.Join(root, "var"), s.port)
-	for _, r := range idleRunners {
-		cfg += "\n[runner." + r + "]\nstart: no\n"
-	}
-	write(t, s.cfg, cfg)
+	mailmansite.Require(t)
+	bin := testkit.BuildTools(t)
+	ms := mailmansite.New(t)
+	ms.Bin = bin
+	s := &site{Site: ms, t: t, intake: filepath.Join(ms.Root, "intake")}
 	for _, d := range []string{"tmp", "new", "cur"} {
 		if err := os.MkdirAll(filepath.Join(s.intake, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.Chmod(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	s.chown()
+	testkit.ChownTree(t, s.intake, s.Own.UID, s.Own.GID)
 	return s
-}
-
-// build compiles the four tools, as `make` does.
-func (s *site) build() {
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		goCmd = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-	}
-	cmd := exec.Command(goCmd, "build", "-o", s.bin+"/",
-		"mdpipe/cmd/mdclaim", "mdpipe/cmd/mdroute", "mdpipe/cmd/mdsweep", "mdpipe/cmd/mdfail")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		s.t.Fatalf("go build: %v\n%s", err, out)
-	}
-}
-
-func (s *site) chown() {
-	err := filepath.Walk(s.root, func(p string, _ os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, int(s.uid), int(s.gid))
-	})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-}
-
-// asList makes a command run as user list, with a plain environment.
-func (s *site) asList(cmd *exec.Cmd, env ...string) *exec.Cmd {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: s.uid, Gid: s.gid}}
-	cmd.Dir = s.root
-	cmd.Env = append([]string{"PATH=" + s.bin + ":/usr/bin:/bin", "HOME=" + s.root,
-		"LANG=C.UTF-8", "CFG=" + s.cfg}, env...)
-	return cmd
 }
 
 // mailman runs a mailman command as list against the private config.
 func (s *site) mailman(args ...string) {
 	s.t.Helper()
-	start := time.Now()
-	if out, err := s.run(args...); err != nil {
-		s.t.Fatalf("mailman %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	s.t.Logf("mailman %s: %v", args[0], time.Since(start).Round(time.Millisecond))
+	s.Mailman(s.t, args...)
 }
-
-// run runs mailman and returns its output. The output goes to a file, not
-// a pipe: `mailman start` leaves its master running with that output.
-func (s *site) run(args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := s.asList(exec.CommandContext(ctx, "mailman", append([]string{"-C", s.cfg}, args...)...))
-	f, err := os.CreateTemp(s.root, "mailman-out-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	cmd.Stdout, cmd.Stderr = f, f
-	err = cmd.Run()
-	out, _ := os.ReadFile(f.Name())
-	return out, err
-}
-
-// start starts Mailman, stops it when the test ends (also on failure),
-// and waits for its LMTP runner to listen.
-func (s *site) start() {
-	t := s.t
-	t.Cleanup(func() {
-		if out, err := s.run("stop"); err != nil {
-			t.Logf("mailman stop: %v\n%s", err, out)
-		}
-	})
-	s.mailman("start")
-	start := time.Now()
-	for deadline := start.Add(60 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", s.lmtp(), time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(s.root, "var", "logs", "mailman.log"))
-			s.t.Fatalf("Mailman's LMTP runner not listening on %s after 60s: %v\n%s", s.lmtp(), err, log)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	s.t.Logf("LMTP runner listening %v after mailman start", time.Since(start).Round(time.Millisecond))
-}
-
-func (s *site) lmtp() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 
 // deliver puts a message for rcpt into the intake's new/, as an MTA does;
 // its Message-ID names it.
@@ -201,8 +63,8 @@ func (s *site) deliver(name, rcpt string) {
 		"Date: Sat, 28 Nov 2026 12:00:00 +0000\nMessage-ID: <%s@mdpipe.test>\n"+
 		"MIME-Version: 1.0\nContent-Type: text/plain\n\nhello from %s\n", rcpt, rcpt, name, name, name)
 	p := filepath.Join(s.intake, "new", "1795000000.M"+name+"P1.mdpipe")
-	write(s.t, p, msg)
-	if err := os.Chown(p, int(s.uid), int(s.gid)); err != nil {
+	testkit.WriteFile(s.t, p, msg)
+	if err := os.Chown(p, s.Own.UID, s.Own.GID); err != nil {
 		s.t.Fatal(err)
 	}
 }
@@ -212,7 +74,7 @@ func (s *site) deliver(name, rcpt string) {
 func (s *site) pipeline(sweep string) (parked, log string) {
 	s.t.Helper()
 	sh := `mdclaim "$INTAKE" | mdroute | mdsweep -v -t 30s ` + sweep + ` | mdfail -v`
-	cmd := s.asList(exec.Command("/bin/sh", "-c", sh), "INTAKE="+s.intake)
+	cmd := s.AsList(exec.Command("/bin/sh", "-c", sh), "INTAKE="+s.intake)
 	var out, errs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errs
 	start := time.Now()
@@ -226,19 +88,8 @@ func (s *site) pipeline(sweep string) (parked, log string) {
 // queued returns the queue directory (in, command, bounces, ...) where
 // Mailman holds the message with this name, "" if none.
 func (s *site) queued(name string) string {
-	files, _ := filepath.Glob(filepath.Join(s.queue, "*", "*.pck"))
-	id := []byte("<" + name + "@mdpipe.test>")
-	found := ""
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err == nil && bytes.Contains(b, id) {
-			if found != "" {
-				s.t.Errorf("%s queued twice: %s and %s", name, found, f)
-			}
-			found = filepath.Base(filepath.Dir(f))
-		}
-	}
-	return found
+	s.t.Helper()
+	return s.Queued(s.t, "<"+name+"@mdpipe.test>")
 }
 
 // intakeLeft lists what is left in the intake's new/ and cur/.
@@ -259,7 +110,7 @@ func TestMailman(t *testing.T) {
 	t.Cleanup(func() { t.Logf("wall time %v", time.Since(begin).Round(time.Millisecond)) })
 	s := newSite(t)
 	s.mailman("create", "mylist@"+domain)
-	s.start()
+	s.Start(t)
 
 	t.Run("lmtp", func(t *testing.T) {
 		s.t = t
@@ -276,7 +127,7 @@ func TestMailman(t *testing.T) {
 		for _, c := range cases {
 			s.deliver(c.name, c.rcpt+domain)
 		}
-		parked, log := s.pipeline("-l " + s.lmtp())
+		parked, log := s.pipeline("-l " + s.LMTP())
 		for _, c := range cases {
 			if got := s.queued(c.name); got != c.queue {
 				t.Errorf("%s (%s%s): queued in %q, want %q", c.name, c.rcpt, domain, got, c.queue)
@@ -317,19 +168,4 @@ func TestMailman(t *testing.T) {
 		}
 	})
 	s.t = t
-}
-
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func write(t *testing.T, path, content string) {
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

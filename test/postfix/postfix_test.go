@@ -20,26 +20,31 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"mdpipe/internal/testkit"
+	"mdpipe/internal/testkit/postfixsite"
 )
+
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // TestPostfixVirtualCatchAll runs the main recipe: virtual(8) delivers the
 // whole list domain into the intake.
 func TestPostfixVirtualCatchAll(t *testing.T) {
-	runSite(t, virtualRecipe, cases(), bulk())
+	runSite(t, postfixsite.VirtualRecipe, cases(), bulk())
 }
 
 // TestPostfixLocalAliases runs the genaliases recipe: local(8) aliases.
 func TestPostfixLocalAliases(t *testing.T) {
-	runSite(t, aliasRecipe, aliasCases())
+	runSite(t, postfixsite.AliasRecipe, aliasCases())
 }
 
 // runSite sets Postfix up by recipe rc, sends each session's messages,
 // waits until Postfix delivered them, runs the streaming pipeline as the
 // intake's owner, and checks where every copy went.
-func runSite(t *testing.T, rc recipe, sessions ...[]message) {
-	requirePostfix(t)
+func runSite(t *testing.T, rc postfixsite.Recipe, sessions ...[]message) {
+	postfixsite.Require(t)
 	began := time.Now()
-	own := lookupOwner(t)
+	own := postfixsite.Owner(t)
 
 	// One 0755 directory for the rest: Postfix's user must reach its
 	// queue, the list user the intake and the list queue.
@@ -48,19 +53,19 @@ func runSite(t *testing.T, rc recipe, sessions ...[]message) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(base) }) // runs after Postfix stops
-	mkdir(t, base, 0o755)
-	bin := buildTools(t)
+	testkit.Mkdir(t, base, 0o755)
+	bin := testkit.BuildTools(t)
 	builtAt := time.Now()
 	lists := filepath.Join(base, "lists")
-	writeFile(t, lists, knownLists())
+	testkit.WriteFile(t, lists, knownLists())
 	queue := filepath.Join(base, "queue")
-	mkdir(t, queue, 0o700)
-	if err := os.Chown(queue, own.uid, own.gid); err != nil {
+	testkit.Mkdir(t, queue, 0o700)
+	if err := os.Chown(queue, own.UID, own.GID); err != nil {
 		t.Fatal(err)
 	}
 
-	pf := newInstance(t, base, own, rc)
-	pf.start(t)
+	pf := postfixsite.New(t, base, own, rc)
+	pf.Start(t)
 	started := time.Now()
 
 	var ms []message
@@ -76,18 +81,18 @@ func runSite(t *testing.T, rc recipe, sessions ...[]message) {
 			}
 		}
 	}
-	newDir := filepath.Join(pf.intake, "new")
-	poll(t, time.Minute, "Postfix to deliver every copy into the intake", func() bool {
-		return pf.queueEmpty(t) && len(entries(t, newDir)) >= copies
+	newDir := filepath.Join(pf.Intake, "new")
+	testkit.Poll(t, time.Minute, "Postfix to deliver every copy into the intake", func() bool {
+		return pf.QueueEmpty(t) && len(testkit.Entries(t, newDir)) >= copies
 	})
-	if n := len(entries(t, newDir)); n != copies {
-		t.Fatalf("intake new/ holds %d files, want %d (one per recipient)\nmaillog:\n%s", n, copies, pf.log())
+	if n := len(testkit.Entries(t, newDir)); n != copies {
+		t.Fatalf("intake new/ holds %d files, want %d (one per recipient)\nmaillog:\n%s", n, copies, pf.Log())
 	}
 	delivered := time.Now()
 	checkIntakeFiles(t, newDir, own)
 
-	stages, parked := runPipeline(t, bin, own, [][]string{
-		{"mdclaim", pf.intake},
+	stages, parked := testkit.RunPipeline(t, bin, own, [][]string{
+		{"mdclaim", pf.Intake},
 		{"mdroute", "-l", lists},
 		{"mdsweep", "-q", queue},
 		{"mdfail"},
@@ -96,21 +101,21 @@ func runSite(t *testing.T, rc recipe, sessions ...[]message) {
 	unroutable := parkedIDs(ms)
 	for _, s := range stages {
 		want := 0
-		if len(unroutable) > 0 && (s.name == "mdroute" || s.name == "mdsweep") {
+		if len(unroutable) > 0 && (s.Name == "mdroute" || s.Name == "mdsweep") {
 			// Each saw a permanent failure (mdsweep passes the bare
 			// path on to mdfail).
 			want = 100
 		}
-		if s.status != want {
-			t.Errorf("%s exited %d, want %d; stderr:\n%s", s.name, s.status, want, s.stderr.String())
+		if s.Status != want {
+			t.Errorf("%s exited %d, want %d; stderr:\n%s", s.Name, s.Status, want, s.Stderr.String())
 		}
 	}
 
 	checkQueues(t, queue, ms, own)
-	checkIntakeAfter(t, pf.intake, unroutable, parked, stages[1].stderr.String())
+	checkIntakeAfter(t, pf.Intake, unroutable, parked, stages[1].Stderr.String())
 
 	t.Logf("Postfix %s: %d copies of %d messages; go build %v, Postfix set-up and start %v, SMTP and delivery %v, pipeline %v, wall time %v",
-		rc.mainCf, copies, len(ms), builtAt.Sub(began).Round(time.Millisecond), started.Sub(builtAt).Round(time.Millisecond),
+		rc.MainCf, copies, len(ms), builtAt.Sub(began).Round(time.Millisecond), started.Sub(builtAt).Round(time.Millisecond),
 		delivered.Sub(started).Round(time.Millisecond), piped.Sub(delivered).Round(time.Millisecond),
 		time.Since(began).Round(time.Millisecond))
 }
@@ -130,23 +135,23 @@ func parkedIDs(ms []message) []string {
 
 // checkIntakeFiles checks that Postfix delivered as the site expects: the
 // list user owns each file, mode 0600.
-func checkIntakeFiles(t *testing.T, dir string, own owner) {
+func checkIntakeFiles(t *testing.T, dir string, own testkit.Owner) {
 	t.Helper()
-	for _, e := range entries(t, dir) {
+	for _, e := range testkit.Entries(t, dir) {
 		fi, err := os.Lstat(filepath.Join(dir, e))
 		if err != nil {
 			t.Fatal(err)
 		}
 		st := fi.Sys().(*syscall.Stat_t)
-		if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 || int(st.Uid) != own.uid {
-			t.Errorf("intake file %s: mode %v uid %d, want a regular file 0600 owned by %d", e, fi.Mode(), st.Uid, own.uid)
+		if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 || int(st.Uid) != own.UID {
+			t.Errorf("intake file %s: mode %v uid %d, want a regular file 0600 owned by %d", e, fi.Mode(), st.Uid, own.UID)
 		}
 	}
 }
 
 // checkQueues checks that every copy is in exactly the queue its RCPT TO
 // names, exactly once, and that nothing else is in any queue.
-func checkQueues(t *testing.T, queue string, ms []message, own owner) {
+func checkQueues(t *testing.T, queue string, ms []message, own testkit.Owner) {
 	t.Helper()
 	want := map[string]int{}
 	for _, m := range ms {
@@ -171,8 +176,8 @@ func checkQueues(t *testing.T, queue string, ms []message, own owner) {
 		if err != nil {
 			return err
 		}
-		if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != own.uid {
-			t.Errorf("queue file %s owned by uid %d, want %d", rel, st.Uid, own.uid)
+		if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != own.UID {
+			t.Errorf("queue file %s owned by uid %d, want %d", rel, st.Uid, own.UID)
 		}
 		got[testID(t, path)+" -> "+parts[0]+"/"+parts[1]]++
 		return nil
@@ -184,7 +189,7 @@ func checkQueues(t *testing.T, queue string, ms []message, own owner) {
 		t.Errorf("queues (-want +got):\n%s", diff)
 	}
 	// The raw 8-bit header reached the list manager byte for byte.
-	for _, p := range glob(t, filepath.Join(queue, "mylist", "post", "new", "*")) {
+	for _, p := range testkit.Glob(t, filepath.Join(queue, "mylist", "post", "new", "*")) {
 		if testID(t, p) == "8bit" && !bytes.Contains(readBytes(t, p), []byte(rawSubject)) {
 			t.Errorf("%s: the raw 8-bit Subject did not come through unchanged", p)
 		}
@@ -196,11 +201,11 @@ func checkQueues(t *testing.T, queue string, ms []message, own owner) {
 func checkIntakeAfter(t *testing.T, intake string, unroutable []string, parked, mdrouteStderr string) {
 	t.Helper()
 	for _, d := range []string{"new", "tmp"} {
-		if left := entries(t, filepath.Join(intake, d)); len(left) != 0 {
+		if left := testkit.Entries(t, filepath.Join(intake, d)); len(left) != 0 {
 			t.Errorf("intake %s/ still holds %d files: %q", d, len(left), left)
 		}
 	}
-	cur := entries(t, filepath.Join(intake, "cur"))
+	cur := testkit.Entries(t, filepath.Join(intake, "cur"))
 	if len(cur) != len(unroutable) {
 		t.Fatalf("intake cur/ holds %q, want only %q, parked as B:1,X", cur, unroutable)
 	}
@@ -247,28 +252,6 @@ func testID(t *testing.T, path string) string {
 	}
 	t.Errorf("%s has no X-Test-Id", path)
 	return ""
-}
-
-func entries(t *testing.T, dir string) []string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range es {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
-func glob(t *testing.T, pattern string) []string {
-	t.Helper()
-	m, err := filepath.Glob(pattern)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 func readBytes(t *testing.T, path string) []byte {

@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"mdpipe/internal/testkit"
+	"mdpipe/internal/testkit/postfixsite"
 )
 
 // manPage shows the recipes to admins, with the placeholders filled in as
@@ -32,8 +35,9 @@ func TestManPageShowsPostfixRecipes(t *testing.T) {
 	for _, l := range strings.Split(strings.ReplaceAll(string(b), `\e`, `\`), "\n") {
 		page[squeeze(l)] = true
 	}
+	recipeDir := postfixsite.RecipeDir(t)
 	for _, name := range []string{"main.cf", "vmailbox.pcre", "main-local.cf", "mdpipe-aliases"} {
-		for _, l := range strings.Split(docValues.Replace(readFile(t, filepath.Join(recipeDir, name))), "\n") {
+		for _, l := range strings.Split(docValues.Replace(testkit.ReadFile(t, filepath.Join(recipeDir, name))), "\n") {
 			l = squeeze(l)
 			if l == "" || strings.HasPrefix(l, "#") {
 				continue

@@ -1,13 +1,11 @@
 package postfix
 
 import (
-	"errors"
 	"fmt"
-	"net/smtp"
-	"net/textproto"
 	"strings"
 	"testing"
-	"time"
+
+	"mdpipe/internal/testkit/postfixsite"
 )
 
 // message is one SMTP transaction. Every message carries a unique
@@ -130,55 +128,13 @@ func knownLists() string {
 // send sends ms over one SMTP session to 127.0.0.1:25.
 func send(t *testing.T, ms []message) {
 	t.Helper()
-	c, err := smtp.Dial("127.0.0.1:25")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Hello("client.example.org"); err != nil {
-		t.Fatal(err)
-	}
+	var sms []postfixsite.Message
 	for _, m := range ms {
-		if err := c.Mail(m.from); err != nil {
-			t.Fatalf("%s: MAIL FROM:<%s>: %v", m.id, m.from, err)
+		sm := postfixsite.Message{ID: m.id, From: m.from, Rcpts: m.rcpts, Header: m.header}
+		for _, d := range m.want {
+			sm.Refused = append(sm.Refused, d.Refused)
 		}
-		for i, r := range m.rcpts {
-			err := c.Rcpt(r)
-			var reply *textproto.Error
-			switch {
-			case m.want[i].Refused && (!errors.As(err, &reply) || reply.Code/100 != 5):
-				t.Fatalf("%s: RCPT TO:<%s>: %v, want a 5xx refusal", m.id, r, err)
-			case !m.want[i].Refused && err != nil:
-				t.Fatalf("%s: RCPT TO:<%s>: %v", m.id, r, err)
-			}
-		}
-		w, err := c.Data()
-		if err != nil {
-			t.Fatalf("%s: DATA: %v", m.id, err)
-		}
-		// The DATA writer turns LF into CRLF and dot-stuffs.
-		if _, err := w.Write(m.bytes()); err != nil {
-			t.Fatalf("%s: %v", m.id, err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatalf("%s: end of DATA: %v", m.id, err)
-		}
+		sms = append(sms, sm)
 	}
-	if err := c.Quit(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (m message) bytes() []byte {
-	from := m.from
-	if from == "" {
-		from = "MAILER-DAEMON@example.org"
-	}
-	subject := "Subject: test " + m.id + "\n"
-	if strings.Contains(m.header, "Subject:") {
-		subject = ""
-	}
-	return fmt.Appendf(nil, "%sFrom: Test <%s>\nTo: %s\n%sDate: %s\nMessage-ID: <%s@test.example.org>\nX-Test-Id: %s\n\nbody of %s\n",
-		m.header, from, strings.Join(m.rcpts, ", "), subject,
-		time.Now().Format(time.RFC1123Z), m.id, m.id, m.id)
+	postfixsite.Send(t, sms)
 }

@@ -6,19 +6,18 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"mdpipe/internal/testkit"
 )
 
 // testUser is the unprivileged user the services run as (run and log/run
 // drop root).
-const testUser = "mdpipe-test"
+const testUser = testkit.TestUser
 
 // site is one installation: the four tools, an intake maildir, the queue
 // tree and a copy of one example service directory, all under a directory
@@ -96,64 +95,19 @@ func newSite(t *testing.T, supervisor string, env map[string]string) *site {
 
 func lookupUser(t *testing.T) (uid, gid int) {
 	t.Helper()
-	u, err := user.Lookup(testUser)
+	own, err := testkit.SystemUser(testUser)
 	if err != nil {
-		// Two test packages may race to create it: look again after.
-		out, addErr := exec.Command("useradd", "--system", "--no-create-home",
-			"--shell", "/usr/sbin/nologin", testUser).CombinedOutput()
-		if u, err = user.Lookup(testUser); err != nil {
-			t.Skipf("skipped: no user %s, and useradd failed: %v %s", testUser, addErr, out)
-		}
+		t.Skipf("skipped: %v", err)
 	}
-	uid, _ = strconv.Atoi(u.Uid)
-	gid, _ = strconv.Atoi(u.Gid)
-	return uid, gid
+	return own.UID, own.GID
 }
 
-// The four commands are built once for the package, as make builds them,
-// into a directory that TestMain removes.
-var (
-	buildOnce sync.Once
-	builtDir  string
-	buildErr  error
-	errNoGo   = errors.New("no go command")
-)
+func TestMain(m *testing.M) { testkit.Main(m) }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if builtDir != "" {
-		os.RemoveAll(builtDir)
-	}
-	os.Exit(code)
-}
-
-// build copies the built commands into the site's bin/.
+// build copies the commands, built once for the package as make builds
+// them, into the site's bin/.
 func (s *site) build() {
-	buildOnce.Do(func() {
-		goCmd, err := exec.LookPath("go")
-		if err != nil {
-			buildErr = errNoGo
-			return
-		}
-		if builtDir, buildErr = os.MkdirTemp("", "mdpipe-supervise-bin-"); buildErr != nil {
-			return
-		}
-		if buildErr = os.Chmod(builtDir, 0o755); buildErr != nil {
-			return
-		}
-		out, err := exec.Command(goCmd, "build", "-o", builtDir+"/", "mdpipe/cmd/mdclaim",
-			"mdpipe/cmd/mdroute", "mdpipe/cmd/mdsweep", "mdpipe/cmd/mdfail").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr == errNoGo {
-		s.t.Skip("skipped: no go command on PATH to build the tools")
-	}
-	if buildErr != nil {
-		s.t.Fatal(buildErr)
-	}
-	run(s.t, "cp", "-R", builtDir, s.bin)
+	run(s.t, "cp", "-R", testkit.BuildTools(s.t), s.bin)
 }
 
 func (s *site) mkdirOwned(dir string) {
@@ -273,17 +227,7 @@ func (s *site) waitAll(names []string, within time.Duration) {
 // deadline.
 func waitFor(t *testing.T, within time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", within, why)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, within, cond)
 }
 
 // logLines returns the lines of the service's current log file.

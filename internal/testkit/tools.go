@@ -1,0 +1,81 @@
+// Package testkit holds what the integration tests under test/ share:
+// the four tools built once per test process, polling with a deadline,
+// the test user, a pipeline run as that user, and small file helpers that
+// fail the test instead of returning errors.
+//
+// It is test support only: no command imports it.
+package testkit
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// Tools are the four commands, in pipeline order.
+var Tools = []string{"mdclaim", "mdroute", "mdsweep", "mdfail"}
+
+// built is the directory the four commands are built into, once for all
+// the tests of a process; Main removes it. It is mode 0755 under the
+// system's temporary directory, so that an unprivileged pipeline user can
+// run the commands (go test's own work directory, 0700 root, is closed).
+var built struct {
+	sync.Once
+	dir   string
+	err   error
+	noGo  bool
+	goCmd string
+}
+
+// BuildTools returns the directory holding the four commands, built with
+// `go build` on the first call of the process. It skips the test when no
+// go command is found.
+func BuildTools(t testing.TB) string {
+	t.Helper()
+	built.Do(func() {
+		goCmd, err := exec.LookPath("go")
+		if err != nil {
+			// go test called by full path, without go on PATH, sets
+			// GOROOT for the test binary.
+			goCmd = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+			if _, err := os.Stat(goCmd); os.Getenv("GOROOT") == "" || err != nil {
+				built.noGo = true
+				return
+			}
+		}
+		built.goCmd = goCmd
+		if built.dir, built.err = os.MkdirTemp("", "mdpipe-test-bin-"); built.err != nil {
+			return
+		}
+		if built.err = os.Chmod(built.dir, 0o755); built.err != nil {
+			return
+		}
+		args := []string{"build", "-o", built.dir + "/"}
+		for _, tool := range Tools {
+			args = append(args, "mdpipe/cmd/"+tool)
+		}
+		if out, err := exec.Command(goCmd, args...).CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.noGo {
+		t.Skip("skipped: no go command on PATH (nor in GOROOT) to build the tools")
+	}
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.dir
+}
+
+// Main runs the tests and removes the tools BuildTools built; a test
+// package's TestMain calls it.
+func Main(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
