@@ -1,0 +1,34 @@
+# Safety (issue 4): fuzzing and the torture runs. The short torture run,
+# the hostile-input suite and the crash test are plain go tests, part of
+# `make test` already.
+
+FUZZTIME ?= 10s
+FUZZ_TARGETS = FuzzHeaderReader FuzzSplitAddress FuzzRoute
+
+# Each fuzz target for FUZZTIME. A crash stays in
+# internal/route/testdata/fuzz/, where every later `go test` runs it.
+fuzz:
+	@for f in $(FUZZ_TARGETS); do \
+		echo "fuzz $$f for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./internal/route || exit 1; \
+	done
+
+TEST_EXTRA += fuzz
+
+# The full torture runs under kill -9 chaos: 20,000 messages through 4
+# pipelines; the same with the queue on /dev/shm (a tmpfs: the locked
+# copy across file systems); then 100,000 through 8. The output ends with
+# the accounting line of each run.
+TORTURE_RUN = $(GO) test -count=1 -timeout 30m -v -run '^TestTorture$$' ./test/torture -args
+
+torture:
+	@log=$$(mktemp) || exit 1; \
+	$(TORTURE_RUN) -torture.n=20000 -torture.pipes=4 >$$log 2>&1 && \
+	{ ! test -d /dev/shm || \
+	$(TORTURE_RUN) -torture.n=20000 -torture.pipes=4 -torture.queue=/dev/shm >>$$log 2>&1; } && \
+	$(TORTURE_RUN) -torture.n=100000 -torture.pipes=8 >>$$log 2>&1; \
+	st=$$?; \
+	grep -v '^torture accounting:' $$log; grep '^torture accounting:' $$log; \
+	rm -f $$log; exit $$st
+
+.PHONY: fuzz torture
