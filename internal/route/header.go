@@ -148,13 +148,17 @@ func Field(hdr []byte, names []string) (name, value string, ok bool) {
 				for len(hdr) > 0 && (hdr[0] == ' ' || hdr[0] == '\t') {
 					cont, rest := cutLine(hdr)
 					hdr = rest
+					cont = bytes.TrimSpace(cont)
+					if len(cont) == 0 {
+						continue // a blank continuation adds nothing
+					}
 					if b == nil {
 						b = append([]byte(nil), v...)
 					}
 					if len(b) > 0 {
 						b = append(b, ' ')
 					}
-					b = append(b, bytes.TrimSpace(cont)...)
+					b = append(b, cont...)
 				}
 				if b != nil {
 					return n, string(b), true
