@@ -35,6 +35,31 @@ var built struct {
 // go command is found.
 func BuildTools(t testing.TB) string {
 	t.Helper()
+	build()
+	if built.noGo {
+		t.Skip("skipped: no go command on PATH (nor in GOROOT) to build the tools")
+	}
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.dir
+}
+
+// MainBuilt is Main for a package all of whose tests run the tools: it
+// builds them first and sets *dir, so the tests can use the directory
+// without a testing.TB at hand.
+func MainBuilt(m *testing.M, dir *string) {
+	build()
+	if built.noGo || built.err != nil {
+		fmt.Fprintf(os.Stderr, "testkit: cannot build the tools (no go command: %v): %v\n", built.noGo, built.err)
+		os.Exit(1)
+	}
+	*dir = built.dir
+	Main(m)
+}
+
+// build runs go build for the four tools, once per process.
+func build() {
 	built.Do(func() {
 		goCmd, err := exec.LookPath("go")
 		if err != nil {
@@ -61,13 +86,6 @@ func BuildTools(t testing.TB) string {
 			built.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})
-	if built.noGo {
-		t.Skip("skipped: no go command on PATH (nor in GOROOT) to build the tools")
-	}
-	if built.err != nil {
-		t.Fatal(built.err)
-	}
-	return built.dir
 }
 
 // Main runs the tests and removes the tools BuildTools built; a test

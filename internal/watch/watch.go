@@ -5,7 +5,10 @@
 package watch
 
 import (
+	"errors"
 	"time"
+
+	"mdpipe/internal/cli"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,29 +46,16 @@ func (w *Watcher) Polling() bool { return w.fd < 0 }
 // If outFd is a pipe (not -1) whose reader has gone, Wait returns true at
 // once: the pipeline has lost a stage and this tool should exit too.
 func (w *Watcher) Wait(timeout time.Duration, outFd int) (downstreamGone bool) {
-	fds := make([]unix.PollFd, 0, 2)
-	if w.fd >= 0 {
-		fds = append(fds, unix.PollFd{Fd: int32(w.fd), Events: unix.POLLIN})
-	} else if timeout < 0 || timeout > PollInterval {
+	if w.fd < 0 && (timeout < 0 || timeout > PollInterval) {
 		timeout = PollInterval
 	}
-	if outFd >= 0 {
-		fds = append(fds, unix.PollFd{Fd: int32(outFd)})
-	}
-	ms := -1
-	if timeout >= 0 {
-		ms = int(timeout / time.Millisecond)
-	}
-	for {
-		_, err := unix.Poll(fds, ms)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	// poll(2) ignores a negative descriptor: without inotify this is a
+	// sleep that still watches outFd.
+	err := cli.WaitReadable(w.fd, outFd, timeout)
 	if w.fd >= 0 {
 		w.drain()
 	}
-	return outFd >= 0 && fds[len(fds)-1].Revents&(unix.POLLERR|unix.POLLHUP) != 0
+	return errors.Is(err, cli.ErrDownstreamGone)
 }
 
 // drain reads all queued events; which files they name does not matter,
