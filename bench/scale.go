@@ -1,0 +1,180 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// scale drains a backlog of b.nBig messages with the floor and through
+// the streaming pipeline, directory fsync on and then off, and sets each drain's rate
+// and each tool's peak RSS (wait4's ru_maxrss) next to those of
+// 20,000-message runs made just before on the same machine.
+func (b *bench) scale(t *targets) {
+	// The floor drains the same backlog: what a huge directory and a
+	// cold page cache cost any intake runner, apart from mdpipe's own.
+	streams := b.systems()[0:3]
+	refs := b.measure(streams, 3)
+	bigs, err := b.drainBig(streams)
+	fmt.Printf("Scale: draining a backlog\n\n")
+	fmt.Printf("%-30s %-26s %7s   %s\n", "system", "backlog", "msg/s", "peak RSS by process; CPU µs / context switches per message")
+	for i, s := range streams {
+		ref := refs[i]
+		if len(ref.rates) > 0 {
+			fmt.Printf("%-30s %-26s %7.0f   %s; %s\n", s.name, fmt.Sprintf("%d (median of %d)", s.n, len(ref.rates)), ref.median(),
+				rss(ref.runs), cpuPerMessage(ref.medianRun(), s.n))
+		}
+		for _, err := range ref.errs {
+			fmt.Printf("FAILED %d-message run: %v\n", s.n, err)
+		}
+		if i < len(bigs) {
+			fmt.Printf("%-30s %-26d %7.0f   %s; %s\n", s.name, b.nBig, float64(b.nBig)/bigs[i].wall.Seconds(),
+				rss(bigs[i:i+1]), cpuPerMessage(bigs[i], b.nBig))
+		}
+	}
+	if err != nil {
+		fmt.Printf("FAILED %d-message backlog: %v\n", b.nBig, err)
+	}
+	fmt.Println()
+	for i := 1; i < len(streams); i++ {
+		goalRate := fmt.Sprintf("%s drains at ≥ 80%% of the %s rate, %s", count(b.nBig), count(streams[i].n),
+			map[bool]string{true: "fsync off", false: "fsync on"}[i == 2])
+		if i >= len(bigs) {
+			t.add(goalRate, "failed", false)
+			continue
+		}
+		rate, m := float64(b.nBig)/bigs[i].wall.Seconds(), refs[i].median()
+		t.add(goalRate, fmt.Sprintf("%.0f%% (%.0f vs %.0f/s)", 100*rate/m, rate, m), m > 0 && rate >= 0.8*m)
+	}
+	var peak int64
+	for i, r := range bigs {
+		if i > 0 { // mdpipe's tools, not the floor
+			peak = max(peak, maxRSS(r))
+		}
+	}
+	t.add(fmt.Sprintf("every process ≤ 64 MiB RSS (%s backlog)", count(b.nBig)), fmt.Sprintf("max %.1f MiB", float64(peak)/(1<<20)), err == nil && peak <= 64<<20)
+}
+
+// drainBig writes the backlog straight into new/ (generated on the fly:
+// a million messages do not fit in this process's memory budget), and
+// times one run of each system over it. Between runs the backlog is put
+// back into new/ by renaming each message back, untimed.
+func (b *bench) drainBig(systems []system) ([]result, error) {
+	dir := filepath.Join(b.root, "big")
+	defer func() {
+		progress("removing the %d-message backlog", b.nBig)
+		os.RemoveAll(dir)
+	}()
+	intake, queue := filepath.Join(dir, "intake"), filepath.Join(dir, "queue")
+	if err := makeMaildir(intake); err != nil {
+		return nil, err
+	}
+	if err := makeQueues(queue, b.gen.lists); err != nil {
+		return nil, err
+	}
+	w := make(map[string]int)
+	start := time.Now()
+	for i := 0; i < b.nBig; i++ {
+		m := b.gen.message(i)
+		if err := writeFile(filepath.Join(intake, "new", m.name), m.data); err != nil {
+			return nil, err
+		}
+		w[m.dest]++
+		if (i+1)%100000 == 0 {
+			progress("backlog: %d of %d written (%v)", i+1, b.nBig, time.Since(start).Round(time.Second))
+		}
+	}
+	var out []result
+	for i, s := range systems {
+		if i > 0 {
+			progress("putting the backlog back into new/")
+			if err := putBack(queue, filepath.Join(intake, "new")); err != nil {
+				return out, err
+			}
+		}
+		if err := syncFS(dir); err != nil {
+			return out, err
+		}
+		progress("draining %d messages: %s", b.nBig, s.name)
+		res, err := s.run(b, intake, queue)
+		if err != nil {
+			return out, err
+		}
+		progress("drained in %v; checking the queues", res.wall.Round(time.Millisecond))
+		if err := verify(intake, queue, s.layout, w); err != nil {
+			return out, err
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// putBack renames every message in QUEUE/*/*/new back into dst.
+func putBack(queue, dst string) error {
+	dirs, err := filepath.Glob(filepath.Join(queue, "*", "*", "new"))
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		f, err := os.Open(d)
+		if err != nil {
+			return err
+		}
+		names, err := f.Readdirnames(-1)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			if err := os.Rename(filepath.Join(d, n), filepath.Join(dst, n)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// rss shows each process's peak RSS, the largest over runs.
+func rss(runs []result) string {
+	if len(runs) == 0 {
+		return ""
+	}
+	var out string
+	for i, s := range runs[0].stages {
+		peak := s.maxRSS
+		for _, r := range runs[1:] {
+			if i < len(r.stages) {
+				peak = max(peak, r.stages[i].maxRSS)
+			}
+		}
+		if i > 0 {
+			out += ", "
+		}
+		out += fmt.Sprintf("%s %.1f MiB", s.name, float64(peak)/(1<<20))
+	}
+	return out
+}
+
+func maxRSS(r result) int64 {
+	var m []int64
+	for _, s := range r.stages {
+		m = append(m, s.maxRSS)
+	}
+	if len(m) == 0 {
+		return 0
+	}
+	return slices.Max(m)
+}
+
+// count abbreviates a message count: 20k, 1M.
+func count(n int) string {
+	switch {
+	case n >= 1e6 && n%1e6 == 0:
+		return fmt.Sprintf("%dM", n/1e6)
+	case n >= 1e3 && n%1e3 == 0:
+		return fmt.Sprintf("%dk", n/1e3)
+	}
+	return fmt.Sprint(n)
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// forkScript is the fork-per-message baseline: what Mailman 2.1's mail
+// wrapper started for every message.
+//
+//go:embed forkwrap.py
+var forkScript []byte
+
+// system is one way of moving an intake into list queues.
+type system struct {
+	name   string
+	n      int    // messages in its intake
+	layout string // where a handed-off message lands, see verify
+	run    func(b *bench, intake, queue string) (result, error)
+}
+
+func (b *bench) systems() []system {
+	return []system{
+		{"floor (Go, bare syscalls)", b.n, "new", (*bench).runFloor},
+		{"mdpipe stream, dir fsync on", b.n, "new", func(b *bench, in, q string) (result, error) { return b.runStream(in, q, false) }},
+		{"mdpipe stream, fsync off (-s)", b.n, "new", func(b *bench, in, q string) (result, error) { return b.runStream(in, q, true) }},
+		{"shell loop (DESIGN.md)", b.nShell, "new", (*bench).runShell},
+		{"fork-per-message (python3)", b.nFork, "pck", (*bench).runFork},
+	}
+}
+
+// runLimit bounds one run, so a hung tool fails the run instead of the bench.
+const runLimit = 20 * time.Minute
+
+func (b *bench) runFloor(intake, queue string) (result, error) {
+	p, err := startPipeline([][]string{{b.self, "floor", intake, queue}}, cleanEnv())
+	if err != nil {
+		return result{}, err
+	}
+	res, err := p.wait(runLimit)
+	res.stages[0].name = "floor"
+	return res, err
+}
+
+// streamStages is the streaming pipeline of DESIGN.md; follow adds -f.
+func (b *bench) streamStages(intake, queue string, noSync, follow bool) [][]string {
+	claim := []string{b.tool("mdclaim")}
+	if follow {
+		claim = append(claim, "-f")
+	}
+	sweep := []string{b.tool("mdsweep"), "-q", queue}
+	if noSync {
+		sweep = append(sweep, "-s")
+	}
+	return [][]string{append(claim, intake), {b.tool("mdroute")}, sweep, {b.tool("mdfail")}}
+}
+
+func (b *bench) runStream(intake, queue string, noSync bool) (result, error) {
+	p, err := startPipeline(b.streamStages(intake, queue, noSync, false), cleanEnv())
+	if err != nil {
+		return result{}, err
+	}
+	return p.wait(runLimit)
+}
+
+// shellLoop is DESIGN.md's loop without -w: with -w the last mdclaim
+// would wait for mail for ever; without it, it exits 1 on an empty intake
+// and the loop ends.
+const shellLoop = `while f=$(mdclaim -n 1 "$MAILDIR"); do
+	mdroute "$f" | mdsweep -q "$QUEUE" | mdfail
+done`
+
+func (b *bench) runShell(intake, queue string) (result, error) {
+	env := cleanEnv("PATH="+b.bin+":"+os.Getenv("PATH"), "MAILDIR="+intake, "QUEUE="+queue)
+	p, err := startPipeline([][]string{{"/bin/sh", "-c", shellLoop}}, env)
+	if err != nil {
+		return result{}, err
+	}
+	return p.wait(runLimit)
+}
+
+// runFork plays the MTA of a site that pipes each message into a wrapper:
+// per message it starts python3 with the message on stdin, and removes
+// the message once the wrapper exits 0. The script parses the message
+// with the email module and pickles it into QUEUE/LIST/SUBQUEUE/.
+func (b *bench) runFork(intake, queue string) (result, error) {
+	dir := filepath.Join(intake, "new")
+	d, err := os.Open(dir)
+	if err != nil {
+		return result{}, err
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return result{}, err
+	}
+	sort.Strings(names)
+	total := stage{name: "python3 (all)"}
+	start := time.Now()
+	for _, name := range names {
+		path := filepath.Join(dir, name)
+		f, err := os.Open(path)
+		if err != nil {
+			return result{}, err
+		}
+		c := exec.Command("/usr/bin/python3", b.script, queue)
+		c.Stdin = f
+		out, err := c.CombinedOutput()
+		f.Close()
+		if err != nil {
+			return result{}, fmt.Errorf("python3 %s: %v: %s", name, err, firstLine(string(out)))
+		}
+		if err := os.Remove(path); err != nil {
+			return result{}, err
+		}
+		s := stageOf("python3", c.ProcessState)
+		total.user += s.user
+		total.sys += s.sys
+		total.maxRSS = max(total.maxRSS, s.maxRSS)
+		total.switches += s.switches
+	}
+	return result{wall: time.Since(start), stages: []stage{total}}, nil
+}

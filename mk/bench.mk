@@ -1,0 +1,15 @@
+# Benchmarks (issue 5): not part of `make test`. Figures are noisy on a
+# shared machine; the harness prints the median of interleaved runs.
+# BENCHDIR is where the scratch intake and queues go (default /tmp).
+BENCHDIR ?= /tmp
+BENCHFLAGS ?=
+
+bench: all
+	BENCHDIR=$(BENCHDIR) $(GO) run ./bench -bin bin $(BENCHFLAGS)
+
+# A 1,000,000-message backlog: about 4 GB and a million inodes under
+# BENCHDIR, and some minutes.
+bench-big: all
+	BENCHDIR=$(BENCHDIR) $(GO) run ./bench -bin bin -big $(BENCHFLAGS)
+
+.PHONY: bench bench-big
