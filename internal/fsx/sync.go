@@ -2,46 +2,176 @@ package fsx
 
 import (
 	"os"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
-// DirSync collects the directories a batch of renames changed and fsyncs
-// each once (Commit). The renames of one batch then cost one fsync per
-// directory, not one per message.
+// DirSync makes renames durable by fsyncing the directories they changed.
+// Marks gather in a set; Kick hands the set to a syncer goroutine that
+// fsyncs each directory once and then takes whatever was marked meanwhile,
+// until nothing is left. Renaming goes on while the disk works, and a
+// batch of renames costs one fsync per directory, not one per message.
+// Commit waits until every mark so far is durable, and closes the
+// directories the syncer kept open.
 type DirSync struct {
-	Off   bool // -s: no directory fsync at all
-	dirty map[string]struct{}
+	Off bool // mdsweep -s: no directory fsync at all
+
+	mu      sync.Mutex
+	idle    *sync.Cond
+	dirty   map[string]struct{}
+	failed  map[string]struct{} // to try again at the next Kick
+	running bool
+	err     error
+
+	// fds keeps the directories open, so an fsync costs no open(2) and
+	// close(2). Only the syncer goroutine uses it, one run at a time.
+	fds map[string]int
 }
+
+// maxOpenDirs bounds the descriptors the syncer keeps; past it, it closes
+// them all and starts again (a site with more queues than that pays an
+// open per fsync).
+const maxOpenDirs = 512
 
 // Mark records that dir was changed.
 func (d *DirSync) Mark(dir string) {
 	if d.Off {
 		return
 	}
+	d.mu.Lock()
+	d.mark(dir)
+	d.mu.Unlock()
+}
+
+func (d *DirSync) mark(dir string) {
 	if d.dirty == nil {
 		d.dirty = make(map[string]struct{})
 	}
 	d.dirty[dir] = struct{}{}
 }
 
-// Pending reports whether a Commit has work to do.
-func (d *DirSync) Pending() bool { return len(d.dirty) > 0 }
+// Kick starts fsyncing what is marked, in the background, unless the
+// syncer is running already (it takes the new marks when it is done).
+func (d *DirSync) Kick() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.running {
+		return
+	}
+	for dir := range d.failed {
+		d.mark(dir)
+	}
+	d.failed = nil
+	if len(d.dirty) == 0 {
+		return
+	}
+	d.running = true
+	set := d.dirty
+	d.dirty = nil
+	go d.loop(set)
+}
 
-// Commit fsyncs every marked directory. It returns the first error and
-// keeps the directories that failed marked, to be tried again.
+func (d *DirSync) loop(set map[string]struct{}) {
+	for {
+		err := d.syncAll(set)
+		d.mu.Lock()
+		if err != nil && d.err == nil {
+			d.err = err
+		}
+		if len(d.dirty) == 0 {
+			d.running = false
+			if d.idle != nil {
+				d.idle.Broadcast()
+			}
+			d.mu.Unlock()
+			return
+		}
+		set = d.dirty
+		d.dirty = nil
+		d.mu.Unlock()
+	}
+}
+
+// Commit fsyncs every marked directory and returns the first error since
+// the last Commit. A directory whose fsync failed is tried again by the
+// next Kick or Commit, not in a loop: a disk that fails now may not later.
 func (d *DirSync) Commit() error {
+	d.Kick()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for d.running {
+		if d.idle == nil {
+			d.idle = sync.NewCond(&d.mu)
+		}
+		d.idle.Wait()
+	}
+	// Nothing should hold a file system busy after a Commit (an unmount,
+	// a test's cleanup): close the kept directories. The syncer is not
+	// running, and cannot start while we hold mu.
+	for _, fd := range d.fds {
+		unix.Close(fd)
+	}
+	clear(d.fds)
+	err := d.err
+	d.err = nil
+	return err
+}
+
+// Err returns, and clears, the first error of a background fsync.
+func (d *DirSync) Err() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	err := d.err
+	d.err = nil
+	return err
+}
+
+func (d *DirSync) syncAll(set map[string]struct{}) error {
 	var first error
-	for dir := range d.dirty {
-		if err := SyncDir(dir); err != nil {
+	for dir := range set {
+		if err := d.syncDir(dir); err != nil {
 			if first == nil {
 				first = err
 			}
-			continue
+			d.mu.Lock()
+			if d.failed == nil {
+				d.failed = make(map[string]struct{})
+			}
+			d.failed[dir] = struct{}{}
+			d.mu.Unlock()
 		}
-		delete(d.dirty, dir)
 	}
 	return first
+}
+
+func (d *DirSync) syncDir(dir string) error {
+	fd, ok := d.fds[dir]
+	if !ok {
+		var err error
+		fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return &os.PathError{Op: "open", Path: dir, Err: err}
+		}
+		if len(d.fds) >= maxOpenDirs {
+			for _, fd := range d.fds {
+				unix.Close(fd)
+			}
+			clear(d.fds)
+		}
+		if d.fds == nil {
+			d.fds = make(map[string]int)
+		}
+		d.fds[dir] = fd
+	}
+	if err := unix.Fsync(fd); err != nil {
+		// The directory may have been removed and made again: open
+		// it afresh next time.
+		unix.Close(fd)
+		delete(d.fds, dir)
+		return &os.PathError{Op: "fsync", Path: dir, Err: err}
+	}
+	return nil
 }
 
 // SyncDir fsyncs a directory, making the renames in it durable.

@@ -252,14 +252,21 @@ func (t *MaildirTree) copyInto(c intake.Claim, src *os.File, dir string) error {
 	return nil
 }
 
-// Commit implements Target: fsync the changed directories, then drop the
-// claims that waited for it, then make those drops durable too.
+// Commit implements Target. Renames alone wait on nothing: their
+// directories are fsynced in the background while hand-offs go on. Claims
+// whose copies wait for durability are dropped only after a synchronous
+// fsync of every changed directory; their drops are made durable in the
+// background in turn.
 func (t *MaildirTree) Commit() error {
+	if len(t.pending) == 0 {
+		t.Sync.Kick()
+		if err := t.Sync.Err(); err != nil {
+			return Temporary(err)
+		}
+		return nil
+	}
 	if err := t.Sync.Commit(); err != nil {
 		return Temporary(err)
-	}
-	if len(t.pending) == 0 {
-		return nil
 	}
 	crashPoint("dirs-synced")
 	var first error
@@ -272,14 +279,19 @@ func (t *MaildirTree) Commit() error {
 		p.lock.Close()
 	}
 	t.pending = t.pending[:0]
-	if err := t.Sync.Commit(); err != nil && first == nil {
-		first = Temporary(err)
-	}
+	t.Sync.Kick()
 	return first
 }
 
-// Close implements Target.
-func (t *MaildirTree) Close() error { return t.Commit() }
+// Close implements Target: everything handed off is durable when it
+// returns.
+func (t *MaildirTree) Close() error {
+	err := t.Commit()
+	if serr := t.Sync.Commit(); serr != nil && err == nil {
+		err = Temporary(serr)
+	}
+	return err
+}
 
 // crashAt, set only by the crash test, is called between the system
 // calls of a hand-off that is more than one rename (copies across file

@@ -110,7 +110,9 @@ func (m *router) route(line []byte) {
 			continue
 		}
 		m.out.Add(path, rt.List, rt.Subqueue, rt.Recipient)
-		m.log.Info("routed '%s': %s %s %s", path, rt.List, rt.Subqueue, rt.Recipient)
+		if m.log.Verbose { // Info's arguments would allocate for nothing
+			m.log.Info("routed '%s': %s %s %s", path, rt.List, rt.Subqueue, rt.Recipient)
+		}
 		n++
 	}
 	switch {
