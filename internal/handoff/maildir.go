@@ -24,8 +24,14 @@ type MaildirTree struct {
 	Queue string
 	Sync  fsx.DirSync
 
-	made    map[string]bool // LIST/SUBQUEUE maildirs known to exist
-	pending []pending       // claims to drop once their copies are durable
+	// valid maps a LIST and SUBQUEUE already checked to their maildir,
+	// and made a maildir known to exist to its new/: after the first
+	// message, a destination costs no name check, no path building and no
+	// mkdir.
+	valid   map[[2]string]string
+	made    map[string]string
+	dirsBuf []string
+	pending []pending // claims to drop once their copies are durable
 }
 
 // pending is a claim whose message now sits in every destination, but
@@ -68,15 +74,12 @@ func (t *MaildirTree) HandOff(c intake.Claim, dests []Dest) error {
 // makes a path of LIST and SUBQUEUE checks them) and returns each
 // distinct destination maildir once, creating it if needed.
 func (t *MaildirTree) dirs(dests []Dest) ([]string, error) {
-	var dirs []string
+	dirs := t.dirsBuf[:0]
 	for _, d := range dests {
-		if err := safename.List(d.List); err != nil {
-			return nil, Permanent(err)
+		dir, err := t.dirOf(d)
+		if err != nil {
+			return nil, err
 		}
-		if err := safename.Name(d.Subqueue); err != nil {
-			return nil, Permanent(fmt.Errorf("subqueue: %v", err))
-		}
-		dir := filepath.Join(t.Queue, d.List, d.Subqueue)
 		dup := false
 		for _, x := range dirs {
 			dup = dup || x == dir
@@ -89,12 +92,33 @@ func (t *MaildirTree) dirs(dests []Dest) ([]string, error) {
 		}
 		dirs = append(dirs, dir)
 	}
+	t.dirsBuf = dirs
 	return dirs, nil
+}
+
+// dirOf checks a destination's names and returns its maildir.
+func (t *MaildirTree) dirOf(d Dest) (string, error) {
+	key := [2]string{d.List, d.Subqueue}
+	if dir, ok := t.valid[key]; ok {
+		return dir, nil
+	}
+	if err := safename.List(d.List); err != nil {
+		return "", Permanent(err)
+	}
+	if err := safename.Name(d.Subqueue); err != nil {
+		return "", Permanent(fmt.Errorf("subqueue: %v", err))
+	}
+	if t.valid == nil || len(t.valid) >= 1<<14 {
+		t.valid = make(map[[2]string]string)
+	}
+	dir := filepath.Join(t.Queue, d.List, d.Subqueue)
+	t.valid[key] = dir
+	return dir, nil
 }
 
 // ensure creates the maildir dir once; later calls cost nothing.
 func (t *MaildirTree) ensure(dir string) error {
-	if t.made[dir] {
+	if _, ok := t.made[dir]; ok {
 		return nil
 	}
 	for _, sub := range []string{"tmp", "new", "cur"} {
@@ -103,15 +127,16 @@ func (t *MaildirTree) ensure(dir string) error {
 		}
 	}
 	if t.made == nil {
-		t.made = make(map[string]bool)
+		t.made = make(map[string]string)
 	}
-	t.made[dir] = true
+	t.made[dir] = filepath.Join(dir, "new")
 	return nil
 }
 
 // rename is the same-file-system hand-off: one atomic rename.
 func (t *MaildirTree) rename(c intake.Claim, dir string) error {
-	to := filepath.Join(dir, "new", c.Base)
+	newDir := t.made[dir]
+	to := newDir + "/" + c.Base
 	err := fsx.Rename(c.Path, to)
 	if fsx.IsNotExist(err) && exists(c.Path) {
 		// The claim is there, so the destination went away under us
@@ -124,7 +149,7 @@ func (t *MaildirTree) rename(c intake.Claim, dir string) error {
 	}
 	switch {
 	case err == nil:
-		t.Sync.Mark(filepath.Join(dir, "new"))
+		t.Sync.Mark(newDir)
 		t.Sync.Mark(c.Cur)
 		return nil
 	case fsx.IsNotExist(err):
