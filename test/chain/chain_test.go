@@ -12,7 +12,6 @@
 package chain
 
 import (
-	"bufio"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,7 +139,7 @@ func checkIntake(t *testing.T, intake, parked, mdsweepStderr string) {
 		t.Fatalf("intake cur/ holds %q, want only the unknown list's message, parked as :1,X (no claim left)", cur)
 	}
 	x := filepath.Join(intake, "cur", cur[0])
-	if id := testID(t, x); id != "chain-unknown" {
+	if id := postfixsite.TestID(t, x); id != "chain-unknown" {
 		t.Errorf("parked %s is %q, want the unknown list's message", x, id)
 	}
 	if parked != x+"\n" {
@@ -151,22 +150,4 @@ func checkIntake(t *testing.T, intake, parked, mdsweepStderr string) {
 	if !strings.Contains(mdsweepStderr, want) {
 		t.Errorf("mdsweep's stderr has no %q...; it has:\n%s", want, mdsweepStderr)
 	}
-}
-
-// testID returns a message's X-Test-Id, read without mdpipe's own code.
-func testID(t *testing.T, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() && sc.Text() != "" {
-		if v, ok := strings.CutPrefix(sc.Text(), "X-Test-Id: "); ok {
-			return v
-		}
-	}
-	t.Errorf("%s has no X-Test-Id", path)
-	return ""
 }

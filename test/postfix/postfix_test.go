@@ -9,7 +9,6 @@
 package postfix
 
 import (
-	"bufio"
 	"bytes"
 	"os"
 	"path/filepath"
@@ -179,7 +178,7 @@ func checkQueues(t *testing.T, queue string, ms []message, own testkit.Owner) {
 		if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != own.UID {
 			t.Errorf("queue file %s owned by uid %d, want %d", rel, st.Uid, own.UID)
 		}
-		got[testID(t, path)+" -> "+parts[0]+"/"+parts[1]]++
+		got[postfixsite.TestID(t, path)+" -> "+parts[0]+"/"+parts[1]]++
 		return nil
 	})
 	if err != nil {
@@ -190,7 +189,7 @@ func checkQueues(t *testing.T, queue string, ms []message, own testkit.Owner) {
 	}
 	// The raw 8-bit header reached the list manager byte for byte.
 	for _, p := range testkit.Glob(t, filepath.Join(queue, "mylist", "post", "new", "*")) {
-		if testID(t, p) == "8bit" && !bytes.Contains(readBytes(t, p), []byte(rawSubject)) {
+		if postfixsite.TestID(t, p) == "8bit" && !bytes.Contains(readBytes(t, p), []byte(rawSubject)) {
 			t.Errorf("%s: the raw 8-bit Subject did not come through unchanged", p)
 		}
 	}
@@ -217,7 +216,7 @@ func checkIntakeAfter(t *testing.T, intake string, unroutable []string, parked, 
 			t.Errorf("intake cur/ holds %s, not parked", name)
 			continue
 		}
-		if id := testID(t, x); id != "unknown-list" {
+		if id := postfixsite.TestID(t, x); id != "unknown-list" {
 			t.Errorf("parked %s is %q, want the unknown list's message", x, id)
 		}
 		wantLog := "mdroute: '" + strings.TrimSuffix(x, "X") + "P': "
@@ -234,24 +233,6 @@ func checkIntakeAfter(t *testing.T, intake string, unroutable []string, parked, 
 	if got := strings.Fields(parked); !cmp.Equal(got, xs, cmpopts.EquateEmpty()) {
 		t.Errorf("mdfail printed %q, want %q", got, xs)
 	}
-}
-
-// testID returns a message's X-Test-Id, read without mdpipe's own code.
-func testID(t *testing.T, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() && sc.Text() != "" {
-		if v, ok := strings.CutPrefix(sc.Text(), "X-Test-Id: "); ok {
-			return v
-		}
-	}
-	t.Errorf("%s has no X-Test-Id", path)
-	return ""
 }
 
 func readBytes(t *testing.T, path string) []byte {
