@@ -173,16 +173,3 @@ func (d *DirSync) syncDir(dir string) error {
 	}
 	return nil
 }
-
-// SyncDir fsyncs a directory, making the renames in it durable.
-func SyncDir(dir string) error {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return &os.PathError{Op: "open", Path: dir, Err: err}
-	}
-	defer unix.Close(fd)
-	if err := unix.Fsync(fd); err != nil {
-		return &os.PathError{Op: "fsync", Path: dir, Err: err}
-	}
-	return nil
-}
