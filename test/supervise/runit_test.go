@@ -28,11 +28,11 @@ func TestRunit(t *testing.T) {
 	r.started()
 
 	r.cleanRun(1000)
-	stranded := r.killWithClaims("mdroute", 50)
+	stranded, late := r.killWithClaims("mdroute", 50)
 	for _, name := range []string{"mdclaim", "mdsweep", "mdfail"} {
 		r.kill(name)
 	}
-	r.checkRestartLog(stranded)
+	r.checkRestartLog(stranded, late)
 	r.downInFlight(200)
 	r.up()
 	r.downWhileRetrying()
@@ -91,8 +91,11 @@ func (r *runitService) cleanRun(n int) {
 // killWithClaims kills a stage with n claims in its input pipe: it is
 // stopped first, so that mdclaim's claims wait in the pipe, and they are
 // stranded when it dies. The rest of the pipeline must exit, runsv start
-// it again, and mdclaim -r return the stranded claims.
-func (r *runitService) killWithClaims(name string, n int) (stranded int) {
+// it again, and mdclaim -r return the stranded claims. It returns the n
+// stranded, and how many more messages were delivered while the pipeline
+// died: the dying mdclaim may claim some of them before it sees its reader
+// gone (SIGKILL's teardown is not instant), and strand those too.
+func (r *runitService) killWithClaims(name string, n int) (stranded, late int) {
 	r.t.Helper()
 	syscall.Kill(r.st[name], syscall.SIGSTOP)
 	waitFor(r.t, 5*time.Second, func() (bool, string) {
@@ -123,7 +126,7 @@ func (r *runitService) killWithClaims(name string, n int) (stranded int) {
 	r.started()
 	r.all = append(append(r.all, claimed...), after...)
 	r.waitAll(r.all, recoverAge*3+10*time.Second)
-	return n
+	return n, len(after)
 }
 
 // kill kills a stage, idle: the pipeline must end as promptly, and the
@@ -142,8 +145,9 @@ func (r *runitService) kill(name string) {
 
 // checkRestartLog checks the log after the deaths: the stages saying
 // their reader went, the shell's and finish's exit lines, and a line for
-// each claim mdclaim -r returned; nothing else.
-func (r *runitService) checkRestartLog(stranded int) {
+// each claim mdclaim -r returned; nothing else. Every one of the stranded
+// claims must come back; of the late ones, those the dying pipeline took.
+func (r *runitService) checkRestartLog(stranded, late int) {
 	r.t.Helper()
 	expected := regexp.MustCompile(`^\S+ (` +
 		`md(claim|route|sweep|fail): (cannot write output: )?the next tool in the pipeline has exited|` +
@@ -158,8 +162,12 @@ func (r *runitService) checkRestartLog(stranded int) {
 			returned++
 		}
 	}
-	if returned != stranded {
-		r.t.Errorf("mdclaim -r returned %d claims, want the %d stranded", returned, stranded)
+	if returned < stranded || returned > stranded+late {
+		r.t.Errorf("mdclaim -r returned %d claims, want the %d stranded and at most %d delivered as the pipeline died",
+			returned, stranded, late)
+	} else if returned > stranded {
+		r.t.Logf("mdclaim -r returned %d claims: the %d stranded and %d the dying mdclaim took",
+			returned, stranded, returned-stranded)
 	}
 }
 
