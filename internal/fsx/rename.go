@@ -19,28 +19,36 @@ var noRenameat2 atomic.Bool
 // exists, and one wrapping unix.ENOENT if oldpath is gone (someone else
 // acted first) or a directory of newpath is missing.
 func Rename(oldpath, newpath string) error {
+	return RenameAt(unix.AT_FDCWD, oldpath, unix.AT_FDCWD, newpath)
+}
+
+// RenameAt is Rename with each name relative to a directory descriptor
+// (or unix.AT_FDCWD). A runner that moves many messages between the same
+// two directories keeps them open, so the kernel looks up one name per
+// call instead of walking a path.
+func RenameAt(olddir int, oldname string, newdir int, newname string) error {
 	if !noRenameat2.Load() {
-		err := unix.Renameat2(unix.AT_FDCWD, oldpath, unix.AT_FDCWD, newpath, unix.RENAME_NOREPLACE)
+		err := unix.Renameat2(olddir, oldname, newdir, newname, unix.RENAME_NOREPLACE)
 		if err == nil {
 			return nil
 		}
 		if err != unix.EINVAL && err != unix.ENOSYS && err != unix.EOPNOTSUPP {
-			return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+			return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: err}
 		}
 		noRenameat2.Store(true)
 	}
-	return linkRename(oldpath, newpath)
+	return linkRename(olddir, oldname, newdir, newname)
 }
 
 // linkRename is the fallback of DESIGN rule 2: link() never replaces, and
 // the unlink that follows completes the move. Of two processes racing for
-// the same oldpath, the second link fails (EEXIST or ENOENT).
-func linkRename(oldpath, newpath string) error {
-	if err := unix.Link(oldpath, newpath); err != nil {
-		return &os.LinkError{Op: "link", Old: oldpath, New: newpath, Err: err}
+// the same oldname, the second link fails (EEXIST or ENOENT).
+func linkRename(olddir int, oldname string, newdir int, newname string) error {
+	if err := unix.Linkat(olddir, oldname, newdir, newname, 0); err != nil {
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: err}
 	}
-	if err := unix.Unlink(oldpath); err != nil && err != unix.ENOENT {
-		return &os.PathError{Op: "unlink", Path: oldpath, Err: err}
+	if err := unix.Unlinkat(olddir, oldname, 0); err != nil && err != unix.ENOENT {
+		return &os.PathError{Op: "unlink", Path: oldname, Err: err}
 	}
 	return nil
 }

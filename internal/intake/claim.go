@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -56,7 +57,20 @@ func (c *Claimer) Scan(max int, emit func(path string)) (Result, error) {
 		// the same unclaimable window again and again.
 		limit = min(max+len(c.reported), scanWindow)
 	}
-	ents, more, err := oldest(src, limit, keep)
+	srcFd, err := openDir(src)
+	if err != nil {
+		return res, fmt.Errorf("cannot read '%s': %w", src, unwrapPath(err))
+	}
+	defer unix.Close(srcFd)
+	cur := filepath.Join(c.Maildir, "cur")
+	curFd := srcFd
+	if !c.Retry {
+		if curFd, err = openDir(cur); err != nil {
+			return res, fmt.Errorf("cannot claim into '%s': %w", cur, unwrapPath(err))
+		}
+		defer unix.Close(curFd)
+	}
+	ents, more, err := oldest(src, srcFd, limit, keep)
 	if err != nil {
 		return res, fmt.Errorf("cannot read '%s': %w", src, unwrapPath(err))
 	}
@@ -66,32 +80,33 @@ func (c *Claimer) Scan(max int, emit func(path string)) (Result, error) {
 			res.More = true
 			break
 		}
-		path := filepath.Join(src, e.name)
 		if e.typ&fs.ModeType != 0 {
-			c.skip(e.name, path, fmt.Errorf("not a regular file (%s)", kind(e.typ)))
+			c.skip(e.name, filepath.Join(src, e.name), fmt.Errorf("not a regular file (%s)", kind(e.typ)))
 			continue
 		}
 		if err := unsafeName(e.name); err != nil {
-			c.skip(e.name, path, err)
+			c.skip(e.name, filepath.Join(src, e.name), err)
 			res.Status = cli.Worse(res.Status, cli.Perm)
 			continue
 		}
-		to := claimPath(c.Maildir, Base(e.name))
+		claim := Base(e.name) + ClaimInfo
 		if c.Guard != nil {
 			c.Guard.Hold()
 		}
-		err := fsx.Rename(path, to)
+		err := fsx.RenameAt(srcFd, e.name, curFd, claim)
 		if err == nil {
-			emit(to)
+			emit(filepath.Join(cur, claim))
 			res.Claimed++
 		}
 		if c.Guard != nil {
 			c.Guard.Release()
 		}
+		if err == nil || fsx.IsNotExist(err) {
+			// ENOENT: another runner claimed it first (DESIGN rule 1).
+			continue
+		}
+		path, to := filepath.Join(src, e.name), filepath.Join(cur, claim)
 		switch {
-		case err == nil:
-		case fsx.IsNotExist(err):
-			// Another runner claimed it first (DESIGN rule 1).
 		case fsx.IsExist(err) && halfMoved(path, to):
 			// Another runner's link+unlink fallback is between its two
 			// calls (or died there): the claim is made, it is not ours.
@@ -165,12 +180,17 @@ func kind(t fs.FileMode) string {
 	return "not a regular file"
 }
 
-// unwrapPath drops the *PathError wrapper when the caller names the path
-// itself, so the log line is `what 'path': reason`, not the path twice.
+// unwrapPath drops the *PathError or *LinkError wrapper when the caller
+// names the path itself, so the log line is `what 'path': reason`, not
+// the path twice.
 func unwrapPath(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
 	}
 	return err
 }

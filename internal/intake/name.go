@@ -60,10 +60,6 @@ func (c Claim) FailPath() string { return filepath.Join(c.Cur, c.Base+FailInfo) 
 // NewPath returns where a claim returns to: new/B.
 func (c Claim) NewPath() string { return filepath.Join(c.Maildir, "new", c.Base) }
 
-func claimPath(maildir, b string) string {
-	return filepath.Join(maildir, "cur", b+ClaimInfo)
-}
-
 // unsafeName explains why a directory entry cannot become a record.
 func unsafeName(name string) error {
 	if strings.ContainsAny(name, "\t\n") {

@@ -22,18 +22,26 @@ type entry struct {
 	typ  fs.FileMode
 }
 
+// openDir opens a directory for oldest and for renames relative to it.
+func openDir(dir string) (int, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	return fd, nil
+}
+
 // oldest returns up to limit entries of dir whose names pass keep, the
 // smallest names first (maildir names start with the delivery time, so
 // this is oldest first), and whether more entries remained. It reads the
 // directory with getdents(2) into one buffer and keeps the smallest names
 // in a bounded max-heap, so a name is only copied out of the buffer when
 // it enters the heap: a scan of a huge directory allocates little.
-func oldest(dir string, limit int, keep func(string) bool) ([]entry, bool, error) {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, false, &os.PathError{Op: "open", Path: dir, Err: err}
+// fd is dir, open; it is read from its start.
+func oldest(dir string, fd int, limit int, keep func(string) bool) ([]entry, bool, error) {
+	if _, err := unix.Seek(fd, 0, 0); err != nil {
+		return nil, false, &os.PathError{Op: "seek", Path: dir, Err: err}
 	}
-	defer unix.Close(fd)
 	h := &nameHeap{}
 	more := false
 	buf := make([]byte, 64<<10)

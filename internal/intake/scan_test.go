@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"mdpipe/internal/cli"
 )
@@ -249,7 +250,7 @@ func TestOldestWindow(t *testing.T) {
 		{8, []string{"a", "b", "c", "d", "e", "f", "g", "h"}, false},
 		{100, []string{"a", "b", "c", "d", "e", "f", "g", "h"}, false},
 	} {
-		got, more, err := oldest(dir, tc.limit, func(n string) bool { return n[0] != '.' })
+		got, more, err := oldestIn(t, dir, tc.limit, func(n string) bool { return n[0] != '.' })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -415,6 +416,26 @@ func TestScanMissingMaildir(t *testing.T) {
 	}
 }
 
+// A missing cur/ is an error naming it, not a claim "another runner won":
+// every rename would fail with ENOENT, and the intake would look empty.
+func TestScanMissingCur(t *testing.T) {
+	md := newMaildir(t)
+	put(t, md, "new/1")
+	if err := os.Remove(filepath.Join(md, "cur")); err != nil {
+		t.Fatal(err)
+	}
+	log, _ := testLog()
+	c := &Claimer{Maildir: md, Log: log}
+	res, err := c.Scan(0, func(string) { t.Error("emitted without a cur/") })
+	want := "cannot claim into '" + filepath.Join(md, "cur") + "'"
+	if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, fs.ErrNotExist) || res.Claimed != 0 {
+		t.Errorf("Scan = %+v, %v; want an error containing %q", res, err, want)
+	}
+	if got := ls(t, md, "new"); len(got) != 1 {
+		t.Errorf("new/ = %v, want the message left there", got)
+	}
+}
+
 // guard counts Hold/Release pairs, and checks that each emit happens while
 // held (a stop then never falls between a claim and its record).
 type guard struct {
@@ -441,4 +462,15 @@ func TestScanGuard(t *testing.T) {
 	if g.held != 0 || g.holds != 2 {
 		t.Errorf("guard held %d, taken %d times; want 0 and 2", g.held, g.holds)
 	}
+}
+
+// oldestIn runs oldest on dir, opened for it.
+func oldestIn(t *testing.T, dir string, limit int, keep func(string) bool) ([]entry, bool, error) {
+	t.Helper()
+	fd, err := openDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	return oldest(dir, fd, limit, keep)
 }
