@@ -37,11 +37,8 @@ func openDir(dir string) (int, error) {
 // directory with getdents(2) into one buffer and keeps the smallest names
 // in a bounded max-heap, so a name is only copied out of the buffer when
 // it enters the heap: a scan of a huge directory allocates little.
-// fd is dir, open; it is read from its start.
+// fd is dir, freshly opened (openDir): it is read from where it stands.
 func oldest(dir string, fd int, limit int, keep func(string) bool) ([]entry, bool, error) {
-	if _, err := unix.Seek(fd, 0, 0); err != nil {
-		return nil, false, &os.PathError{Op: "seek", Path: dir, Err: err}
-	}
 	h := &nameHeap{}
 	more := false
 	buf := make([]byte, 64<<10)
