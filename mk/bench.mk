@@ -8,7 +8,8 @@ bench: all
 	BENCHDIR=$(BENCHDIR) $(GO) run ./bench -bin bin $(BENCHFLAGS)
 
 # A 1,000,000-message backlog: about 4 GB and a million inodes under
-# BENCHDIR, and some minutes.
+# BENCHDIR. Each system drains it three times (the median is shown): about
+# half an hour on two CPUs; BENCHFLAGS=-bigruns=1 for one drain each.
 bench-big: all
 	BENCHDIR=$(BENCHDIR) $(GO) run ./bench -bin bin -big $(BENCHFLAGS)
 
