@@ -26,19 +26,14 @@ func (b *bench) scale(t *targets) {
 	var floorRatio float64
 	for i, s := range streams {
 		ref := refs[i]
-		if len(ref.rates) > 0 {
-			fmt.Printf("%-30s %-22s %7.0f %7.0f %7.0f   %s; %s\n", s.name, fmt.Sprintf("%d (median of %d)", s.n, len(ref.rates)), ref.median(),
-				slices.Min(ref.rates), slices.Max(ref.rates), rss(ref.runs), cpuPerMessage(ref.medianRun(), s.n))
-		}
+		scaleRow(ref, s.n)
 		for _, err := range ref.errs {
 			fmt.Printf("FAILED %d-message run: %v\n", s.n, err)
 		}
-		if i < len(bigs) && len(bigs[i].rates) > 0 {
-			big := bigs[i]
-			fmt.Printf("%-30s %-22s %7.0f %7.0f %7.0f   %s; %s\n", s.name, fmt.Sprintf("%d (median of %d)", b.nBig, len(big.rates)), big.median(),
-				slices.Min(big.rates), slices.Max(big.rates), rss(big.runs), cpuPerMessage(big.medianRun(), b.nBig))
+		if i < len(bigs) {
+			scaleRow(bigs[i], b.nBig)
 			if i == 0 && ref.median() > 0 {
-				floorRatio = big.median() / ref.median()
+				floorRatio = bigs[i].median() / ref.median()
 			}
 		}
 	}
@@ -70,6 +65,16 @@ func (b *bench) scale(t *targets) {
 		}
 	}
 	t.add(fmt.Sprintf("every process ≤ 64 MiB RSS (%s backlog)", count(b.nBig)), fmt.Sprintf("max %.1f MiB", float64(peak)/(1<<20)), err == nil && peak <= 64<<20)
+}
+
+// scaleRow prints one line of the scale table: the runs of one system
+// over a backlog of n messages.
+func scaleRow(s *series, n int) {
+	if len(s.rates) == 0 {
+		return
+	}
+	fmt.Printf("%-30s %-22s %7.0f %7.0f %7.0f   %s; %s\n", s.sys.name, fmt.Sprintf("%d (median of %d)", n, len(s.rates)), s.median(),
+		slices.Min(s.rates), slices.Max(s.rates), rss(s.runs), cpuPerMessage(s.medianRun(), n))
 }
 
 // drainBig writes the backlog (generated on the fly: a million messages
