@@ -24,6 +24,13 @@ type Stage struct {
 // still running after a minute is killed and fails the test.
 func RunPipeline(t testing.TB, bin string, own Owner, cmds [][]string) ([]*Stage, string) {
 	t.Helper()
+	return RunPipelineEnv(t, bin, own, nil, cmds)
+}
+
+// RunPipelineEnv is RunPipeline with env added to each command's
+// environment, as a service's env/ directory would add it.
+func RunPipelineEnv(t testing.TB, bin string, own Owner, env []string, cmds [][]string) ([]*Stage, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var stages []*Stage
@@ -35,7 +42,8 @@ func RunPipeline(t testing.TB, bin string, own Owner, cmds [][]string) ([]*Stage
 			"--init-groups", "--", filepath.Join(bin, c[0])}, c[1:]...)
 		s := &Stage{Name: c[0], Cmd: exec.CommandContext(ctx, "setpriv", args...)}
 		s.Cmd.Dir = "/"
-		s.Cmd.Env = []string{"PATH=/usr/bin:/bin"} // no MD* variables from whoever runs the test
+		// No MD* variables from whoever runs the test.
+		s.Cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, env...)
 		s.Cmd.Stderr = &s.Stderr
 		if i > 0 {
 			out, err := stages[i-1].Cmd.StdoutPipe()
