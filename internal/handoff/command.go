@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 
@@ -86,11 +87,7 @@ func (t *Command) run(m *locked, d Dest) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", t.Command)
-	local, host, detail := splitRecipient(d.Recipient, t.Delims)
-	cmd.Env = append(os.Environ(), // exec lets the last of a name win
-		"LIST="+d.List, "SUBQUEUE="+d.Subqueue, "RECIPIENT="+d.Recipient,
-		"DETAIL="+detail, "SENDER="+m.sender, "MESSAGE="+m.claim.Path,
-		"LOCAL="+local, "HOST="+host)
+	cmd.Env = commandEnv(os.Environ(), d, m.sender, m.claim.Path, t.Delims)
 	// Through a pipe, not the claim's descriptor itself: a process the
 	// command leaves behind must not hold the claim's lock.
 	cmd.Stdin = struct{ *os.File }{m.file}
@@ -135,6 +132,84 @@ func (t *Command) Commit() error {
 
 // Close implements Target.
 func (t *Command) Close() error { return t.Commit() }
+
+// commandEnv returns env with the variables of a hand-off to d added:
+// mdpipe's own (LIST, SUBQUEUE, DETAIL, MESSAGE), qmail-local's (SENDER,
+// RECIPIENT, LOCAL, HOST, EXT, EXT2..EXT4, DEFAULT, DTLINE, RPLINE) and
+// Postfix's ORIGINAL_RECIPIENT, so that a .qmail delivery program runs
+// unchanged. They behave as qmail-local does for a user whose .qmail files
+// are .qmail-LIST and .qmail-LIST-default: EXT is the whole local part,
+// DEFAULT what follows "LIST-" (unset for the list's own address).
+// Every value comes from the validated route and sender.
+func commandEnv(env []string, d Dest, sender, path, delims string) []string {
+	local, host, detail := splitRecipient(d.Recipient, delims)
+	ext2 := afterDash(local)
+	ext3 := afterDash(ext2)
+	ext4 := afterDash(ext3)
+	out := make([]string, 0, len(env)+20)
+	for _, kv := range env {
+		// A DEFAULT inherited from mdsweep's own environment must not
+		// reach the list's own address, where qmail-local sets none.
+		if !strings.HasPrefix(kv, "DEFAULT=") {
+			out = append(out, kv)
+		}
+	}
+	out = append(out, // exec lets the last of a name win
+		"LIST="+d.List, "SUBQUEUE="+d.Subqueue, "RECIPIENT="+d.Recipient,
+		"DETAIL="+detail, "SENDER="+sender, "MESSAGE="+path,
+		"LOCAL="+local, "HOST="+host,
+		"EXT="+local, "EXT2="+ext2, "EXT3="+ext3, "EXT4="+ext4,
+		"DTLINE=Delivered-To: "+d.Recipient+"\n",
+		"RPLINE=Return-Path: <"+sender+">\n",
+		"UFLINE="+ufline(sender, time.Now()),
+		"HOST2="+beforeDot(host, 1), "HOST3="+beforeDot(host, 2), "HOST4="+beforeDot(host, 3),
+		"ORIGINAL_RECIPIENT="+d.Recipient)
+	if def, ok := defaultPart(local, d.List); ok {
+		out = append(out, "DEFAULT="+def)
+	}
+	return out
+}
+
+// afterDash returns what follows the first '-' of s, "" if none: how
+// qmail-local makes EXT2 of EXT, EXT3 of EXT2 and EXT4 of EXT3.
+func afterDash(s string) string {
+	if i := strings.IndexByte(s, '-'); i >= 0 {
+		return s[i+1:]
+	}
+	return ""
+}
+
+// beforeDot returns host without its last n dot-separated labels, as
+// qmail-local makes HOST2 (n=1), HOST3 and HOST4: with fewer dots, what
+// is left when they run out.
+func beforeDot(host string, n int) string {
+	for ; n > 0; n-- {
+		if i := strings.LastIndexByte(host, '.'); i >= 0 {
+			host = host[:i]
+		}
+	}
+	return host
+}
+
+// ufline is qmail-local's UFLINE, the mbox "From " line preline(1) puts
+// first: the sender (MAILER-DAEMON for <>) and the time in UTC.
+func ufline(sender string, now time.Time) string {
+	if sender == "" {
+		sender = "MAILER-DAEMON"
+	}
+	return "From " + sender + " " + now.UTC().Format("Mon Jan _2 15:04:05 2006") + "\n"
+}
+
+// defaultPart returns what follows the list's name and the one byte after
+// it (a '-', or an extension delimiter) in local: qmail-local's DEFAULT
+// for .qmail-LIST-default. There is none for the list's own address.
+func defaultPart(local, list string) (string, bool) {
+	name, _, _ := strings.Cut(list, "@")
+	if len(local) <= len(name)+1 || !strings.HasPrefix(local, name) {
+		return "", false
+	}
+	return local[len(name)+1:], true
+}
 
 // lineLog passes what a command writes to the log, a line at a time, each
 // prefixed. A line longer than maxLine is cut.

@@ -319,3 +319,79 @@ func TestSplitRecipient(t *testing.T) {
 		}
 	}
 }
+
+// The qmail-local and Postfix variables, for the address mdsweep(1)'s
+// table shows, as a .qmail program sees them.
+func TestCommandQmailEnvironment(t *testing.T) {
+	c := newClaim(t, strings.Replace(testMessage, "<alice@example.org>", "<bob@example.net>", 1))
+	dir := t.TempDir()
+	t.Setenv("OUT", dir)
+	t.Setenv("DEFAULT", "stale")
+	cmd := &Command{Command: `env -0 >"$OUT/env"`, Timeout: time.Minute, Log: testLog(new(bytes.Buffer))}
+	d := Dest{List: "mylist", Subqueue: "bounces", Recipient: "mylist-bounces+alice=example.org@lists.example.org"}
+	if err := cmd.HandOff(c, []Dest{d}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := make(map[string]string)
+	for _, kv := range strings.Split(string(raw), "\x00") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	want := map[string]string{
+		"LIST": "mylist", "SUBQUEUE": "bounces", "MESSAGE": c.Path,
+		"RECIPIENT":          "mylist-bounces+alice=example.org@lists.example.org",
+		"ORIGINAL_RECIPIENT": "mylist-bounces+alice=example.org@lists.example.org",
+		"LOCAL":              "mylist-bounces+alice=example.org",
+		"HOST":               "lists.example.org",
+		"HOST2":              "lists.example", "HOST3": "lists", "HOST4": "lists",
+		"DETAIL": "alice=example.org",
+		"SENDER": "bob@example.net",
+		"EXT":    "mylist-bounces+alice=example.org",
+		"EXT2":   "bounces+alice=example.org",
+		"EXT3":   "", "EXT4": "",
+		"DEFAULT": "bounces+alice=example.org",
+		"DTLINE":  "Delivered-To: mylist-bounces+alice=example.org@lists.example.org\n",
+		"RPLINE":  "Return-Path: <bob@example.net>\n",
+	}
+	for k, v := range want {
+		if got, ok := env[k]; !ok || got != v {
+			t.Errorf("%s = %q (set: %v), want %q", k, got, ok, v)
+		}
+	}
+	if uf := env["UFLINE"]; !strings.HasPrefix(uf, "From bob@example.net ") || !strings.HasSuffix(uf, "\n") || len(uf) != len("From bob@example.net Tue Dec  1 22:43:29 2026\n") {
+		t.Errorf("UFLINE = %q", uf)
+	}
+}
+
+func TestCommandEnvDefault(t *testing.T) {
+	for _, tc := range []struct{ list, rcpt, def string }{
+		{"mylist", "mylist@x.test", ""}, // .qmail-mylist: no DEFAULT
+		{"mylist", "mylist-subscribe-bob=y.test@x.test", "subscribe-bob=y.test"},
+		{"mylist", "mylist+tag@x.test", "tag"},
+		{"mylist@x.test", "mylist-owner@x.test", "owner"},
+		{"mylist-bounces", "mylist-bounces@x.test", ""},
+	} {
+		env := commandEnv([]string{"DEFAULT=stale"}, Dest{List: tc.list, Recipient: tc.rcpt}, "", "p", "+")
+		var got []string
+		for _, kv := range env {
+			if strings.HasPrefix(kv, "DEFAULT=") {
+				got = append(got, kv)
+			}
+		}
+		want := []string(nil)
+		if tc.def != "" {
+			want = []string{"DEFAULT=" + tc.def}
+		}
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("%s for %s: %q, want %q", tc.rcpt, tc.list, got, want)
+		}
+	}
+	if got := ufline("", time.Date(2026, 12, 2, 0, 3, 4, 0, time.UTC)); got != "From MAILER-DAEMON Wed Dec  2 00:03:04 2026\n" {
+		t.Errorf("ufline = %q", got)
+	}
+}
