@@ -13,10 +13,10 @@ import (
 // of their private instances put in place of the system's.
 const (
 	mlmmjRoute   = `-l /var/spool/mlmmj`
-	mlmmjCommand = `DEFAULT=$DETAIL exec /usr/bin/mlmmj-receive -F -L "/var/spool/mlmmj/$LIST"`
+	mlmmjCommand = `exec /usr/bin/mlmmj-receive -F -L "/var/spool/mlmmj/$LIST"`
 
 	publicInboxRoute   = `-l /etc/mdpipe/inboxes`
-	publicInboxCommand = `ORIGINAL_RECIPIENT=$RECIPIENT public-inbox-mda; s=$?; [ $s = 67 ] && s=100; exit $s`
+	publicInboxCommand = `public-inbox-mda; s=$?; [ $s = 67 ] && s=100; exit $s`
 )
 
 // TestRecipesInManual: the page shows the lines the live tests run, so
