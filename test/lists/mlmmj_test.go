@@ -190,6 +190,10 @@ func TestMlmmj(t *testing.T) {
 		postfixsite.Message{ID: "mlmmj-bounce", From: "", Rcpts: []string{verp},
 			Header: "Subject: Undelivered Mail Returned to Sender\n"},
 		postfixsite.Message{ID: "mlmmj-owner", From: "carol@example.com", Rcpts: []string{"mylist+owner@" + domain}},
+		// The owner as Mailman and RFC 2142 spell it, from a subscriber:
+		// mlmmj reads no extension in it, and would take it for a post,
+		// but DEFAULT, set by mdsweep as qmail-local would, says owner.
+		postfixsite.Message{ID: "mlmmj-dash-owner", From: alice, Rcpts: []string{"mylist-owner@" + domain}},
 		postfixsite.Message{ID: "mlmmj-subscribe", From: bob, Rcpts: []string{"mylist+subscribe@" + domain}},
 	)
 	if parked := m.drain(nil); len(parked) != 0 {
@@ -208,6 +212,10 @@ func TestMlmmj(t *testing.T) {
 	}
 	if log := m.file("mlmmj.operation.log"); !strings.Contains(log, "sending mail from carol@example.com to owner") {
 		t.Errorf("mlmmj.operation.log has no owner mail:\n%s", log)
+	}
+	m.mailTo(mlmmjOwner, "X-Test-Id: mlmmj-dash-owner\n")
+	if _, err := os.Stat(filepath.Join(m.dir, "archive", "2")); err == nil {
+		t.Errorf("archive/2 exists: mail for mylist-owner was posted to the list")
 	}
 	// The subscription waits for bob's confirmation.
 	confsub := m.confirmAddress(bob, "confsub")
