@@ -77,6 +77,11 @@ func (t *Command) run(m *locked, d Dest) error {
 	if err := safename.Name(d.Subqueue); err != nil {
 		return Permanent(fmt.Errorf("subqueue: %v", err))
 	}
+	// RECIPIENT, LOCAL, HOST, EXT, DEFAULT and DETAIL too: no "/", no
+	// "..", no control character.
+	if err := route.CheckRecipient(d.Recipient); err != nil {
+		return Permanent(err)
+	}
 	if err := m.rewind(); err != nil {
 		return Temporary(err)
 	}

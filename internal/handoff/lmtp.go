@@ -47,11 +47,17 @@ func (t *LMTP) HandOff(c intake.Claim, dests []Dest) error {
 	}
 	defer m.file.Close()
 	t.done.start(c.Path)
-	if todo := t.done.pending(dests); len(todo) > 0 {
-		rcpts := make([]string, len(todo))
-		for i, d := range todo {
-			rcpts[i] = d.Recipient
+	var rcpts []string
+	for _, d := range t.done.pending(dests) {
+		// Nothing from a record reaches RCPT TO that could end the
+		// address or add a parameter.
+		if err := route.CheckRecipient(d.Recipient); err != nil {
+			t.done.final[d.Recipient] = Permanent(err)
+			continue
 		}
+		rcpts = append(rcpts, d.Recipient)
+	}
+	if len(rcpts) > 0 {
 		if err := t.send(m, rcpts); err != nil {
 			return err
 		}
