@@ -37,7 +37,11 @@ type Command struct {
 
 	hr   route.HeaderReader
 	done outcome
+	stop <-chan struct{}
 }
+
+// SetStop implements Stoppable: a stop kills the command in hand.
+func (t *Command) SetStop(stop <-chan struct{}) { t.stop = stop }
 
 // permanentExits are qmail-local's permanent exit codes: 100, and the
 // sysexits 64 (usage), 65 (data error), 70 (software), 76 (protocol), 77
@@ -54,6 +58,9 @@ func (t *Command) HandOff(c intake.Claim, dests []Dest) error {
 	t.done.start(c.Path)
 	var temp error
 	for _, d := range t.done.pending(dests) {
+		if stopping(t.stop) {
+			return Temporary(errStopping)
+		}
 		err := t.run(m, d)
 		if err != nil && IsTemporary(err) {
 			temp = err
@@ -91,6 +98,9 @@ func (t *Command) run(m *locked, d Dest) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	// A stop kills the command's process group, as the timeout does,
+	// if it has not ended within StopGrace.
+	defer watchStop(t.stop, cancel)()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", t.Command)
 	cmd.Env = commandEnv(os.Environ(), d, m.sender, m.claim.Path, t.Delims)
 	// Through a pipe, not the claim's descriptor itself: a process the
@@ -117,6 +127,8 @@ func (t *Command) run(m *locked, d Dest) error {
 		return nil
 	case ctx.Err() == context.DeadlineExceeded:
 		return Temporary(fmt.Errorf("command killed after %v", timeout))
+	case ctx.Err() != nil && stopping(t.stop):
+		return Temporary(fmt.Errorf("command killed: %v", errStopping))
 	case st == nil:
 		return Temporary(fmt.Errorf("command: %v", err))
 	case permanentExits[st.ExitCode()]:

@@ -110,15 +110,21 @@ type sink struct {
 	mu   sync.Mutex
 	from []string
 	took int
+	// hang, when not nil, makes the server read each message and never
+	// answer it until hang is closed; gotData hears of each message.
+	hang    chan struct{}
+	gotData chan struct{}
 }
 
-func startSink(t *testing.T) *sink {
+func startSink(t *testing.T) *sink { return startSinkMode(t, false) }
+
+func startSinkMode(t *testing.T, hang bool) *sink {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &sink{addr: ln.Addr().String()}
+	k := &sink{addr: ln.Addr().String(), gotData: make(chan struct{}, 16)}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
 		return &sinkSession{k: k}, nil
 	}))
@@ -126,6 +132,10 @@ func startSink(t *testing.T) *sink {
 	srv.Domain = "localhost"
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
+	if hang {
+		k.hang = make(chan struct{})
+		t.Cleanup(func() { close(k.hang) }) // runs before srv.Close
+	}
 	return k
 }
 
@@ -162,6 +172,11 @@ func (x *sinkSession) Data(io.Reader) error { return errors.New("LMTP only") }
 func (x *sinkSession) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		return err
+	}
+	x.k.gotData <- struct{}{}
+	if x.k.hang != nil {
+		<-x.k.hang
+		return errors.New("hung")
 	}
 	x.k.mu.Lock()
 	x.k.took++
