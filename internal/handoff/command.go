@@ -57,11 +57,16 @@ func (t *Command) HandOff(c intake.Claim, dests []Dest) error {
 	defer m.file.Close()
 	t.done.start(c.Path)
 	var temp error
+	// A stop abandons the message in hand, the command running and
+	// those not yet run, once StopGrace has passed.
+	ctx, abandon := context.WithCancel(context.Background())
+	defer abandon()
+	defer watchStop(t.stop, abandon)()
 	for _, d := range t.done.pending(dests) {
-		if stopping(t.stop) {
+		if ctx.Err() != nil {
 			return Temporary(errStopping)
 		}
-		err := t.run(m, d)
+		err := t.run(ctx, m, d)
 		if err != nil && IsTemporary(err) {
 			temp = err
 			continue
@@ -75,7 +80,7 @@ func (t *Command) HandOff(c intake.Claim, dests []Dest) error {
 }
 
 // run runs the command for one recipient.
-func (t *Command) run(m *locked, d Dest) error {
+func (t *Command) run(stopCtx context.Context, m *locked, d Dest) error {
 	// LIST and SUBQUEUE reach scripts that may make paths of them
 	// (DESIGN rule 5).
 	if err := safename.List(d.List); err != nil {
@@ -96,11 +101,9 @@ func (t *Command) run(m *locked, d Dest) error {
 	if timeout <= 0 {
 		timeout = 10 * time.Minute
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	// A stop kills the command's process group, as the timeout does.
+	ctx, cancel := context.WithTimeout(stopCtx, timeout)
 	defer cancel()
-	// A stop kills the command's process group, as the timeout does,
-	// if it has not ended within StopGrace.
-	defer watchStop(t.stop, cancel)()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", t.Command)
 	cmd.Env = commandEnv(os.Environ(), d, m.sender, m.claim.Path, t.Delims)
 	// Through a pipe, not the claim's descriptor itself: a process the
@@ -125,10 +128,10 @@ func (t *Command) run(m *locked, d Dest) error {
 		// Delivered, even if ErrWaitDelay says something it left
 		// behind still holds its output.
 		return nil
+	case stopCtx.Err() != nil:
+		return Temporary(fmt.Errorf("command killed: %v", errStopping))
 	case ctx.Err() == context.DeadlineExceeded:
 		return Temporary(fmt.Errorf("command killed after %v", timeout))
-	case ctx.Err() != nil && stopping(t.stop):
-		return Temporary(fmt.Errorf("command killed: %v", errStopping))
 	case st == nil:
 		return Temporary(fmt.Errorf("command: %v", err))
 	case permanentExits[st.ExitCode()]:
