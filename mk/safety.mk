@@ -3,7 +3,7 @@
 # `make test` already.
 
 FUZZTIME ?= 10s
-FUZZ_TARGETS = FuzzHeaderReader FuzzSplitAddress FuzzRoute
+FUZZ_TARGETS = FuzzHeaderReader FuzzSplitAddress FuzzRoute FuzzSender FuzzCheckRecipient
 
 # Each fuzz target for FUZZTIME. A crash stays in
 # internal/route/testdata/fuzz/, where every later `go test` runs it.

@@ -37,7 +37,11 @@ type Command struct {
 
 	hr   route.HeaderReader
 	done outcome
+	stop <-chan struct{}
 }
+
+// SetStop implements Stoppable: a stop kills the command in hand.
+func (t *Command) SetStop(stop <-chan struct{}) { t.stop = stop }
 
 // permanentExits are qmail-local's permanent exit codes: 100, and the
 // sysexits 64 (usage), 65 (data error), 70 (software), 76 (protocol), 77
@@ -53,8 +57,16 @@ func (t *Command) HandOff(c intake.Claim, dests []Dest) error {
 	defer m.file.Close()
 	t.done.start(c.Path)
 	var temp error
+	// A stop abandons the message in hand, the command running and
+	// those not yet run, once StopGrace has passed.
+	ctx, abandon := context.WithCancel(context.Background())
+	defer abandon()
+	defer watchStop(t.stop, abandon)()
 	for _, d := range t.done.pending(dests) {
-		err := t.run(m, d)
+		if ctx.Err() != nil {
+			return Temporary(errStopping)
+		}
+		err := t.run(ctx, m, d)
 		if err != nil && IsTemporary(err) {
 			temp = err
 			continue
@@ -68,7 +80,7 @@ func (t *Command) HandOff(c intake.Claim, dests []Dest) error {
 }
 
 // run runs the command for one recipient.
-func (t *Command) run(m *locked, d Dest) error {
+func (t *Command) run(stopCtx context.Context, m *locked, d Dest) error {
 	// LIST and SUBQUEUE reach scripts that may make paths of them
 	// (DESIGN rule 5).
 	if err := safename.List(d.List); err != nil {
@@ -77,6 +89,11 @@ func (t *Command) run(m *locked, d Dest) error {
 	if err := safename.Name(d.Subqueue); err != nil {
 		return Permanent(fmt.Errorf("subqueue: %v", err))
 	}
+	// RECIPIENT, LOCAL, HOST, EXT, DEFAULT and DETAIL too: no "/", no
+	// "..", no control character.
+	if err := route.CheckRecipient(d.Recipient); err != nil {
+		return Permanent(err)
+	}
 	if err := m.rewind(); err != nil {
 		return Temporary(err)
 	}
@@ -84,7 +101,8 @@ func (t *Command) run(m *locked, d Dest) error {
 	if timeout <= 0 {
 		timeout = 10 * time.Minute
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	// A stop kills the command's process group, as the timeout does.
+	ctx, cancel := context.WithTimeout(stopCtx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", t.Command)
 	cmd.Env = commandEnv(os.Environ(), d, m.sender, m.claim.Path, t.Delims)
@@ -110,6 +128,8 @@ func (t *Command) run(m *locked, d Dest) error {
 		// Delivered, even if ErrWaitDelay says something it left
 		// behind still holds its output.
 		return nil
+	case stopCtx.Err() != nil:
+		return Temporary(fmt.Errorf("command killed: %v", errStopping))
 	case ctx.Err() == context.DeadlineExceeded:
 		return Temporary(fmt.Errorf("command killed after %v", timeout))
 	case st == nil:

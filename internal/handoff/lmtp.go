@@ -1,12 +1,14 @@
 package handoff
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"mdpipe/internal/cli"
@@ -23,20 +25,70 @@ import (
 // reply per recipient: 2xx delivered, 5xx permanent, 4xx temporary. The
 // claim stays locked for the transaction.
 //
+// Address may list several servers, comma-separated, tried in order: the
+// next is used when one refuses the connection, does not answer its
+// greeting and LHLO within ConnectTimeout, or answers 421 before a
+// message was sent. A connection to any but the first is closed between
+// messages once it is FailBack old, so that a recovered first server is
+// used again.
+//
 // At-least-once: the message is delivered again when the connection
-// breaks, or mdsweep dies, after the server read the final "." and before
-// we read its replies (the server may have queued it), or between those
-// replies and the unlink of the claim reaching the disk (the next Commit).
+// breaks, or mdsweep dies or is stopped, after the server read the final
+// "." and before we read its replies (the server may have queued it), or
+// between those replies and the unlink of the claim reaching the disk
+// (the next Commit).
 type LMTP struct {
-	Address string // host:port, or a unix socket path
+	Address string // host:port or a unix socket path; several, comma-separated
 	Log     *cli.Log
 	Sync    fsx.DirSync
 	Timeout time.Duration // per command and for the data; 5 minutes if 0
+	// FailBack is how long a connection to a later address is kept
+	// before the first is tried again; DefaultFailBack if 0.
+	FailBack time.Duration
+	// Connect bounds the connect, greeting and LHLO of one address;
+	// ConnectTimeout if 0.
+	Connect time.Duration
 
-	conn   net.Conn
 	client *smtp.Client
+	cur    int       // index in addrs of the open connection
+	opened time.Time // when it was opened
 	hr     route.HeaderReader
 	done   outcome
+
+	stop <-chan struct{}
+	// ctx is cancelled when a stop abandons the hand-off in hand; mu
+	// guards conn against that abandon, which closes it from another
+	// goroutine.
+	ctx  context.Context
+	mu   sync.Mutex
+	conn net.Conn
+}
+
+// Connection timing.
+const (
+	// ConnectTimeout bounds the connect, and the greeting and LHLO
+	// replies, of one address.
+	ConnectTimeout = 30 * time.Second
+	// DefaultFailBack is FailBack's default.
+	DefaultFailBack = 5 * time.Minute
+	// quitTimeout bounds QUIT at exit: a server that does not answer
+	// does not hold a stop.
+	quitTimeout = 2 * time.Second
+)
+
+// SetStop implements Stoppable: a stop closes the connection of the
+// hand-off in hand, and the message stays claimed.
+func (t *LMTP) SetStop(stop <-chan struct{}) { t.stop = stop }
+
+// Addresses splits an -l value into its addresses, in order.
+func Addresses(list string) []string {
+	var out []string
+	for _, a := range strings.Split(list, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // HandOff implements Target.
@@ -46,12 +98,22 @@ func (t *LMTP) HandOff(c intake.Claim, dests []Dest) error {
 		return err
 	}
 	defer m.file.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	t.ctx = ctx
+	defer watchStop(t.stop, func() { cancel(); t.abandon() })()
 	t.done.start(c.Path)
-	if todo := t.done.pending(dests); len(todo) > 0 {
-		rcpts := make([]string, len(todo))
-		for i, d := range todo {
-			rcpts[i] = d.Recipient
+	var rcpts []string
+	for _, d := range t.done.pending(dests) {
+		// Nothing from a record reaches RCPT TO that could end the
+		// address or add a parameter.
+		if err := route.CheckRecipient(d.Recipient); err != nil {
+			t.done.final[d.Recipient] = Permanent(err)
+			continue
 		}
+		rcpts = append(rcpts, d.Recipient)
+	}
+	if len(rcpts) > 0 {
 		if err := t.send(m, rcpts); err != nil {
 			return err
 		}
@@ -67,11 +129,17 @@ func (t *LMTP) send(m *locked, rcpts []string) error {
 		return Temporary(err)
 	}
 	err := t.client.Mail(m.sender, nil)
-	if err != nil && !fresh && brokenConn(err) {
-		// The server closed the connection while it idled: nothing of
-		// this message was sent, so a new connection is safe.
+	if err != nil && brokenConn(err) && t.ctx.Err() == nil {
+		// Nothing of this message was sent, so a new connection is
+		// safe: the server closed the connection while it idled (try
+		// again from the first address), or a fresh one answered 421
+		// (go on to the next).
+		from := 0
+		if fresh {
+			from = t.cur + 1
+		}
 		t.drop()
-		if err := t.connect(); err != nil {
+		if err := t.connectFrom(from); err != nil {
 			return Temporary(err)
 		}
 		err = t.client.Mail(m.sender, nil)
@@ -157,31 +225,108 @@ func (t *LMTP) timeout() time.Duration {
 	return t.Timeout
 }
 
-// connect opens the connection if none is open, and says LHLO.
+// connect opens a connection if none is open, trying the addresses in
+// order. A connection to a later address that is FailBack old is closed
+// first (between messages), so the first is tried again.
 func (t *LMTP) connect() error {
+	if t.client != nil && t.cur > 0 && time.Since(t.opened) >= t.failBack() {
+		t.quit()
+	}
 	if t.client != nil {
 		return nil
 	}
+	return t.connectFrom(0)
+}
+
+// connectFrom opens a connection to the first of the addresses from index
+// from on that takes it and says LHLO.
+func (t *LMTP) connectFrom(from int) error {
+	addrs := Addresses(t.Address)
+	var errs []string
+	for i := from; i < len(addrs); i++ {
+		if t.ctx != nil && t.ctx.Err() != nil {
+			return errStopping
+		}
+		err := t.dial(addrs[i])
+		if err == nil {
+			t.cur, t.opened = i, time.Now()
+			return nil
+		}
+		errs = append(errs, err.Error())
+	}
+	if len(errs) == 0 {
+		return fmt.Errorf("LMTP: no address left to try after %d", from)
+	}
+	return errors.New(strings.Join(errs, "; "))
+}
+
+// dial connects to one address and says LHLO, each within the connect
+// timeout.
+// A 421 greeting or LHLO reply is an error like a refused connection.
+func (t *LMTP) dial(addr string) error {
 	network := "tcp"
-	if strings.Contains(t.Address, "/") {
+	if strings.Contains(addr, "/") {
 		network = "unix"
 	}
-	conn, err := net.DialTimeout(network, t.Address, 30*time.Second)
+	ctx := t.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	limit := t.Connect
+	if limit <= 0 {
+		limit = ConnectTimeout
+	}
+	d := net.Dialer{Timeout: limit}
+	conn, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return err
 	}
 	c := smtp.NewClientLMTP(conn)
-	c.CommandTimeout, c.SubmissionTimeout = t.timeout(), t.timeout()
+	c.CommandTimeout, c.SubmissionTimeout = min(limit, t.timeout()), t.timeout()
+	t.mu.Lock()
+	t.conn = conn
+	t.mu.Unlock()
+	if ctx.Err() != nil {
+		conn.Close() // a stop came before conn was there to close
+	}
 	host, _ := os.Hostname()
 	if host == "" {
 		host = "localhost"
 	}
 	if err := c.Hello(host); err != nil {
 		c.Close()
-		return err
+		t.mu.Lock()
+		t.conn = nil
+		t.mu.Unlock()
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			return fmt.Errorf("%s: %d %s", addr, se.Code, se.Message)
+		}
+		if strings.Contains(err.Error(), addr) {
+			return err
+		}
+		return fmt.Errorf("%s: %v", addr, err)
 	}
-	t.conn, t.client = conn, c
+	c.CommandTimeout = t.timeout()
+	t.client = c
 	return nil
+}
+
+func (t *LMTP) failBack() time.Duration {
+	if t.FailBack <= 0 {
+		return DefaultFailBack
+	}
+	return t.FailBack
+}
+
+// abandon closes the connection of the hand-off in hand, from the stop's
+// goroutine: whatever the main one waits for fails at once.
+func (t *LMTP) abandon() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.conn != nil {
+		t.conn.Close()
+	}
 }
 
 // brokenConn reports whether err says the connection is gone: no reply
@@ -219,7 +364,19 @@ func (t *LMTP) reset() {
 func (t *LMTP) drop() {
 	if t.client != nil {
 		t.client.Close()
-		t.conn, t.client = nil, nil
+		t.client = nil
+		t.mu.Lock()
+		t.conn = nil
+		t.mu.Unlock()
+	}
+}
+
+// quit says QUIT, waiting at most quitTimeout for the reply, and closes.
+func (t *LMTP) quit() {
+	if t.client != nil {
+		t.client.CommandTimeout = quitTimeout
+		t.client.Quit()
+		t.drop()
 	}
 }
 
@@ -233,9 +390,6 @@ func (t *LMTP) Commit() error {
 
 // Close implements Target: QUIT, then close.
 func (t *LMTP) Close() error {
-	if t.client != nil {
-		t.client.Quit()
-		t.drop()
-	}
+	t.quit()
 	return t.Commit()
 }

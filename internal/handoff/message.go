@@ -2,6 +2,7 @@ package handoff
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"sort"
@@ -18,7 +19,7 @@ import (
 type locked struct {
 	claim  intake.Claim
 	file   *os.File
-	sender string // from Return-Path; "" for the null sender <>
+	sender string // from Return-Path, checked by route.Sender; "" for <>
 }
 
 // lockMessage locks the claim and reads its envelope sender. It returns
@@ -36,13 +37,26 @@ func lockMessage(c intake.Claim, hr *route.HeaderReader) (*locked, error) {
 		return nil, classify(err)
 	}
 	hdr, err := hr.Read(f)
-	if err != nil && err != route.ErrHeaderTooLong {
+	if err == route.ErrHeaderTooLong {
+		// No Return-Path can be trusted in a header that does not end:
+		// handing it off as from <> would lie. mdroute refuses such a
+		// message; a forged record must not pass it on.
+		f.Close()
+		return nil, Permanent(fmt.Errorf("no sender: %v", err))
+	}
+	if err != nil {
 		f.Close()
 		return nil, classify(err)
 	}
 	m := &locked{claim: c, file: f}
 	if _, v, ok := route.Field(hdr, []string{"Return-Path"}); ok {
-		m.sender = strings.Trim(strings.TrimSpace(v), "<>")
+		// The message's own bytes: a sender no command environment or
+		// MAIL FROM can carry as it is stays so on every try, so the
+		// message is parked, not retried.
+		if m.sender, err = route.Sender(v); err != nil {
+			f.Close()
+			return nil, Permanent(err)
+		}
 	}
 	return m, nil
 }

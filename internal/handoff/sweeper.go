@@ -18,8 +18,8 @@ const (
 // claimed for mdclaim -r, and mdsweep exits 111.
 var ErrGaveUp = errors.New("gave up")
 
-// ErrStopped says a stop (SIGTERM) interrupted the wait between retries;
-// the message stays claimed.
+// ErrStopped says a stop (SIGTERM) interrupted the hand-off in hand or the
+// wait between retries; the message stays claimed.
 var ErrStopped = errors.New("stopped while waiting to retry")
 
 // Sweeper hands off one message at a time, retrying temporary failures
@@ -47,11 +47,20 @@ func (s *Sweeper) Sweep(c intake.Claim, dests []Dest) error {
 	if limit <= 0 {
 		limit = MaxBackoff
 	}
+	if st, ok := s.Target.(Stoppable); ok && s.Stop != nil {
+		st.SetStop(s.Stop)
+	}
 	start := time.Now()
 	for {
 		err := s.Target.HandOff(c, dests)
 		if err == nil || !IsTemporary(err) {
 			return err
+		}
+		if stopping(s.Stop) {
+			// A stop abandons the hand-off in hand; the message stays
+			// claimed for mdclaim -r.
+			s.Log.Path("stopping; left claimed", c.Path, err)
+			return ErrStopped
 		}
 		if s.GiveUp > 0 && time.Since(start)+wait > s.GiveUp {
 			s.Log.Path("giving up on", c.Path, err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unicode/utf8"
 
 	"mdpipe/internal/safename"
 
@@ -232,6 +233,66 @@ func FuzzRoute(f *testing.F) {
 		}
 		if hasControl(rt.Recipient) {
 			t.Fatalf("Route(%q) recipient %q holds a control character", addr, rt.Recipient)
+		}
+	})
+}
+
+// FuzzSender checks that a sender Sender accepts goes into a command's
+// environment and into MAIL FROM:<...> as it is: bounded, no control
+// character (NUL, CR, LF), nothing that ends the address or adds a
+// parameter; and that it reads the same again in brackets.
+func FuzzSender(f *testing.F) {
+	for _, a := range fuzzAddresses(f) {
+		f.Add(a)
+		f.Add("<" + a + ">")
+	}
+	for _, m := range fuzzFixtures(f) {
+		if _, v, ok := Field(m, []string{"Return-Path"}); ok {
+			f.Add(v)
+		}
+	}
+	f.Add("<#@[]>")
+	f.Add("<a@example.org> SIZE=1")
+	f.Add("<a\r@example.org>")
+	f.Add(" <a@[IPv6:2001:db8::1]> ")
+	f.Fuzz(func(t *testing.T, v string) {
+		s, err := Sender(v)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") || len(err.Error()) > 300 {
+				t.Fatalf("error not one short line: %q", err)
+			}
+			return
+		}
+		if len(s) > MaxPath || hasControl(s) || strings.ContainsAny(s, " <>\"") || !utf8.ValidString(s) {
+			t.Fatalf("Sender(%q) = %q", v, s)
+		}
+		if s != "" && (!strings.Contains(s, "@") || strings.HasPrefix(s, "@") || strings.HasSuffix(s, "@")) {
+			t.Fatalf("Sender(%q) = %q: not local@domain", v, s)
+		}
+		if again, err := Sender("<" + s + ">"); err != nil || again != s {
+			t.Fatalf("Sender(<%s>) = %q, %v; want it unchanged", s, again, err)
+		}
+	})
+}
+
+// FuzzCheckRecipient checks that a recipient CheckRecipient accepts gives
+// a command's RECIPIENT, LOCAL, HOST and DETAIL no "/", no ".." and no
+// control character, and RCPT TO nothing that ends the address.
+func FuzzCheckRecipient(f *testing.F) {
+	for _, a := range fuzzAddresses(f) {
+		f.Add(a)
+	}
+	f.Add("mylist-bounces+../../etc=x@lists.example.org")
+	f.Add("mylist@../../etc")
+	f.Fuzz(func(t *testing.T, r string) {
+		if err := CheckRecipient(r); err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error of more than one line: %q", err)
+			}
+			return
+		}
+		if len(r) > MaxPath || hasControl(r) || strings.ContainsAny(r, " <>/") || strings.Contains(r, "..") {
+			t.Fatalf("CheckRecipient(%q) passed", r)
 		}
 	})
 }

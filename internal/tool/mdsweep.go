@@ -18,7 +18,7 @@ func Mdsweep(args []string) int {
 	fs := cli.NewFlags("mdsweep")
 	queue := fs.String("q", "MDSWEEP_QUEUE", "", "hand off into the maildir tree `queue`/LIST/SUBQUEUE/")
 	command := fs.String("c", "MDSWEEP_COMMAND", "", "hand off by running `command` through /bin/sh, the message on stdin")
-	lmtp := fs.String("l", "MDSWEEP_LMTP", "", "hand off over LMTP to `address` (host:port, or a unix socket path)")
+	lmtp := fs.String("l", "MDSWEEP_LMTP", "", "hand off over LMTP to `address` (host:port, or a unix socket path; several, comma-separated, tried in order)")
 	giveUp := fs.Duration("t", "MDSWEEP_GIVEUP", 0, "give up on a temporary failure after `duration` and exit 111, leaving the message claimed (0: retry for ever)")
 	timeout := fs.Duration("T", "MDSWEEP_TIMEOUT", 10*time.Minute, "kill a command that runs longer than `duration`; temporary failure")
 	noSync := fs.Bool("s", "MDSWEEP_NOSYNC", "do not fsync directories after a hand-off (faster; a crash may lose hand-offs of the last seconds)")

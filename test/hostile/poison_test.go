@@ -1,0 +1,202 @@
+package hostile
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Poison messages (issue 11 §2): a message whose own bytes make its
+// hand-off fail fails so on every try. It is parked as X with its reason,
+// and the message behind it is handed off in the same run; before, each
+// was retried as temporary for ever (here: until -t gives up, exit 111).
+
+// poisonB sorts before the control message, so that mdclaim claims it
+// first and the control one waits behind it.
+const poisonB = "1699999999.M1P1Q1.poison"
+
+const poisonTail = "Delivered-To: mylist@lists.example.test\nFrom: a@example.org\nSubject: poison\n\nbody\n"
+
+// poisonCommand runs the pipeline with a command hand-off that records
+// each message it took in out, and checks the poison one parked with a
+// reason matching re, the control one delivered.
+func poisonCommand(t *testing.T, content, re string) {
+	s := newSite(t)
+	ok := s.control()
+	s.deliver(poisonB, content)
+	out := t.TempDir()
+	s.mark()
+	r := s.sh(`mdclaim "$INTAKE" | mdroute | OUT=` + out + ` mdsweep -t 3s -c 'cat >"$OUT/${MESSAGE##*/}"' | mdfail`)
+	r.wantStatus(t, 0, 0, 100, 0)
+	r.reason(t, "mdsweep", "cannot hand off '"+filepath.Join(s.intake, "cur", poisonB+":1,P")+"': .*"+re)
+	s.wantAt(poisonB, "X")
+	s.wantGone(ok)
+	if _, err := os.Stat(filepath.Join(out, ok+":1,P")); err != nil {
+		t.Errorf("the control message did not reach the command: %v", err)
+	}
+}
+
+func (s *site) wantGone(b string) {
+	s.t.Helper()
+	for _, p := range []string{filepath.Join(s.intake, "new", b), filepath.Join(s.intake, "cur", b+":1,P"), filepath.Join(s.intake, "cur", b+":1,X")} {
+		if _, err := os.Lstat(p); err == nil {
+			s.t.Errorf("message %s still at %s, want it handed off", b, p)
+		}
+	}
+}
+
+func TestPoisonSenderNUL(t *testing.T) {
+	poisonCommand(t, "Return-Path: <a\x00b@example.org>\n"+poisonTail, "sender .*control character")
+}
+
+func TestPoisonSenderFolded200K(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("Return-Path: <a")
+	for b.Len() < 200<<10 {
+		b.WriteString("\n\t" + strings.Repeat("x", 70))
+	}
+	b.WriteString("@example.org>\n")
+	poisonCommand(t, b.String()+poisonTail, "sender .*longer than")
+}
+
+func TestPoisonSenderBareCRLMTP(t *testing.T) {
+	sink := startSink(t)
+	s := newSite(t)
+	ok := s.control()
+	s.deliver(poisonB, "Return-Path: <a\rb@example.org>\n"+poisonTail)
+	s.mark()
+	r := s.sh(`mdclaim "$INTAKE" | mdroute | mdsweep -t 3s -l ` + sink.addr + ` | mdfail`)
+	r.wantStatus(t, 0, 0, 100, 0)
+	r.reason(t, "mdsweep", "cannot hand off '"+filepath.Join(s.intake, "cur", poisonB+":1,P")+"': .*sender .*control character")
+	s.wantAt(poisonB, "X")
+	s.wantGone(ok)
+	if n := sink.taken(); n != 1 {
+		t.Errorf("the server took %d messages, want 1 (the control)", n)
+	}
+	for _, f := range sink.froms() {
+		if strings.ContainsAny(f, "\r\n ") {
+			t.Errorf("MAIL FROM:<%q> reached the server", f)
+		}
+	}
+}
+
+// A header cannot add a MAIL FROM parameter: the server sees none.
+func TestPoisonSenderParameterLMTP(t *testing.T) {
+	sink := startSink(t)
+	s := newSite(t)
+	ok := s.control()
+	s.deliver(poisonB, "Return-Path: <a@example.org> SIZE=1 BODY=8BITMIME\n"+poisonTail)
+	s.mark()
+	r := s.sh(`mdclaim "$INTAKE" | mdroute | mdsweep -t 3s -l ` + sink.addr + ` | mdfail`)
+	r.wantStatus(t, 0, 0, 100, 0)
+	s.wantAt(poisonB, "X")
+	s.wantGone(ok)
+	if n := sink.taken(); n != 1 {
+		t.Errorf("the server took %d messages, want 1", n)
+	}
+}
+
+// sink is a real LMTP server (go-smtp's) on loopback that takes every
+// message for every recipient.
+type sink struct {
+	addr string
+	mu   sync.Mutex
+	from []string
+	took int
+	// hang, when not nil, makes the server read each message and never
+	// answer it until hang is closed; gotData hears of each message.
+	hang    chan struct{}
+	gotData chan struct{}
+}
+
+func startSink(t *testing.T) *sink { return startSinkMode(t, false) }
+
+func startSinkMode(t *testing.T, hang bool) *sink {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &sink{addr: ln.Addr().String(), gotData: make(chan struct{}, 16)}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+		return &sinkSession{k: k}, nil
+	}))
+	srv.LMTP = true
+	srv.Domain = "localhost"
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	if hang {
+		k.hang = make(chan struct{})
+		t.Cleanup(func() { close(k.hang) }) // runs before srv.Close
+	}
+	return k
+}
+
+func (k *sink) taken() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.took
+}
+
+func (k *sink) froms() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]string(nil), k.from...)
+}
+
+type sinkSession struct {
+	k     *sink
+	rcpts []string
+}
+
+func (x *sinkSession) Reset()        { x.rcpts = nil }
+func (x *sinkSession) Logout() error { return nil }
+func (x *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
+	x.k.mu.Lock()
+	x.k.from = append(x.k.from, from)
+	x.k.mu.Unlock()
+	return nil
+}
+func (x *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	x.rcpts = append(x.rcpts, to)
+	return nil
+}
+func (x *sinkSession) Data(io.Reader) error { return errors.New("LMTP only") }
+func (x *sinkSession) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return err
+	}
+	x.k.gotData <- struct{}{}
+	if x.k.hang != nil {
+		<-x.k.hang
+		return errors.New("hung")
+	}
+	x.k.mu.Lock()
+	x.k.took++
+	x.k.mu.Unlock()
+	for _, rc := range x.rcpts {
+		status.SetStatus(rc, nil)
+	}
+	return nil
+}
+
+// A recipient whose DETAIL or HOST would carry "/" or ".." into a
+// command's environment is refused, not escaped: parked with the reason.
+func TestPoisonRecipientPathCommand(t *testing.T) {
+	for _, tc := range []struct{ name, rcpt string }{
+		{"detail", "mylist-bounces+../../etc/passwd=example.org@lists.example.test"},
+		{"host", "mylist@lists..example.test"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			poisonCommand(t, strings.Replace(poisonTail, "mylist@lists.example.test", tc.rcpt, 1),
+				"recipient .*(/ or \\.\\.|domain label)")
+		})
+	}
+}
