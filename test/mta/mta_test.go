@@ -195,8 +195,9 @@ func placeholder(text string) string {
 // daemon is an MTA running in a mount namespace of its own.
 type daemon struct {
 	cmd   *exec.Cmd
-	log   string   // its stdout and stderr
-	extra []string // its own log files
+	done  chan struct{} // closed once it has exited
+	log   string        // its stdout and stderr
+	extra []string      // its own log files
 }
 
 // startDaemon runs argv in a new mount namespace where each binds[i][0]
@@ -227,8 +228,8 @@ func startDaemon(t *testing.T, logFile string, binds [][2]string, argv ...string
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{cmd: cmd, log: logFile}
 	done := make(chan struct{})
+	d := &daemon{cmd: cmd, done: done, log: logFile}
 	go func() { cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
@@ -263,8 +264,10 @@ func (d *daemon) Log() string {
 func (d *daemon) waitListening(t *testing.T, addr string) {
 	t.Helper()
 	testkit.WaitFor(t, 20*time.Second, func() (bool, string) {
-		if d.cmd.ProcessState != nil || syscall.Kill(d.cmd.Process.Pid, 0) != nil {
+		select {
+		case <-d.done:
 			t.Fatalf("%s exited before listening on %s; its log:\n%s", d.cmd.Args[0], addr, d.Log())
+		default:
 		}
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
