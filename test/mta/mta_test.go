@@ -26,6 +26,7 @@ package mta
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"net"
 	"net/smtp"
@@ -93,6 +94,9 @@ func requireLive(t testing.TB) {
 		if _, err := exec.LookPath(cmd); err != nil {
 			skipf(t, "%s not installed (apt-get install util-linux mount passwd): %v", cmd, err)
 		}
+	}
+	if out, err := exec.Command("unshare", "--mount", "--propagation", "private", "--", "mount", "--bind", "/", "/mnt").CombinedOutput(); err != nil {
+		skipf(t, "no mount namespace here (a container without CAP_SYS_ADMIN?): unshare --mount: %v: %s", err, bytes.TrimSpace(out))
 	}
 }
 
