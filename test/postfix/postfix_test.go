@@ -64,6 +64,7 @@ func runSite(t *testing.T, rc postfixsite.Recipe, sessions ...[]message) {
 	}
 
 	pf := postfixsite.New(t, base, own, rc)
+	checkAddsToSite(t, pf, rc)
 	pf.Start(t)
 	started := time.Now()
 
@@ -114,9 +115,41 @@ func runSite(t *testing.T, rc postfixsite.Recipe, sessions ...[]message) {
 	checkIntakeAfter(t, pf.Intake, unroutable, parked, stages[1].Stderr.String())
 
 	t.Logf("Postfix %s: %d copies of %d messages; go build %v, Postfix set-up and start %v, SMTP and delivery %v, pipeline %v, wall time %v",
-		rc.MainCf, copies, len(ms), builtAt.Sub(began).Round(time.Millisecond), started.Sub(builtAt).Round(time.Millisecond),
+		rc.Postconf, copies, len(ms), builtAt.Sub(began).Round(time.Millisecond), started.Sub(builtAt).Round(time.Millisecond),
 		delivered.Sub(started).Round(time.Millisecond), piped.Sub(delivered).Round(time.Millisecond),
 		time.Since(began).Round(time.Millisecond))
+}
+
+// checkAddsToSite checks that the recipe's postconf -e lines added to the
+// site's main.cf (Debian's, as its postinst leaves it) and replaced
+// nothing: the site's aliases still resolve, and each parameter is set
+// once.
+func checkAddsToSite(t *testing.T, pf *postfixsite.Instance, rc postfixsite.Recipe) {
+	t.Helper()
+	site := "hash:" + filepath.Join(pf.Config, postfixsite.SiteAliases)
+	want := map[string]string{
+		"alias_maps":          site,
+		"alias_database":      site,
+		"mydestination":       "$myhostname, localhost.localdomain, localhost",
+		"recipient_delimiter": "+",
+	}
+	if rc.Aliases != "" {
+		ours := "hash:" + filepath.Join(pf.Config, rc.Aliases)
+		want["alias_maps"] += ", " + ours
+		want["alias_database"] += ", " + ours
+		want["mydestination"] += ", lists.example.test"
+	}
+	for name, v := range want {
+		if got := pf.Param(t, name); got != v {
+			t.Errorf("after %s, %s = %q, want %q", rc.Postconf, name, got, v)
+		}
+	}
+	mainCf := testkit.ReadFile(t, filepath.Join(pf.Config, "main.cf"))
+	for name := range want {
+		if n := strings.Count("\n"+mainCf, "\n"+name+" ="); n != 1 {
+			t.Errorf("after %s, main.cf sets %s %d times, want once:\n%s", rc.Postconf, name, n, mainCf)
+		}
+	}
 }
 
 // parkedIDs returns the ids of the copies that must end parked as X.

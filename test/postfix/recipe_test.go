@@ -36,7 +36,7 @@ func TestManPageShowsPostfixRecipes(t *testing.T) {
 		page[squeeze(l)] = true
 	}
 	recipeDir := postfixsite.RecipeDir(t)
-	for _, name := range []string{"main.cf", "vmailbox.pcre", "main-local.cf", "mdpipe-aliases"} {
+	for _, name := range []string{"postconf-virtual.sh", "vmailbox.pcre", "postconf-local.sh", "mdpipe-aliases"} {
 		for _, l := range strings.Split(docValues.Replace(testkit.ReadFile(t, filepath.Join(recipeDir, name))), "\n") {
 			l = squeeze(l)
 			if l == "" || strings.HasPrefix(l, "#") {

@@ -32,22 +32,36 @@ func RecipeDir(t testing.TB) string {
 	return filepath.Join(testkit.ModuleRoot(t), "examples", "mta", "postfix")
 }
 
-// Recipe is one way to set Postfix up: main.cf lines and the files they
-// name, all in RecipeDir.
+// Recipe is one way to set Postfix up: a script of postconf -e lines that
+// add to main.cf, and the files they name, all in RecipeDir.
 type Recipe struct {
-	MainCf  string   // lines added to main.cf
-	Maps    []string // files copied into the config directory
-	Aliases string   // an alias file to build and give to the intake owner
+	Postconf string   // postconf -e lines, run with MAIL_CONFIG set
+	Maps     []string // files copied into the config directory
+	Aliases  string   // an alias file to build and give to the intake owner
 }
 
 var (
 	// VirtualRecipe: virtual(8) delivers the whole list domain into the
 	// intake, a catch-all.
-	VirtualRecipe = Recipe{MainCf: "main.cf", Maps: []string{"vmailbox.pcre"}}
+	VirtualRecipe = Recipe{Postconf: "postconf-virtual.sh", Maps: []string{"vmailbox.pcre"}}
 	// AliasRecipe: the list domain is local, local(8) aliases every list
 	// address to the intake maildir, as Mailman 2.1's genaliases did.
-	AliasRecipe = Recipe{MainCf: "main-local.cf", Aliases: "mdpipe-aliases"}
+	AliasRecipe = Recipe{Postconf: "postconf-local.sh", Aliases: "mdpipe-aliases"}
 )
+
+// SiteAliases is the alias map the site had before the recipe, in the
+// config directory: the stand-in for Debian's /etc/aliases.
+const SiteAliases = "aliases"
+
+// siteParams are what Debian's postinst sets with postconf -e on an
+// "Internet Site" install, the main.cf a reader applies the recipe to;
+// /etc/aliases is the instance's own copy (SiteAliases).
+var siteParams = []string{
+	"alias_maps = hash:@CONFIG_DIR@/" + SiteAliases,
+	"alias_database = hash:@CONFIG_DIR@/" + SiteAliases,
+	"mydestination = $myhostname, localhost.localdomain, localhost",
+	"recipient_delimiter = +",
+}
 
 func (rc Recipe) needsPCRE() bool {
 	for _, m := range rc.Maps {
@@ -59,10 +73,8 @@ func (rc Recipe) needsPCRE() bool {
 }
 
 // instanceLines make the recipe a private Postfix instance: its own queue,
-// data and log under the test's directory, loopback only, and no local
-// domain, so that the list domain is the only thing it delivers. They are
-// the only lines the test adds to the recipe, and come first: where both
-// set a parameter (mydestination), the recipe's, the last, wins.
+// data and log under the test's directory, loopback only. They are the
+// main.cf that siteParams, then the recipe's postconf -e lines, edit.
 const instanceLines = `# --- private test instance (internal/testkit/postfixsite), not part of the recipe ---
 compatibility_level = 3.6
 queue_directory = @BASE@/spool
@@ -72,11 +84,10 @@ maillog_file = @BASE@/maillog
 inet_interfaces = loopback-only
 inet_protocols = ipv4
 myhostname = mx.example.test
-mydestination =
 mynetworks = 127.0.0.0/8
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 biff = no
-# --- the recipe ---
+# --- the site (siteParams) and the recipe, by postconf -e ---
 `
 
 // Instance is one private Postfix: config directory, queue and log under
@@ -158,13 +169,11 @@ func New(t testing.TB, base string, own testkit.Owner, rc Recipe) *Instance {
 		"@BASE@", base,
 	)
 	recipes := RecipeDir(t)
-	for _, name := range append([]string{rc.MainCf}, rc.Maps...) {
+	testkit.WriteFile(t, filepath.Join(p.Config, "main.cf"), subst.Replace(instanceLines))
+	for _, name := range rc.Maps {
 		text := subst.Replace(testkit.ReadFile(t, filepath.Join(recipes, name)))
 		if ph := placeholder.FindString(text); ph != "" {
 			t.Fatalf("%s/%s: placeholder %s has no value in the test", recipes, name, ph)
-		}
-		if name == rc.MainCf {
-			name, text = "main.cf", subst.Replace(instanceLines)+text
 		}
 		testkit.WriteFile(t, filepath.Join(p.Config, name), text)
 	}
@@ -172,6 +181,15 @@ func New(t testing.TB, base string, own testkit.Owner, rc Recipe) *Instance {
 	// configure-instance.sh to copy /etc files into the queue directory.
 	testkit.WriteFile(t, filepath.Join(p.Config, "master.cf"), testkit.ReadFile(t, "/etc/postfix/master.cf"))
 	p.run(t, "postconf", "-c", p.Config, "-F", "*/*/chroot = n")
+	// The site as Debian's postinst leaves it, with its own aliases.
+	testkit.WriteFile(t, filepath.Join(p.Config, SiteAliases), "postmaster: root\n")
+	p.run(t, "postalias", "-c", p.Config, "hash:"+filepath.Join(p.Config, SiteAliases))
+	var site []string
+	for _, l := range siteParams {
+		site = append(site, subst.Replace(l))
+	}
+	p.run(t, "postconf", append([]string{"-c", p.Config, "-e"}, site...)...)
+	p.runPostconf(t, recipes, rc.Postconf, subst)
 	if rc.Aliases != "" {
 		p.buildAliases(t, recipes, rc.Aliases, subst)
 	}
@@ -179,6 +197,31 @@ func New(t testing.TB, base string, own testkit.Owner, rc Recipe) *Instance {
 		t.Skipf("skipping: Postfix has no pcre maps (apt-get install postfix-pcre): postconf -m: %v: %s", err, strings.Fields(string(out)))
 	}
 	return p
+}
+
+// runPostconf runs the recipe's postconf -e lines as a reader runs them,
+// with sh, on this instance's main.cf (MAIL_CONFIG).
+func (p *Instance) runPostconf(t testing.TB, recipes, name string, subst *strings.Replacer) {
+	t.Helper()
+	text := subst.Replace(testkit.ReadFile(t, filepath.Join(recipes, name)))
+	if ph := placeholder.FindString(text); ph != "" {
+		t.Fatalf("%s/%s: placeholder %s has no value in the test", recipes, name, ph)
+	}
+	cmd := exec.Command("sh", "-e", "-c", text)
+	cmd.Env = append(os.Environ(), "MAIL_CONFIG="+p.Config)
+	if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
+		t.Fatalf("%s/%s: %v: %s\nmaillog:\n%s", recipes, name, err, out, p.Log())
+	}
+}
+
+// Param returns the value of a main.cf parameter as postconf -h shows it.
+func (p *Instance) Param(t testing.TB, name string) string {
+	t.Helper()
+	out, err := exec.Command("postconf", "-c", p.Config, "-h", name).CombinedOutput()
+	if err != nil {
+		t.Fatalf("postconf -h %s: %v: %s", name, err, out)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // buildAliases writes the alias file, builds its database, and gives both

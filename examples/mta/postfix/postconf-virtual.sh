@@ -1,7 +1,9 @@
 # mdpipe intake, Postfix: virtual(8) delivers every address of the list
 # domain into ONE maildir, @INTAKE_BASE@/intake/, as the user that owns it
-# and runs the pipeline. Add these lines to main.cf; the list domain must
-# not also be in mydestination. See mdpipe-mta(7).
+# and runs the pipeline. Run as root (postconf -e edits main.cf in place;
+# none of these parameters is set by Debian but recipient_delimiter, which
+# Debian sets to + already), copy vmailbox.pcre, then postfix reload. The
+# list domain must not also be in mydestination. See mdpipe-mta(7).
 #
 # Placeholders (test/postfix substitutes them; so do you):
 #   @CONFIG_DIR@   where vmailbox.pcre is (/etc/postfix)
@@ -11,10 +13,10 @@
 #
 # Postfix writes X-Original-To (the RCPT TO as sent, +extension kept)
 # above Delivered-To; mdroute's default -H reads the topmost of them.
-recipient_delimiter = +
-virtual_mailbox_domains = lists.example.test
-virtual_mailbox_base = @INTAKE_BASE@
-virtual_mailbox_maps = pcre:@CONFIG_DIR@/vmailbox.pcre
-virtual_uid_maps = static:@UID@
-virtual_gid_maps = static:@GID@
-virtual_minimum_uid = @UID@
+postconf -e 'recipient_delimiter = +' \
+  'virtual_mailbox_domains = lists.example.test' \
+  'virtual_mailbox_base = @INTAKE_BASE@' \
+  'virtual_mailbox_maps = pcre:@CONFIG_DIR@/vmailbox.pcre' \
+  'virtual_uid_maps = static:@UID@' \
+  'virtual_gid_maps = static:@GID@' \
+  'virtual_minimum_uid = @UID@'
