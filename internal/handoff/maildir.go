@@ -251,9 +251,12 @@ func openBelow(dirfd int, name, path string, mk bool) (int, error) {
 		switch {
 		case err == nil:
 			return fd, nil
-		case err == unix.ELOOP:
-			return -1, Permanent(fmt.Errorf("'%s' is a symbolic link: refused, nothing is written outside the queue", path))
-		case err == unix.ENOTDIR:
+		case err == unix.ELOOP || err == unix.ENOTDIR:
+			// With O_DIRECTORY, a symbolic link is ENOTDIR: tell them apart.
+			var st unix.Stat_t
+			if unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				return -1, Permanent(fmt.Errorf("'%s' is a symbolic link: refused, nothing is written outside the queue", path))
+			}
 			return -1, Permanent(fmt.Errorf("'%s' is not a directory", path))
 		case err == unix.ENOENT && mk && try == 0:
 			if err := unix.Mkdirat(dirfd, name, 0o777); err != nil && err != unix.EEXIST {
