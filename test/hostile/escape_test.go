@@ -78,7 +78,8 @@ func TestTypoMakesNoQueue(t *testing.T) {
 	ok := s.control()
 	s.mark()
 	r := s.sh(`mdclaim "$INTAKE" | mdroute | mdsweep -C -q "$QUEUE.typo/deeper" | mdfail`)
-	r.wantStatus(t, 0, 0, 111, 0)
+	// mdsweep exits at start: mdroute may find no reader left (111).
+	r.wantStatus(t, -1, -1, 111, 0)
 	r.reason(t, "mdsweep", "no queue '"+s.queue+".typo/deeper': no such file or directory")
 	if _, err := os.Lstat(s.queue + ".typo"); err == nil {
 		t.Errorf("%s.typo made", s.queue)
