@@ -76,6 +76,19 @@ const maxOpen = 512
 // directory does not exist.
 var ErrNoSuchList = errors.New("no such list")
 
+// refusals are the permanent failures of some destinations of a message.
+type refusals []error
+
+func (r refusals) Error() string {
+	s := make([]string, len(r))
+	for i, err := range r {
+		s[i] = err.Error()
+	}
+	return strings.Join(s, "; ")
+}
+
+func (r refusals) Unwrap() []error { return r }
+
 // pending is a claim whose message now sits in every destination, but
 // whose destinations' directories are not fsynced yet. Its lock is held
 // until the claim is gone, so recovery leaves it alone meanwhile.
@@ -150,14 +163,14 @@ func (t *MaildirTree) dirs(dests []Dest) (dirs []*maildir, refused, err error) {
 		}
 	}
 	dirs = t.dirsBuf[:0]
-	var why []string
+	var why refusals
 	for i, d := range dests {
 		m, err := t.ensure(d, paths[i])
 		if err != nil {
 			if IsTemporary(err) {
 				return nil, nil, err
 			}
-			why = append(why, err.Error())
+			why = append(why, err)
 			continue
 		}
 		dup := false
@@ -170,7 +183,7 @@ func (t *MaildirTree) dirs(dests []Dest) (dirs []*maildir, refused, err error) {
 	}
 	t.dirsBuf = dirs
 	if len(why) > 0 {
-		refused = errors.New(strings.Join(why, "; "))
+		refused = why
 	}
 	return dirs, refused, nil
 }
@@ -380,9 +393,9 @@ func (t *MaildirTree) copyAll(c intake.Claim, dirs []*maildir, refused error) er
 	if t.placed == nil {
 		t.placed = make(map[string]bool)
 	}
-	var why []string
+	var why refusals
 	if refused != nil {
-		why = append(why, refused.Error())
+		why = append(why, refused)
 	}
 	for _, m := range dirs {
 		if t.placed[m.dir] {
@@ -394,7 +407,7 @@ func (t *MaildirTree) copyAll(c intake.Claim, dirs []*maildir, refused error) er
 			return err
 		}
 		if err != nil {
-			why = append(why, err.Error())
+			why = append(why, err)
 			continue
 		}
 		t.placed[m.dir] = true
@@ -402,10 +415,10 @@ func (t *MaildirTree) copyAll(c intake.Claim, dirs []*maildir, refused error) er
 	t.inHand = ""
 	if len(t.placed) == 0 {
 		lock.Close()
-		return Permanent(errors.New(strings.Join(why, "; ")))
+		return Permanent(why)
 	}
 	if len(why) > 0 && t.Log != nil {
-		t.Log.Path("handed off to some destinations only, not parked", c.Path, errors.New(strings.Join(why, "; ")))
+		t.Log.Path("handed off to some destinations only, not parked", c.Path, why)
 	}
 	t.pending = append(t.pending, pending{claim: c, lock: lock})
 	if len(t.pending) >= maxPending {

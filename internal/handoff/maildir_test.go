@@ -446,6 +446,10 @@ func TestMaildirCrossDevice(t *testing.T) {
 				if got := readFile(t, filepath.Join(md, "new", msgB)); got != big {
 					t.Errorf("%s/new/B: %d bytes, want the %d of the message", md, len(got), len(big))
 				}
+				// The copy keeps the claim's mode (claimIn writes 0600).
+				if fi, err := os.Stat(filepath.Join(md, "new", msgB)); err != nil || fi.Mode().Perm() != 0o600 {
+					t.Errorf("%s/new/B: mode %v (%v), want 0600 as the message", md, fi.Mode().Perm(), err)
+				}
 				for _, sub := range []string{"tmp", "cur"} {
 					if ents, _ := os.ReadDir(filepath.Join(md, sub)); len(ents) != 0 {
 						t.Errorf("%s/%s not empty: %v", md, sub, ents)
