@@ -114,3 +114,28 @@ func TestRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse: no line makes Parse panic, and a line it accepts is one the
+// tools would write the same way.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"p", "p\tl\ts\tr", "p\tl\ts\tr\t1/2", "p\tl\ts\tr\t2/1", "p\tl\ts\tr\t1/", "p\t\t\t\t"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		r, err := Parse([]byte(line))
+		if err != nil || !r.Routed() {
+			return
+		}
+		if r.Counted() && (r.Index < 1 || r.Index > r.Count || r.Count > MaxCount) {
+			t.Fatalf("Parse(%q) = %d/%d", line, r.Index, r.Count)
+		}
+		again := r.Path + "\t" + r.List + "\t" + r.Subqueue + "\t" + r.Recipient
+		if r.Counted() {
+			again += "\t" + Count(r.Index, r.Count)
+		}
+		r2, err := Parse([]byte(again))
+		if err != nil || r2 != r {
+			t.Fatalf("Parse(%q) = %+v, but its own line %q gives %+v, %v", line, r, again, r2, err)
+		}
+	})
+}
