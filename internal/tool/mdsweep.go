@@ -200,8 +200,11 @@ func (s *sweeper) gather(rec record.Record) bool {
 		}
 		if !ok || err != nil || more.Path != rec.Path || more.Count != rec.Count || more.Index != len(s.dests)+1 {
 			// The record after is not ours: it stays for the next sweep.
-			s.log.Path("incomplete message", rec.Path,
-				fmt.Errorf("%d of %d records came; not handed off, left claimed", len(s.dests), rec.Count))
+			why := fmt.Errorf("%d of %d records came; not handed off, left claimed", len(s.dests), rec.Count)
+			if !ok && s.stopping() {
+				why = fmt.Errorf("stopped after %d of %d records; not handed off, left claimed", len(s.dests), rec.Count)
+			}
+			s.log.Path("incomplete message", rec.Path, why)
 			s.note(cli.Temp)
 			return false
 		}

@@ -47,6 +47,19 @@ func manyLists(s *site, n int) ([]string, []byte) {
 // more: the read boundary falls between the two records, for certain.
 // With close, the second piece never comes: the writer dies half-way.
 func sweepInChunks(s *site, recs []byte, cut int, dies bool) (status int, stderr string) {
+	return sweepCut(s, recs, cut, func(cmd *exec.Cmd, w *os.File) {
+		if !dies {
+			if _, err := w.Write(recs[cut:]); err != nil {
+				s.t.Fatal(err)
+			}
+		}
+		w.Close()
+	})
+}
+
+// sweepCut runs mdsweep, gives it recs[:cut], waits until it has read
+// them and sleeps, then calls then, and returns how mdsweep ended.
+func sweepCut(s *site, recs []byte, cut int, then func(cmd *exec.Cmd, w *os.File)) (status int, stderr string) {
 	s.t.Helper()
 	cmd := exec.Command(filepath.Join(bin, "mdsweep"), "-t", "5s", "-q", s.queue)
 	r, w, err := os.Pipe()
@@ -59,6 +72,7 @@ func sweepInChunks(s *site, recs []byte, cut int, dies bool) (status int, stderr
 		s.t.Fatal(err)
 	}
 	r.Close()
+	defer w.Close()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	if _, err := w.Write(recs[:cut]); err != nil {
@@ -68,12 +82,7 @@ func sweepInChunks(s *site, recs []byte, cut int, dies bool) (status int, stderr
 		n, err := unix.IoctlGetInt(int(w.Fd()), unix.TIOCINQ) // FIONREAD: bytes in the pipe
 		return err == nil && n == 0 && asleep(cmd.Process.Pid)
 	})
-	if !dies {
-		if _, err := w.Write(recs[cut:]); err != nil {
-			s.t.Fatal(err)
-		}
-	}
-	w.Close()
+	then(cmd, w)
 	select {
 	case err := <-done:
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -177,4 +186,34 @@ func afterLines(b []byte, k int) int {
 		off += bytes.IndexByte(b[off:], '\n') + 1
 	}
 	return off
+}
+
+// A stop while mdsweep waits for the rest of a message's records ends it
+// at once, exit 0, with the message handed off to none of its lists and
+// left claimed.
+func TestSplitRecordsStop(t *testing.T) {
+	s := newSite(t)
+	lists, recs := manyLists(s, 10)
+	s.mark()
+	var stopped time.Time
+	status, stderr := sweepCut(s, recs, afterLines(recs, 5), func(cmd *exec.Cmd, w *os.File) {
+		stopped = time.Now()
+		if err := cmd.Process.Signal(unix.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if d := time.Since(stopped); d > 5*time.Second {
+		t.Errorf("mdsweep took %v to stop", d)
+	}
+	if status != 0 {
+		t.Errorf("mdsweep exit %d on a stop, want 0", status)
+	}
+	r := result{stderr: stderr}
+	r.reason(t, "mdsweep", "incomplete message '.*"+evilB+":1,P': stopped after 5 of 10 records; not handed off, left claimed")
+	for _, l := range lists {
+		if ents, _ := os.ReadDir(filepath.Join(s.queue, l, "post", "new")); len(ents) > 0 {
+			t.Fatalf("%s got the message from an incomplete set of records", l)
+		}
+	}
+	s.wantAt(evilB, "claimed")
 }
