@@ -130,8 +130,12 @@ func (t *MaildirTree) HandOff(c intake.Claim, dests []Dest) error {
 	if err != nil {
 		return err
 	}
-	if len(dirs) == 0 {
+	if len(dirs) == 0 && len(t.placed) == 0 {
+		// No destination takes it, and none took it before: park it.
 		t.inHand = ""
+		if refused == nil {
+			refused = errors.New("no destination")
+		}
 		return Permanent(refused)
 	}
 	if len(dirs) == 1 && refused == nil && len(t.placed) == 0 {
