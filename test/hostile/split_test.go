@@ -123,11 +123,15 @@ func asleep(pid int) bool {
 // once made mdsweep hand the message off to the lists it had read, and
 // skip the rest in silence: the claim was gone by then.
 func TestSplitRecordsOneHandOff(t *testing.T) {
-	for _, n := range []int{2, 1000} {
-		t.Run(strconv.Itoa(n), func(t *testing.T) {
+	for _, tc := range []struct {
+		n   int
+		mid int // bytes into the record after the cut: a read ending inside a record
+	}{{2, 0}, {1000, 0}, {2, 7}, {300, 30}} {
+		n := tc.n
+		t.Run(fmt.Sprintf("%d-records-cut-%d-into-one", n, tc.mid), func(t *testing.T) {
 			s := newSite(t)
 			lists, recs := manyLists(s, n)
-			cut := afterLines(recs, n/2)
+			cut := afterLines(recs, n/2) + tc.mid
 			s.mark()
 			status, stderr := sweepInChunks(s, recs, cut, false)
 			if status != 0 || stderr != "" {
