@@ -530,7 +530,13 @@ func (t *MaildirTree) copyInto(c intake.Claim, src *os.File, mode uint32, m *mai
 // whose copies wait for durability are dropped only after a synchronous
 // fsync of every changed directory; their drops are made durable in the
 // background in turn.
+//
+// The destination maildirs kept open are closed too (Commit comes when
+// the input pauses, and every few hundred hand-offs): the next message
+// opens them again by name, so a directory an admin moved or replaced
+// meanwhile is seen as it is now.
 func (t *MaildirTree) Commit() error {
+	t.closeAll()
 	if len(t.pending) == 0 {
 		t.Sync.Kick()
 		if err := t.Sync.Err(); err != nil {
@@ -560,7 +566,6 @@ func (t *MaildirTree) Commit() error {
 // returns.
 func (t *MaildirTree) Close() error {
 	err := t.Commit()
-	t.closeAll()
 	if serr := t.Sync.Commit(); serr != nil && err == nil {
 		err = Temporary(serr)
 	}
