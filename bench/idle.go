@@ -40,6 +40,10 @@ func (b *bench) measureIdle() (time.Duration, error) {
 	if err := makeMaildir(intake); err != nil {
 		return 0, err
 	}
+	// mdsweep makes no QUEUE: it must be there, or mdsweep exits 111.
+	if err := os.Mkdir(queue, 0o777); err != nil {
+		return 0, err
+	}
 	p, err := startPipeline(b.streamStages(intake, queue, false, true), cleanEnv())
 	if err != nil {
 		return 0, err

@@ -28,6 +28,17 @@ intake() {
 	cp demo/mail/* "$1/new/"
 }
 
+# queue DIR: a queue with a directory for each list of demo/lists. A list
+# exists when QUEUE/LIST does: mdsweep makes neither QUEUE nor a list
+# (unless -C), so a typo never makes a queue; it makes each list's
+# SUBQUEUE maildirs on first use.
+queue() {
+	mkdir -p "$1"
+	grep -v '^#' demo/lists | while read -r l; do
+		if [ -n "$l" ]; then mkdir -p "$1/$l"; fi
+	done
+}
+
 # label FILE: the sample's case name, from its X-Fixture-Case field.
 label() {
 	sed -n '/^$/q; s/^X-Fixture-Case: //p' "$1"
@@ -71,6 +82,7 @@ echo "mdpipe demo: $n deliveries in an intake maildir; known lists: $(grep -v '^
 # 1. Streaming: one process per stage, however many messages.
 in=$out/stream/intake q=$out/stream/queue log=$out/stream/log
 intake "$in"
+queue "$q"
 echo
 echo "1. streaming pipeline:"
 echo "   mdclaim $in | mdroute -l demo/lists | mdsweep -q $q | mdfail"
@@ -93,6 +105,7 @@ report "$in" "$q" "$log"
 # once new/ is empty, and the loop ends.
 in2=$out/loop/intake q2=$out/loop/queue log2=$out/loop/log
 intake "$in2"
+queue "$q2"
 echo
 echo "2. shell loop:"
 echo "   while f=\$(mdclaim -n 1 $in2); do"

@@ -211,3 +211,36 @@ func (in *Input) Peek() ([]byte, bool) {
 		}
 	}
 }
+
+// PeekWithin is Peek that waits for the next record: up to d, and no
+// longer than until stop is closed. mdsweep uses it for the rest of a
+// message whose first record said how many it has: the tool before it
+// writes them together, so they come at once, unless it died.
+func (in *Input) PeekWithin(d time.Duration, stop <-chan struct{}) ([]byte, bool) {
+	if in.r == nil || in.fd < 0 {
+		return in.Peek()
+	}
+	deadline := time.Now().Add(d)
+	for {
+		if line, ok := in.Peek(); ok {
+			return line, true
+		}
+		if in.Waiting() {
+			// Readable, and still no record: the end of the input.
+			return nil, false
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, false
+		}
+		select {
+		case <-stop:
+			return nil, false
+		default:
+		}
+		// Wake now and then to see a stop: a poll cannot wait on it.
+		if err := WaitReadable(in.fd, in.outFd, min(left, 100*time.Millisecond)); err != nil {
+			return nil, false
+		}
+	}
+}

@@ -2,6 +2,7 @@ package fsx
 
 import (
 	"os"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -26,7 +27,34 @@ type DirSync struct {
 
 	// fds keeps the directories open, so an fsync costs no open(2) and
 	// close(2). Only the syncer goroutine uses it, one run at a time.
-	fds map[string]int
+	fds   map[string]int
+	stale []string // directories gone: their descriptors are dropped
+}
+
+// Forget drops the descriptors kept for dir and every directory below it:
+// dir was removed (by hand), and one made again under its name must be
+// synced through a descriptor of its own, not the deleted one's.
+func (d *DirSync) Forget(dir string) {
+	d.mu.Lock()
+	d.stale = append(d.stale, dir)
+	d.mu.Unlock()
+}
+
+// dropStale closes the descriptors Forget asked to drop. Only the
+// goroutine that syncs (or Commit, once it is idle) touches d.fds.
+func (d *DirSync) dropStale() {
+	d.mu.Lock()
+	stale := d.stale
+	d.stale = nil
+	d.mu.Unlock()
+	for _, dir := range stale {
+		for p, fd := range d.fds {
+			if p == dir || strings.HasPrefix(p, dir+"/") {
+				unix.Close(fd)
+				delete(d.fds, p)
+			}
+		}
+	}
 }
 
 // maxOpenDirs bounds the descriptors the syncer keeps; past it, it closes
@@ -113,6 +141,7 @@ func (d *DirSync) Commit() error {
 		unix.Close(fd)
 	}
 	clear(d.fds)
+	d.stale = nil
 	err := d.err
 	d.err = nil
 	return err
@@ -128,6 +157,7 @@ func (d *DirSync) Err() error {
 }
 
 func (d *DirSync) syncAll(set map[string]struct{}) error {
+	d.dropStale()
 	var first error
 	for dir := range set {
 		if err := d.syncDir(dir); err != nil {
@@ -150,6 +180,10 @@ func (d *DirSync) syncDir(dir string) error {
 	if !ok {
 		var err error
 		fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err == unix.ENOENT {
+			// Removed (by hand): nothing there is left to make durable.
+			return nil
+		}
 		if err != nil {
 			return &os.PathError{Op: "open", Path: dir, Err: err}
 		}

@@ -60,7 +60,7 @@ func TestCrashHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := &MaildirTree{Queue: os.Getenv(crashEnvQueue)}
+	target := &MaildirTree{Queue: os.Getenv(crashEnvQueue), Create: true}
 	if err := target.HandOff(c, crashDests(os.Getenv(crashEnvDests))); err != nil {
 		t.Fatal(err)
 	}
@@ -123,6 +123,9 @@ func newCrashSite(t *testing.T, sameFS bool) crashSite {
 	}
 	if sameFS {
 		s.queue = filepath.Join(dir, "queue")
+		if err := os.Mkdir(s.queue, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	} else {
 		s.queue = crashQueue(t, dir)
 	}
@@ -161,7 +164,7 @@ func (s crashSite) rerun(t *testing.T, dests string) {
 	if _, err := c.Scan(0, func(p string) { claims = append(claims, p) }); err != nil {
 		t.Fatalf("claim: %v", err)
 	}
-	target := &MaildirTree{Queue: s.queue}
+	target := &MaildirTree{Queue: s.queue, Create: true}
 	for _, p := range claims {
 		cl, err := intake.ParseClaim(p)
 		if err != nil {
@@ -171,7 +174,7 @@ func (s crashSite) rerun(t *testing.T, dests string) {
 			t.Errorf("hand-off again: %v", err)
 		}
 	}
-	if err := target.Commit(); err != nil {
+	if err := target.Close(); err != nil {
 		t.Errorf("commit: %v", err)
 	}
 	if log.Len() > 0 {

@@ -2,11 +2,14 @@ package handoff
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"mdpipe/internal/cli"
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/safename"
@@ -15,24 +18,76 @@ import (
 )
 
 // MaildirTree hands messages off into QUEUE/LIST/SUBQUEUE/, a maildir
-// each, created on first use. The hand-off is exactly-once (DESIGN rule 3):
-// one no-replace rename on the same file system; across file systems a
-// copy to tmp/, fsync, no-replace rename into new/, fsync of new/, and only
-// then the unlink of the claim. The message keeps its unique name B, so a
-// hand-off repeated after a crash finds B there and just drops the claim.
+// each. QUEUE must exist (it is never created: a typo must not make a
+// queue nobody reads), and so must QUEUE/LIST unless Create is set: a list
+// exists when its directory does. SUBQUEUE and its tmp/, new/ and cur/ are
+// made on first use.
+//
+// Nothing below QUEUE is a symbolic link that is followed (QUEUE itself
+// may be one): each directory is opened by one name below the one before,
+// with O_NOFOLLOW, and messages are renamed and linked relative to the
+// descriptors so opened, so a link planted later is not followed either.
+//
+// The hand-off is exactly-once (DESIGN rule 3): one no-replace rename on
+// the same file system; across file systems a copy to tmp/, fsync,
+// no-replace rename into new/, fsync of new/, and only then the unlink of
+// the claim. The message keeps its unique name B, so a hand-off repeated
+// after a crash finds B there and just drops the claim.
 type MaildirTree struct {
-	Queue string
-	Sync  fsx.DirSync
+	Queue  string
+	Create bool     // make QUEUE/LIST on first use (mdsweep -C)
+	Log    *cli.Log // says which destinations refused a message that others took
+	Sync   fsx.DirSync
 
-	// valid maps a LIST and SUBQUEUE already checked to their maildir,
-	// and made a maildir known to exist to its new/: after the first
-	// message, a destination costs no name check, no path building and no
-	// mkdir.
+	// valid maps a LIST and SUBQUEUE already checked to their maildir's
+	// path, and open maps that path to its open directories: after the
+	// first message, a destination costs no name check, no path building
+	// and no mkdir.
 	valid   map[[2]string]string
-	made    map[string]string
-	dirsBuf []string
+	open    map[string]*maildir
+	dirsBuf []*maildir
 	pending []pending // claims to drop once their copies are durable
+
+	// inHand is the message whose hand-off is under way, and placed the
+	// maildirs that already hold it: a retry after a temporary failure
+	// puts it only where it is not yet, so a list manager that took it
+	// from new/ meanwhile does not get it twice.
+	inHand string
+	placed map[string]bool
 }
+
+// maildir is one destination maildir, open.
+type maildir struct {
+	dir    string // QUEUE/LIST/SUBQUEUE
+	newDir string // dir/new
+	fd     int    // dir
+	newFd  int    // dir/new
+}
+
+func (m *maildir) close() {
+	unix.Close(m.newFd)
+	unix.Close(m.fd)
+}
+
+// maxOpen bounds the maildirs kept open between messages.
+const maxOpen = 512
+
+// ErrNoSuchList is the cause of a message parked for a list whose
+// directory does not exist.
+var ErrNoSuchList = errors.New("no such list")
+
+// refusals are the permanent failures of some destinations of a message.
+type refusals []error
+
+func (r refusals) Error() string {
+	s := make([]string, len(r))
+	for i, err := range r {
+		s[i] = err.Error()
+	}
+	return strings.Join(s, "; ")
+}
+
+func (r refusals) Unwrap() []error { return r }
 
 // pending is a claim whose message now sits in every destination, but
 // whose destinations' directories are not fsynced yet. Its lock is held
@@ -45,58 +100,99 @@ type pending struct {
 // maxPending bounds the locks (descriptors) a batch holds.
 const maxPending = 256
 
-// HandOff implements Target.
-func (t *MaildirTree) HandOff(c intake.Claim, dests []Dest) error {
-	dirs, err := t.dirs(dests)
+// Check reports whether QUEUE is there, a directory: mdsweep never
+// creates it.
+func (t *MaildirTree) Check() error {
+	fd, err := unix.Open(t.Queue, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
+	unix.Close(fd)
+	return nil
+}
+
+// HandOff implements Target.
+func (t *MaildirTree) HandOff(c intake.Claim, dests []Dest) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(c.Path, &st); err != nil {
 		if err == unix.ENOENT {
-			return nil // someone else acted first
+			return nil // someone else acted first; no queue directory for it
 		}
 		return classify(err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return Permanent(fmt.Errorf("%w (%s)", fsx.ErrNotRegular, fsx.KindOf(st.Mode)))
 	}
-	if len(dirs) == 1 {
+	if t.inHand != c.Path {
+		t.inHand, t.placed = c.Path, nil
+	}
+	dirs, refused, err := t.dirs(dests)
+	if err != nil {
+		return err
+	}
+	if len(dirs) == 0 && len(t.placed) == 0 {
+		// No destination takes it, and none took it before: park it.
+		t.inHand = ""
+		if refused == nil {
+			refused = errors.New("no destination")
+		}
+		return Permanent(refused)
+	}
+	if len(dirs) == 1 && refused == nil && len(t.placed) == 0 {
 		err := t.rename(c, dirs[0])
 		if !fsx.IsCrossDevice(err) {
+			if err == nil || !IsTemporary(err) {
+				t.inHand = ""
+			}
 			return err
 		}
 	}
-	return t.copyAll(c, dirs)
+	return t.copyAll(c, dirs, refused)
 }
 
 // dirs validates the destinations again (DESIGN rule 5: every tool that
 // makes a path of LIST and SUBQUEUE checks them) and returns each
-// distinct destination maildir once, creating it if needed.
-func (t *MaildirTree) dirs(dests []Dest) ([]string, error) {
-	dirs := t.dirsBuf[:0]
-	for _, d := range dests {
-		dir, err := t.dirOf(d)
+// distinct destination maildir once, open, creating what may be created.
+// A destination refused for good (no such list, a symbolic link) is left
+// out and said in refused; any other failure is returned.
+func (t *MaildirTree) dirs(dests []Dest) (dirs []*maildir, refused, err error) {
+	if len(t.open) > maxOpen {
+		t.closeAll()
+	}
+	// A name that is not safe is a broken record: nothing is placed.
+	paths := make([]string, len(dests))
+	for i, d := range dests {
+		if paths[i], err = t.dirOf(d); err != nil {
+			return nil, nil, err
+		}
+	}
+	dirs = t.dirsBuf[:0]
+	var why refusals
+	for i, d := range dests {
+		m, err := t.ensure(d, paths[i])
 		if err != nil {
-			return nil, err
+			if IsTemporary(err) {
+				return nil, nil, err
+			}
+			why = append(why, err)
+			continue
 		}
 		dup := false
 		for _, x := range dirs {
-			dup = dup || x == dir
+			dup = dup || x == m
 		}
-		if dup {
-			continue
+		if !dup {
+			dirs = append(dirs, m)
 		}
-		if err := t.ensure(dir); err != nil {
-			return nil, err
-		}
-		dirs = append(dirs, dir)
 	}
 	t.dirsBuf = dirs
-	return dirs, nil
+	if len(why) > 0 {
+		refused = why
+	}
+	return dirs, refused, nil
 }
 
-// dirOf checks a destination's names and returns its maildir.
+// dirOf checks a destination's names and returns its maildir's path.
 func (t *MaildirTree) dirOf(d Dest) (string, error) {
 	key := [2]string{d.List, d.Subqueue}
 	if dir, ok := t.valid[key]; ok {
@@ -116,40 +212,135 @@ func (t *MaildirTree) dirOf(d Dest) (string, error) {
 	return dir, nil
 }
 
-// ensure creates the maildir dir once; later calls cost nothing.
-func (t *MaildirTree) ensure(dir string) error {
-	if _, ok := t.made[dir]; ok {
-		return nil
+// ensure opens the maildir of d at path, making SUBQUEUE and its
+// directories (and LIST, with Create) where they are missing. Later calls
+// cost nothing, until forget.
+func (t *MaildirTree) ensure(d Dest, path string) (*maildir, error) {
+	if m, ok := t.open[path]; ok {
+		return m, nil
 	}
-	for _, sub := range []string{"tmp", "new", "cur"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o777); err != nil {
-			return classify(err)
+	// QUEUE itself may be a symbolic link; nothing below it may.
+	root, err := unix.Open(t.Queue, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		// QUEUE gone (unmounted, being restored): wait for it.
+		return nil, Temporary(&os.PathError{Op: "open queue", Path: t.Queue, Err: err})
+	}
+	defer unix.Close(root)
+	listPath := filepath.Join(t.Queue, d.List)
+	list, err := openBelow(root, d.List, listPath, t.Create)
+	if err == unix.ENOENT {
+		return nil, Permanent(fmt.Errorf("%w '%s' (make its directory, or let mdsweep -C make lists)", ErrNoSuchList, listPath))
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(list)
+	fd, err := openBelow(list, d.Subqueue, path, true)
+	if err != nil {
+		return nil, err
+	}
+	m := &maildir{dir: path, newDir: filepath.Join(path, "new"), fd: fd, newFd: -1}
+	for _, sub := range []string{"tmp", "cur", "new"} {
+		sfd, err := openBelow(fd, sub, filepath.Join(path, sub), true)
+		if err != nil {
+			m.close()
+			return nil, err
+		}
+		if sub == "new" {
+			m.newFd = sfd
+		} else {
+			unix.Close(sfd)
 		}
 	}
-	if t.made == nil {
-		t.made = make(map[string]string)
+	if t.open == nil {
+		t.open = make(map[string]*maildir)
 	}
-	t.made[dir] = filepath.Join(dir, "new")
-	return nil
+	t.open[path] = m
+	return m, nil
+}
+
+// openBelow opens the directory name below the directory dirfd, never
+// through a symbolic link, and makes it first if it is missing and mk
+// is set. A missing directory that may not be made is unix.ENOENT.
+func openBelow(dirfd int, name, path string, mk bool) (int, error) {
+	for try := 0; ; try++ {
+		fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		switch {
+		case err == nil:
+			return fd, nil
+		case err == unix.ELOOP || err == unix.ENOTDIR:
+			// With O_DIRECTORY, a symbolic link is ENOTDIR: tell them apart.
+			var st unix.Stat_t
+			if unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				return -1, Permanent(fmt.Errorf("'%s' is a symbolic link: refused, nothing is written outside the queue", path))
+			}
+			return -1, Permanent(fmt.Errorf("'%s' is not a directory", path))
+		case err == unix.ENOENT && mk && try == 0:
+			if err := unix.Mkdirat(dirfd, name, 0o777); err != nil && err != unix.EEXIST {
+				return -1, classify(&os.PathError{Op: "mkdir", Path: path, Err: err})
+			}
+			continue
+		case err == unix.ENOENT && !mk:
+			return -1, unix.ENOENT
+		}
+		return -1, classify(&os.PathError{Op: "open", Path: path, Err: err})
+	}
+}
+
+// forget drops an open maildir that went away under us (removed by hand),
+// and the fsync descriptors kept below it, so the next use opens it anew.
+func (t *MaildirTree) forget(m *maildir) {
+	if t.open[m.dir] == m {
+		delete(t.open, m.dir)
+	}
+	m.close()
+	t.Sync.Forget(m.dir)
+}
+
+// closeAll closes every open maildir. Between messages only: a message in
+// hand uses them.
+func (t *MaildirTree) closeAll() {
+	for _, m := range t.open {
+		m.close()
+	}
+	clear(t.open)
+}
+
+// reopen checks, after a rename or link into m failed with ENOENT, whether
+// the claim is still there. If it is, m went away: reopen it (made again,
+// or refused), and return the new one; nil, nil means the claim is gone.
+func (t *MaildirTree) reopen(c intake.Claim, m *maildir, d Dest) (*maildir, error) {
+	if !exists(c.Path) {
+		return nil, nil
+	}
+	t.forget(m)
+	return t.ensure(d, m.dir)
+}
+
+// destOf returns the Dest whose maildir is m, for reopen.
+func destOf(t *MaildirTree, m *maildir) Dest {
+	rel, _ := filepath.Rel(t.Queue, m.dir)
+	list, sub, _ := strings.Cut(rel, "/")
+	return Dest{List: list, Subqueue: sub}
 }
 
 // rename is the same-file-system hand-off: one atomic rename.
-func (t *MaildirTree) rename(c intake.Claim, dir string) error {
-	newDir := t.made[dir]
-	to := newDir + "/" + c.Base
-	err := fsx.Rename(c.Path, to)
-	if fsx.IsNotExist(err) && exists(c.Path) {
+func (t *MaildirTree) rename(c intake.Claim, m *maildir) error {
+	err := fsx.RenameAt(unix.AT_FDCWD, c.Path, m.newFd, c.Base)
+	if fsx.IsNotExist(err) {
 		// The claim is there, so the destination went away under us
-		// (removed by hand): make it again, once.
-		delete(t.made, dir)
-		if err := t.ensure(dir); err != nil {
-			return err
+		// (removed by hand): open it again, once.
+		m2, rerr := t.reopen(c, m, destOf(t, m))
+		if rerr != nil || m2 == nil {
+			return rerr
 		}
-		err = fsx.Rename(c.Path, to)
+		m = m2
+		err = fsx.RenameAt(unix.AT_FDCWD, c.Path, m.newFd, c.Base)
 	}
+	to := m.newDir + "/" + c.Base
 	switch {
 	case err == nil:
-		t.Sync.Mark(newDir)
+		t.Sync.Mark(m.newDir)
 		t.Sync.Mark(c.Cur)
 		return nil
 	case fsx.IsNotExist(err):
@@ -187,20 +378,51 @@ func (t *MaildirTree) doneBefore(c intake.Claim, there string) error {
 // destination on the claim's file system gets a hard link; another gets a
 // durable copy. The claim is dropped at Commit, after the destinations'
 // directories are fsynced.
-func (t *MaildirTree) copyAll(c intake.Claim, dirs []string) error {
-	lock, _, err := fsx.LockClaim(c.Path)
+//
+// A partial hand-off is never delivered twice: once one destination
+// holds the message, a destination that refuses it for good is logged,
+// and the claim is dropped all the same. Parking it would let mdclaim -x
+// deliver it again to the ones that took it. Only a message that no
+// destination took is parked.
+func (t *MaildirTree) copyAll(c intake.Claim, dirs []*maildir, refused error) error {
+	lock, st, err := fsx.LockClaim(c.Path)
 	if err == fsx.ErrGone {
+		t.inHand = ""
 		return nil
 	}
 	if err != nil {
 		return classify(err)
 	}
 	crashPoint("locked")
-	for _, dir := range dirs {
-		if err := t.place(c, lock, dir); err != nil {
+	if t.placed == nil {
+		t.placed = make(map[string]bool)
+	}
+	var why refusals
+	if refused != nil {
+		why = append(why, refused)
+	}
+	for _, m := range dirs {
+		if t.placed[m.dir] {
+			continue
+		}
+		err := t.place(c, lock, st.Mode, m)
+		if err != nil && IsTemporary(err) {
 			lock.Close()
 			return err
 		}
+		if err != nil {
+			why = append(why, err)
+			continue
+		}
+		t.placed[m.dir] = true
+	}
+	t.inHand = ""
+	if len(t.placed) == 0 {
+		lock.Close()
+		return Permanent(why)
+	}
+	if len(why) > 0 && t.Log != nil {
+		t.Log.Path("handed off to some destinations only, not parked", c.Path, why)
 	}
 	t.pending = append(t.pending, pending{claim: c, lock: lock})
 	if len(t.pending) >= maxPending {
@@ -209,13 +431,25 @@ func (t *MaildirTree) copyAll(c intake.Claim, dirs []string) error {
 	return nil
 }
 
-// place puts one copy of the locked claim into dir's new/.
-func (t *MaildirTree) place(c intake.Claim, src *os.File, dir string) error {
-	to := filepath.Join(dir, "new", c.Base)
-	err := unix.Link(c.Path, to)
-	if err == unix.EXDEV {
-		err = t.copyInto(c, src, dir)
+// place puts one copy of the locked claim into m's new/.
+func (t *MaildirTree) place(c intake.Claim, src *os.File, mode uint32, m *maildir) error {
+	err := unix.Linkat(unix.AT_FDCWD, c.Path, m.newFd, c.Base, 0)
+	if err == unix.ENOENT {
+		// We hold the claim's lock, so the claim is there: m went away.
+		m2, rerr := t.reopen(c, m, destOf(t, m))
+		if rerr != nil {
+			return rerr
+		}
+		if m2 == nil {
+			return Temporary(fmt.Errorf("claim gone while locked"))
+		}
+		m = m2
+		err = unix.Linkat(unix.AT_FDCWD, c.Path, m.newFd, c.Base, 0)
 	}
+	if err == unix.EXDEV {
+		err = t.copyInto(c, src, mode, m)
+	}
+	to := m.newDir + "/" + c.Base
 	switch {
 	case err == nil:
 	case err == unix.EEXIST:
@@ -227,33 +461,47 @@ func (t *MaildirTree) place(c intake.Claim, src *os.File, dir string) error {
 			return Permanent(fmt.Errorf("%s exists already and holds another message", to))
 		}
 	default:
+		if errno, ok := err.(unix.Errno); ok {
+			err = &os.PathError{Op: "link", Path: to, Err: errno}
+		}
 		return classify(err)
 	}
-	t.Sync.Mark(filepath.Join(dir, "new"))
+	t.Sync.Mark(m.newDir)
 	crashPoint("placed")
 	return nil
 }
 
-// copyInto copies the message to dir/tmp/B, fsyncs it and renames it into
-// new/ without replacing. A tmp/B left by a crash is unlinked, never
-// truncated: if the link+unlink fallback was cut short between its two
-// calls, it is the inode of new/B, which the list manager may have taken
-// and be reading. Only the holder of the claim's lock writes tmp/B.
-func (t *MaildirTree) copyInto(c intake.Claim, src *os.File, dir string) error {
-	tmp := filepath.Join(dir, "tmp", c.Base)
-	if err := unix.Unlink(tmp); err != nil && err != unix.ENOENT {
-		return &os.PathError{Op: "unlink", Path: tmp, Err: err}
-	}
-	dst, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o666)
+// copyInto copies the message to tmp/B, fsyncs it and renames it into
+// new/ without replacing. The copy keeps the message's permission bits
+// (a 0600 message stays 0600, whatever the umask). A tmp/B left by a crash
+// is unlinked, never truncated: if the link+unlink fallback was cut short
+// between its two calls, it is the inode of new/B, which the list manager
+// may have taken and be reading. Only the holder of the claim's lock
+// writes tmp/B.
+func (t *MaildirTree) copyInto(c intake.Claim, src *os.File, mode uint32, m *maildir) error {
+	tmpPath := filepath.Join(m.dir, "tmp")
+	tmpFd, err := openBelow(m.fd, "tmp", tmpPath, true)
 	if err != nil {
 		return err
 	}
-	crashPoint("tmp-created")
-	if _, err := src.Seek(0, io.SeekStart); err != nil {
-		dst.Close()
-		return err
+	defer unix.Close(tmpFd)
+	tmp := filepath.Join(tmpPath, c.Base)
+	if err := unix.Unlinkat(tmpFd, c.Base, 0); err != nil && err != unix.ENOENT {
+		return &os.PathError{Op: "unlink", Path: tmp, Err: err}
 	}
-	_, err = io.Copy(dst, src)
+	fd, err := unix.Openat(tmpFd, c.Base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return &os.PathError{Op: "create", Path: tmp, Err: err}
+	}
+	dst := os.NewFile(uintptr(fd), tmp)
+	crashPoint("tmp-created")
+	err = unix.Fchmod(fd, mode&0o7777)
+	if err == nil {
+		_, err = src.Seek(0, io.SeekStart)
+	}
+	if err == nil {
+		_, err = io.Copy(dst, src)
+	}
 	crashPoint("tmp-written")
 	if err == nil {
 		err = dst.Sync()
@@ -263,11 +511,11 @@ func (t *MaildirTree) copyInto(c intake.Claim, src *os.File, dir string) error {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(tmp)
+		unix.Unlinkat(tmpFd, c.Base, 0)
 		return err
 	}
-	if err := fsx.Rename(tmp, filepath.Join(dir, "new", c.Base)); err != nil {
-		os.Remove(tmp)
+	if err := fsx.RenameAt(tmpFd, c.Base, m.newFd, c.Base); err != nil {
+		unix.Unlinkat(tmpFd, c.Base, 0)
 		if fsx.IsExist(err) {
 			return unix.EEXIST
 		}
@@ -282,7 +530,13 @@ func (t *MaildirTree) copyInto(c intake.Claim, src *os.File, dir string) error {
 // whose copies wait for durability are dropped only after a synchronous
 // fsync of every changed directory; their drops are made durable in the
 // background in turn.
+//
+// The destination maildirs kept open are closed too (Commit comes when
+// the input pauses, and every few hundred hand-offs): the next message
+// opens them again by name, so a directory an admin moved or replaced
+// meanwhile is seen as it is now.
 func (t *MaildirTree) Commit() error {
+	t.closeAll()
 	if len(t.pending) == 0 {
 		t.Sync.Kick()
 		if err := t.Sync.Err(); err != nil {

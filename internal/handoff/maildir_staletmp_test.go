@@ -35,7 +35,7 @@ func TestMaildirCrossDeviceStaleTmp(t *testing.T) {
 	if err := os.Chtimes(taken, past, past); err != nil {
 		t.Fatal(err)
 	}
-	mt := &handoff.MaildirTree{Queue: other}
+	mt := &handoff.MaildirTree{Queue: other, Create: true}
 	if err := mt.HandOff(c, []handoff.Dest{dest("mylist", "post")}); err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,9 @@ func TestParse(t *testing.T) {
 		bad  bool
 	}{
 		{line: "/m/cur/B:1,P", want: Record{Path: "/m/cur/B:1,P"}},
-		{line: "m/cur/B:1,P\tmylist\tpost\tmylist@x", want: Record{"m/cur/B:1,P", "mylist", "post", "mylist@x"}},
-		{line: "p\tmylist@x\tbounces\tmylist-bounces+a=b@x", want: Record{"p", "mylist@x", "bounces", "mylist-bounces+a=b@x"}},
-		{line: "p\tl\ts\t", want: Record{"p", "l", "s", ""}}, // an empty recipient is the target's to judge
+		{line: "m/cur/B:1,P\tmylist\tpost\tmylist@x", want: Record{"m/cur/B:1,P", "mylist", "post", "mylist@x", 0, 0}},
+		{line: "p\tmylist@x\tbounces\tmylist-bounces+a=b@x", want: Record{"p", "mylist@x", "bounces", "mylist-bounces+a=b@x", 0, 0}},
+		{line: "p\tl\ts\t", want: Record{"p", "l", "s", "", 0, 0}}, // an empty recipient is the target's to judge
 		{line: "path with spaces", want: Record{Path: "path with spaces"}},
 		{line: "", want: Record{}},
 		{line: "p\tl", want: Record{Path: "p"}, bad: true},
@@ -25,14 +25,28 @@ func TestParse(t *testing.T) {
 		{line: "p\tl\t\tr", want: Record{Path: "p"}, bad: true},
 		{line: "\tl\ts\tr", want: Record{}, bad: true},
 		{line: "p\t", want: Record{Path: "p"}, bad: true},
+		{line: "p\tl\ts\tr\t1/3", want: Record{"p", "l", "s", "r", 1, 3}},
+		{line: "p\tl\ts\tr\t3/3", want: Record{"p", "l", "s", "r", 3, 3}},
+		{line: "p\tl\ts\tr\t1/1", want: Record{"p", "l", "s", "r", 1, 1}},
+		{line: "p\tl\ts\tr\t65536/65536", want: Record{"p", "l", "s", "r", 65536, 65536}},
+		{line: "p\tl\ts\tr\t4/3", want: Record{Path: "p"}, bad: true},
+		{line: "p\tl\ts\tr\t0/3", want: Record{Path: "p"}, bad: true},
+		{line: "p\tl\ts\tr\t1/0", want: Record{Path: "p"}, bad: true},
+		{line: "p\tl\ts\tr\t1/65537", want: Record{Path: "p"}, bad: true},
+		{line: "p\tl\ts\tr\t3", want: Record{Path: "p"}, bad: true},
+		{line: "p\tl\ts\tr\t1/", want: Record{Path: "p"}, bad: true},
+		{line: "p\tl\ts\tr\t/3", want: Record{Path: "p"}, bad: true},
+		{line: "p\tl\ts\tr\t+1/+3", want: Record{Path: "p"}, bad: true},
+		{line: "p\tl\ts\tr\t-1/3", want: Record{Path: "p"}, bad: true},
+		{line: "p\tl\ts\tr\t1/3\textra", want: Record{Path: "p"}, bad: true},
 	}
 	for _, tc := range cases {
 		got, err := Parse([]byte(tc.line))
 		if (err != nil) != tc.bad {
 			t.Errorf("Parse(%q) error = %v, want bad=%v", tc.line, err, tc.bad)
 		}
-		if tc.bad && err != ErrFields {
-			t.Errorf("Parse(%q) error = %v, want ErrFields", tc.line, err)
+		if tc.bad && err != ErrFields && err != ErrCount {
+			t.Errorf("Parse(%q) error = %v, want ErrFields or ErrCount", tc.line, err)
 		}
 		if d := cmp.Diff(tc.want, got); d != "" {
 			t.Errorf("Parse(%q) (-want +got):\n%s", tc.line, d)
@@ -82,10 +96,14 @@ func TestRoundTrip(t *testing.T) {
 	for _, r := range []Record{
 		{Path: "/m/cur/1.2.h:1,P"},
 		{Path: "m/cur/B:1,P", List: "mylist@lists.example.test", Subqueue: "bounces", Recipient: "mylist-bounces+a=b@lists.example.test"},
+		{Path: "m/cur/B:1,P", List: "mylist", Subqueue: "post", Recipient: "mylist@x", Index: 2, Count: 7},
 	} {
 		line := r.Path
 		if r.Routed() {
 			line += "\t" + r.List + "\t" + r.Subqueue + "\t" + r.Recipient
+		}
+		if r.Counted() {
+			line += "\t" + Count(r.Index, r.Count)
 		}
 		got, err := Parse([]byte(line))
 		if err != nil {
@@ -95,4 +113,29 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("round trip (-want +got):\n%s", d)
 		}
 	}
+}
+
+// FuzzParse: no line makes Parse panic, and a line it accepts is one the
+// tools would write the same way.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"p", "p\tl\ts\tr", "p\tl\ts\tr\t1/2", "p\tl\ts\tr\t2/1", "p\tl\ts\tr\t1/", "p\t\t\t\t"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		r, err := Parse([]byte(line))
+		if err != nil || !r.Routed() {
+			return
+		}
+		if r.Counted() && (r.Index < 1 || r.Index > r.Count || r.Count > MaxCount) {
+			t.Fatalf("Parse(%q) = %d/%d", line, r.Index, r.Count)
+		}
+		again := r.Path + "\t" + r.List + "\t" + r.Subqueue + "\t" + r.Recipient
+		if r.Counted() {
+			again += "\t" + Count(r.Index, r.Count)
+		}
+		r2, err := Parse([]byte(again))
+		if err != nil || r2 != r {
+			t.Fatalf("Parse(%q) = %+v, but its own line %q gives %+v, %v", line, r, again, r2, err)
+		}
+	})
 }

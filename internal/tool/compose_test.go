@@ -15,6 +15,7 @@ func TestStreamingPipeline(t *testing.T) {
 	dir := t.TempDir()
 	maildir, queue := filepath.Join(dir, "intake"), filepath.Join(dir, "queue")
 	ds := fillIntake(t, maildir)
+	makeLists(t, queue, ds)
 
 	// Each tool's exit status goes to NAME.rc: sh has no pipefail.
 	stdout, stderr := shell(t, dir, `
@@ -53,6 +54,7 @@ func TestShellLoop(t *testing.T) {
 	dir := t.TempDir()
 	maildir, queue := filepath.Join(dir, "intake"), filepath.Join(dir, "queue")
 	ds := fillIntake(t, maildir)
+	makeLists(t, queue, ds)
 
 	stdout, stderr := shell(t, dir, `
 		n=0

@@ -20,6 +20,7 @@ func TestFourPipelines(t *testing.T) {
 	maildir, queue := filepath.Join(dir, "intake"), filepath.Join(dir, "queue")
 	newMaildir(t, maildir)
 	ds := generate(t, maildir, messages)
+	makeLists(t, queue, ds)
 
 	// Each pipeline keeps what its mdclaim printed, and each tool's exit
 	// status, in its own directory.

@@ -26,6 +26,7 @@ func TestDuplicateHandOff(t *testing.T) {
 	for b, m := range msgs {
 		writeFile(t, filepath.Join(maildir, "new", b), m)
 	}
+	makeLists(t, queue, []delivery{{dests: []string{"other/post"}}})
 	for _, there := range []string{"mylist/post/new/" + one, "mylist/owner/new/" + two} {
 		path := filepath.Join(queue, there)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

@@ -330,3 +330,20 @@ func fmtStatuses(m map[string]string) string {
 	}
 	return strings.TrimSpace(b.String())
 }
+
+// makeLists makes QUEUE and the directory of every list ds go to: a list
+// exists when its directory does (mdsweep makes lists only with -C).
+func makeLists(t *testing.T, queue string, ds []delivery) {
+	t.Helper()
+	for _, d := range ds {
+		for _, dest := range d.dests {
+			list, _, _ := strings.Cut(dest, "/")
+			if err := os.MkdirAll(filepath.Join(queue, list), 0o777); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := os.MkdirAll(queue, 0o777); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -20,6 +20,7 @@ func TestFollow(t *testing.T) {
 	dir := t.TempDir()
 	maildir, queue := filepath.Join(dir, "intake"), filepath.Join(dir, "queue")
 	newMaildir(t, maildir)
+	makeLists(t, queue, []delivery{{dests: []string{"mylist/post"}}})
 
 	p := startPipeline(t,
 		[]string{"mdclaim", "-f", "-i", "1h", maildir},

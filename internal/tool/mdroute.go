@@ -63,6 +63,7 @@ type router struct {
 	rt      *route.Router
 	headers []string
 	hr      route.HeaderReader
+	routes  []route.Route
 	// operands: each input is a whole path, not a record.
 	operands bool
 }
@@ -100,7 +101,7 @@ func (m *router) route(line []byte) {
 		return
 	}
 	var first error
-	n := 0
+	routes := m.routes[:0]
 	for _, a := range route.Addresses(value) {
 		rt, err := m.rt.Route(a)
 		if err != nil {
@@ -109,11 +110,21 @@ func (m *router) route(line []byte) {
 			}
 			continue
 		}
-		m.out.Add(path, rt.List, rt.Subqueue, rt.Recipient)
+		routes = append(routes, rt)
+	}
+	m.routes = routes
+	n := len(routes)
+	if n > record.MaxCount {
+		m.unroutable(path, fmt.Errorf("%s: %d recipients, more than %d", name, n, record.MaxCount))
+		return
+	}
+	// The N records of a message carry I/N: mdsweep hands the message
+	// off once it holds all N, however the pipe splits them.
+	for i, rt := range routes {
+		m.out.Add(path, rt.List, rt.Subqueue, rt.Recipient, record.Count(i+1, n))
 		if m.log.Verbose { // Info's arguments would allocate for nothing
 			m.log.Info("routed '%s': %s %s %s", path, rt.List, rt.Subqueue, rt.Recipient)
 		}
-		n++
 	}
 	switch {
 	case n == 0 && first == nil:

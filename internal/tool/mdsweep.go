@@ -2,6 +2,7 @@ package tool
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -9,9 +10,11 @@ import (
 	"mdpipe/internal/handoff"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/record"
+
+	"golang.org/x/sys/unix"
 )
 
-const mdsweepUsage = "mdsweep [-v] [-s] (-q queue | -c command | -l lmtp-address) [-t give-up-after] [-T timeout] [path-record ...]"
+const mdsweepUsage = "mdsweep [-v] [-s] (-q queue [-C] | -c command | -l lmtp-address) [-t give-up-after] [-T timeout] [path-record ...]"
 
 // Mdsweep hands each routed claim off to its list queue.
 func Mdsweep(args []string) int {
@@ -21,6 +24,7 @@ func Mdsweep(args []string) int {
 	lmtp := fs.String("l", "MDSWEEP_LMTP", "", "hand off over LMTP to `address` (host:port, or a unix socket path; several, comma-separated, tried in order)")
 	giveUp := fs.Duration("t", "MDSWEEP_GIVEUP", 0, "give up on a temporary failure after `duration` and exit 111, leaving the message claimed (0: retry for ever)")
 	timeout := fs.Duration("T", "MDSWEEP_TIMEOUT", 10*time.Minute, "kill a command that runs longer than `duration`; temporary failure")
+	create := fs.Bool("C", "MDSWEEP_CREATE", "with -q: make a list's directory QUEUE/LIST on its first message (default: a list exists when its directory does; mail for any other is parked: no such list)")
 	noSync := fs.Bool("s", "MDSWEEP_NOSYNC", "do not fsync directories after a hand-off (faster; a crash may lose hand-offs of the last seconds)")
 	verbose := fs.Bool("v", "MDSWEEP_VERBOSE", "log each hand-off")
 	if err := fs.Parse(args); err != nil {
@@ -44,8 +48,14 @@ func Mdsweep(args []string) int {
 	var target handoff.Target
 	switch {
 	case *queue != "":
-		t := &handoff.MaildirTree{Queue: *queue}
+		t := &handoff.MaildirTree{Queue: *queue, Create: *create, Log: r.log}
 		t.Sync.Off = *noSync
+		if err := t.Check(); err != nil {
+			// Never made here: a typo must not become a queue. 111, so
+			// that a supervisor retries while a mount comes up.
+			r.log.Path("no queue", *queue, fmt.Errorf("%w (mdsweep never makes it)", err))
+			return int(cli.Temp)
+		}
 		target = t
 	case *command != "":
 		// DETAIL splits the recipient at mdroute's delimiters.
@@ -95,8 +105,13 @@ func (s *sweeper) commit() {
 	}
 }
 
-// sweep hands off one message: this record and the records right after it
-// that have the same path (several destinations).
+// recordWait bounds the wait for the rest of a message's records. The
+// tool before mdsweep writes them together, so they come at once unless it
+// died or stopped half-way.
+const recordWait = 10 * time.Second
+
+// sweep hands off one message: this record and the rest of its message's
+// records (several destinations).
 func (s *sweeper) sweep(line []byte) {
 	rec, err := record.Parse(line)
 	if err != nil {
@@ -117,17 +132,18 @@ func (s *sweeper) sweep(line []byte) {
 		return
 	}
 	s.dests = append(s.dests[:0], handoff.Dest{List: rec.List, Subqueue: rec.Subqueue, Recipient: rec.Recipient})
-	for {
-		next, ok := s.in.Peek()
-		if !ok || record.PathOf(next) != rec.Path {
-			break
+	if rec.Counted() {
+		if !s.gather(rec) {
+			return
 		}
-		line, _ := s.in.Next()
-		more, err := record.Parse(line)
-		if err != nil || !more.Routed() {
-			continue // a bare duplicate of a routed path adds nothing
-		}
-		s.dests = append(s.dests, handoff.Dest{List: more.List, Subqueue: more.Subqueue, Recipient: more.Recipient})
+	} else {
+		s.adjacent(rec)
+	}
+	if !claimExists(c.Path) {
+		// Never silent (a lost split once looked exactly like this), and
+		// no queue directory is made for it.
+		s.log.Path("no such claim", c.Path, errors.New("handed off, parked or returned already; nothing to do"))
+		return
 	}
 	err = s.sw.Sweep(c, s.dests)
 	if s.batch++; s.batch >= maxBatch {
@@ -150,4 +166,75 @@ func (s *sweeper) sweep(line []byte) {
 		s.out.Record(c.Path)
 		s.note(cli.Perm)
 	}
+}
+
+// gather reads the rest of a counted message's records, 2/N to N/N, into
+// s.dests. It waits for them (bounded), since they may still be on their
+// way. A message that stays incomplete is not handed off at all: a part
+// of its destinations now and the rest never would be a silent loss. It
+// stays claimed for mdclaim -r, which sends it down the pipeline whole.
+func (s *sweeper) gather(rec record.Record) bool {
+	if rec.Index != 1 {
+		// The tail of a message whose head we gave up on, or a broken
+		// writer: skip all of it that is here, with one line.
+		n := 1
+		for {
+			next, ok := s.in.Peek()
+			if !ok || record.PathOf(next) != rec.Path {
+				break
+			}
+			s.in.Next()
+			n++
+		}
+		s.log.Path("incomplete message", rec.Path,
+			fmt.Errorf("%d record(s) from %s on, without the ones before; not handed off, left claimed", n, record.Count(rec.Index, rec.Count)))
+		s.note(cli.Temp)
+		return false
+	}
+	for len(s.dests) < rec.Count {
+		next, ok := s.in.PeekWithin(recordWait, s.stop.Stopping())
+		var more record.Record
+		var err error
+		if ok {
+			more, err = record.Parse(next)
+		}
+		if !ok || err != nil || more.Path != rec.Path || more.Count != rec.Count || more.Index != len(s.dests)+1 {
+			// The record after is not ours: it stays for the next sweep.
+			why := fmt.Errorf("%d of %d records came; not handed off, left claimed", len(s.dests), rec.Count)
+			if !ok && s.stopping() {
+				why = fmt.Errorf("stopped after %d of %d records; not handed off, left claimed", len(s.dests), rec.Count)
+			}
+			s.log.Path("incomplete message", rec.Path, why)
+			s.note(cli.Temp)
+			return false
+		}
+		s.in.Next()
+		s.dests = append(s.dests, handoff.Dest{List: more.List, Subqueue: more.Subqueue, Recipient: more.Recipient})
+	}
+	return true
+}
+
+// adjacent adds to s.dests the records without a count (typed by hand)
+// right after rec that name the same path and are there to read.
+func (s *sweeper) adjacent(rec record.Record) {
+	for {
+		next, ok := s.in.Peek()
+		if !ok || record.PathOf(next) != rec.Path {
+			return
+		}
+		more, err := record.Parse(next)
+		if err == nil && more.Counted() {
+			return // another message's, for the next sweep
+		}
+		s.in.Next()
+		if err != nil || !more.Routed() {
+			continue // a bare duplicate of a routed path adds nothing
+		}
+		s.dests = append(s.dests, handoff.Dest{List: more.List, Subqueue: more.Subqueue, Recipient: more.Recipient})
+	}
+}
+
+func claimExists(path string) bool {
+	var st unix.Stat_t
+	return unix.Lstat(path, &st) != unix.ENOENT
 }

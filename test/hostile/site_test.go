@@ -35,6 +35,9 @@ func newSite(t *testing.T) *site {
 		s.mkdir(filepath.Join(s.intake, d))
 	}
 	s.mkdir(s.queue)
+	// A list exists when its directory does (mdsweep makes none without -C).
+	s.mkdir(filepath.Join(s.queue, "mylist"))
+	s.mkdir(filepath.Join(s.queue, "other"))
 	s.mkdir(filepath.Join(root, "etc"))
 	s.write(filepath.Join(root, "etc", "passwd"), "root:x:0:0::/root:/bin/sh\n")
 	return s

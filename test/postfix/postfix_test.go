@@ -62,6 +62,17 @@ func runSite(t *testing.T, rc postfixsite.Recipe, sessions ...[]message) {
 	if err := os.Chown(queue, own.UID, own.GID); err != nil {
 		t.Fatal(err)
 	}
+	// A list exists when its directory does: one for each known list.
+	for _, l := range strings.Split(knownLists(), "\n") {
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		d := filepath.Join(queue, l)
+		testkit.Mkdir(t, d, 0o700)
+		if err := os.Chown(d, own.UID, own.GID); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	pf := postfixsite.New(t, base, own, rc)
 	checkAddsToSite(t, pf, rc)

@@ -215,12 +215,12 @@ func (r *runitService) up() {
 }
 
 // downWhileRetrying stops the service while mdsweep retries a hand-off (a
-// new list's queue cannot be made): sv down stops mdclaim and mdroute at
+// new list's subqueue cannot be made): sv down stops mdclaim and mdroute at
 // once, and mdsweep, for ever retrying, after the pipeline's grace (5 s),
 // leaving the message claimed for mdclaim -r once the service is up again.
 func (r *runitService) downWhileRetrying() {
 	r.t.Helper()
-	if err := os.Chmod(r.queue, 0o555); err != nil {
+	if err := os.Chmod(filepath.Join(r.queue, "newlist"), 0o555); err != nil {
 		r.t.Fatal(err)
 	}
 	newList := "Delivered-To: newlist@lists.example.test\n"
@@ -242,7 +242,7 @@ func (r *runitService) downWhileRetrying() {
 	if left := r.claims(); len(left) != 1 {
 		r.t.Fatalf("after a stop in a retry, cur/ holds %v, want the one claim", left)
 	}
-	if err := os.Chmod(r.queue, 0o755); err != nil {
+	if err := os.Chmod(filepath.Join(r.queue, "newlist"), 0o755); err != nil {
 		r.t.Fatal(err)
 	}
 }

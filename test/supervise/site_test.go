@@ -71,6 +71,11 @@ func newSite(t *testing.T, supervisor string, env map[string]string) *site {
 		s.mkdirOwned(filepath.Join(s.intake, d))
 	}
 	s.mkdirOwned(s.queue)
+	// A list exists when its directory does: mdsweep makes none (no -C).
+	for i := range 5 {
+		s.mkdirOwned(filepath.Join(s.queue, fmt.Sprintf("list%d", i)))
+	}
+	s.mkdirOwned(filepath.Join(s.queue, "newlist"))
 	run(t, "cp", "-R", filepath.Join(examples, supervisor), s.sv)
 	s.setUser("run", "mdpipe")
 	s.setUser(filepath.Join("log", "run"), "mdpipelog")

@@ -59,6 +59,7 @@ func count(t *testing.T, dir string) int {
 // retries them once their cause is fixed (here: a list not yet known).
 func TestRetryParked(t *testing.T) {
 	intake, queue := newIntake(t)
+	makeLists(t, queue)
 	lists := filepath.Join(t.TempDir(), "lists")
 	if err := os.WriteFile(lists, []byte("alpha\n"), 0o666); err != nil {
 		t.Fatal(err)
@@ -156,9 +157,12 @@ func TestStopDuringBackoff(t *testing.T) {
 	if out, code := shell(t, `mdclaim "$I" | mdroute >"$R"`, "I="+intake, "R="+records); code != 0 {
 		t.Fatalf("claim: %d %s", code, out)
 	}
-	// A queue that cannot be written: a temporary failure. Root writes
-	// anywhere, so then mdsweep runs as nobody.
-	if err := os.Mkdir(queue, 0o555); err != nil {
+	// A list whose directory cannot be written: a temporary failure. Root
+	// writes anywhere, so then mdsweep runs as nobody.
+	if err := os.Mkdir(queue, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(queue, lists[0]), 0o555); err != nil {
 		t.Fatal(err)
 	}
 	argv := []string{filepath.Join(bin, "mdsweep"), "-q", queue}
@@ -223,6 +227,7 @@ func TestFsyncBatched(t *testing.T) {
 	}{{"", 2, 12}, {"-s", 0, 0}} {
 		t.Run("flags"+tc.flags, func(t *testing.T) {
 			intake, queue := newIntake(t)
+			makeLists(t, queue)
 			const n = 200
 			for i := 0; i < n; i++ {
 				name := fmt.Sprintf("1700000%03d.M1P1Q%d.x", i, i)

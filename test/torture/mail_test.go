@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -190,4 +191,16 @@ func account(intake, queue string, n int) (*accounting, error) {
 		}
 	}
 	return a, nil
+}
+
+// makeLists makes the queue and a directory for each list the writer
+// delivers to: a list exists when its directory does (mdsweep makes
+// none without -C).
+func makeLists(t testing.TB, queue string) {
+	t.Helper()
+	for _, l := range lists {
+		if err := os.MkdirAll(filepath.Join(queue, l), 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -55,6 +55,7 @@ func TestTorture(t *testing.T) {
 		t.Cleanup(func() { os.RemoveAll(queueParent) })
 	}
 	queue := filepath.Join(queueParent, "queue")
+	makeLists(t, queue)
 	logDir := root
 	if *flagKeep {
 		var err error
