@@ -3,7 +3,8 @@ PREFIX ?= /usr/local
 BINDIR = $(PREFIX)/bin
 MANDIR = $(PREFIX)/share/man
 GO ?= go
-STATICCHECK ?= $(shell command -v staticcheck || echo $$HOME/go/bin/staticcheck)
+# staticcheck is pinned in go.mod (its tool directive): no install needed.
+STATICCHECK ?= $(GO) tool staticcheck
 TOOLS = mdclaim mdroute mdsweep mdfail
 
 all: $(TOOLS:%=bin/%)
@@ -26,7 +27,13 @@ lint:
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 	test -z "$$(gofmt -l .)"
-	mandoc -Tlint -Wwarning man/*.[17]
+	@if command -v mandoc >/dev/null; then \
+		echo "mandoc -Tlint -Wwarning man/*.[17]"; mandoc -Tlint -Wwarning man/*.[17]; \
+	elif [ "$$CI" = true ]; then \
+		echo "lint: no mandoc, and CI=true: CI never passes by skipping"; exit 1; \
+	else \
+		echo "lint: skipping the man page lint: no mandoc (apt-get install mandoc)"; \
+	fi
 
 demo: all
 	sh demo/demo.sh
