@@ -93,15 +93,15 @@ type Instance struct {
 func Require(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("skipping: the Postfix test must run as root (it starts Postfix on port 25 and adds a system user); CI runs it as root")
+		testkit.SkipMissing(t, "the Postfix test must run as root (it starts Postfix on port 25 and adds a system user); CI runs it as root")
 	}
 	for _, cmd := range []string{"postfix", "postconf", "postqueue", "postalias", "setpriv", "useradd"} {
 		if _, err := exec.LookPath(cmd); err != nil {
-			t.Skipf("skipping: %s not installed (apt-get install postfix postfix-pcre util-linux passwd): %v", cmd, err)
+			testkit.SkipMissing(t, "%s not installed (apt-get install postfix postfix-pcre util-linux passwd): %v", cmd, err)
 		}
 	}
 	if _, err := os.Stat("/etc/postfix/master.cf"); err != nil {
-		t.Skipf("skipping: no Debian Postfix master.cf: %v", err)
+		testkit.SkipMissing(t, "no Debian Postfix master.cf: %v", err)
 	}
 }
 
@@ -176,7 +176,7 @@ func New(t testing.TB, base string, own testkit.Owner, rc Recipe) *Instance {
 		p.buildAliases(t, recipes, rc.Aliases, subst)
 	}
 	if out, err := exec.Command("postconf", "-c", p.Config, "-m").Output(); rc.needsPCRE() && (err != nil || !strings.Contains(string(out), "pcre")) {
-		t.Skipf("skipping: Postfix has no pcre maps (apt-get install postfix-pcre): postconf -m: %v: %s", err, strings.Fields(string(out)))
+		testkit.SkipMissing(t, "Postfix has no pcre maps (apt-get install postfix-pcre): postconf -m: %v: %s", err, strings.Fields(string(out)))
 	}
 	return p
 }
