@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -22,8 +24,30 @@ func SkipMissing(t testing.TB, format string, args ...any) {
 	if InCI() {
 		t.Fatalf("CI=true, and this test cannot run: %s", why)
 	}
+	noteSkip(t.Name(), why)
 	t.Skip("skipped: " + why)
 }
+
+// noteSkip appends the skip to the file $MDPIPE_SKIPLOG names, if any:
+// make test sets it, and prints the skips and their reasons at the end,
+// which go test without -v would not show. One short write with
+// O_APPEND, so the test processes running in parallel do not mix lines.
+func noteSkip(test, why string) {
+	path := os.Getenv("MDPIPE_SKIPLOG")
+	if path == "" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	pkg := strings.TrimSuffix(filepath.Base(os.Args[0]), ".test")
+	f.WriteString(oneLine(fmt.Sprintf("%s %s: %s", pkg, test, why)) + "\n")
+}
+
+// oneLine keeps a reason on its line of the skip log.
+func oneLine(s string) string { return strings.NewReplacer("\n", " ", "\r", " ").Replace(s) }
 
 // NeedRoot skips (under CI: fails) unless the test runs as root; why says
 // what root is for.
