@@ -385,15 +385,17 @@ func (v *value) show(n int64) string {
 func Operands(what string, min, max int) Rule {
 	return func(f *Flags) error {
 		n := f.NArg()
+		want := fmt.Sprintf("at most %d", max)
+		if max == 1 {
+			want = "one"
+		}
 		switch {
-		case n < min && n == 0:
+		case n == 0 && min > 0:
 			return fmt.Errorf("no %s given", what)
 		case n < min:
-			return fmt.Errorf("%d operands, want at least %d: %s", n, min, what)
-		case max >= 0 && n > max && max == 1:
-			return fmt.Errorf("%d operands ('%s'), want one %s", n, strings.Join(f.Args(), "' '"), what)
+			return fmt.Errorf("%d operands, want at least %d (%s)", n, min, what)
 		case max >= 0 && n > max:
-			return fmt.Errorf("%d operands, want at most %d", n, max)
+			return fmt.Errorf("%d operands ('%s'), want %s %s", n, strings.Join(f.Args(), "' '"), want, what)
 		}
 		return nil
 	}
