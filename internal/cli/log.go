@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Log writes the one-line events of DESIGN "Logging": `prog: what 'path':
@@ -55,11 +56,40 @@ func (l *Log) line(s string) {
 	fmt.Fprintf(w, "%s: %s\n", l.Prog, s)
 }
 
-// oneLine keeps a log event on one line whatever an error text or a
-// hostile file name holds, so that log readers can count on it.
+// oneLine keeps a log event on one line, and the log reader's terminal
+// safe, whatever an error text, a hostile file name or a command's stderr
+// holds: every control byte is escaped, \n, \r and \t as such, the rest
+// as \xNN (C1 controls as \u00NN), and so is a byte that is not UTF-8.
+// This is the one way any tool's words reach its stderr, so no log line
+// can be split or forged.
 func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\n\r") {
+	i := 0
+	for i < len(s) && s[i] >= 0x20 && s[i] < 0x7f {
+		i++
+	}
+	if i == len(s) {
 		return s
 	}
-	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(s)
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	b.WriteString(s[:i])
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f || r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r >= 0x80 && r < 0xa0:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"os"
+	"sync"
 )
 
 // Output writes records. It is buffered, and flushed whenever the tool is
@@ -13,7 +14,11 @@ import (
 type Output struct {
 	w   *bufio.Writer
 	buf []byte
-	err error
+	// err is read by the main loop (Err) while a stop's goroutine may
+	// flush (and set it): the writes themselves take turns by the
+	// Stopper, this check does not.
+	errMu sync.Mutex
+	err   error
 }
 
 // NewOutput returns an Output on stdout.
@@ -56,14 +61,20 @@ func (o *Output) Record(fields ...string) {
 // Flush writes out what is buffered.
 func (o *Output) Flush() error {
 	o.keep(o.w.Flush())
-	return o.err
+	return o.Err()
 }
 
 // Err returns the first write error.
-func (o *Output) Err() error { return o.err }
+func (o *Output) Err() error {
+	o.errMu.Lock()
+	defer o.errMu.Unlock()
+	return o.err
+}
 
 func (o *Output) keep(err error) {
+	o.errMu.Lock()
 	if o.err == nil {
 		o.err = err
 	}
+	o.errMu.Unlock()
 }

@@ -14,6 +14,7 @@ import (
 
 	"mdpipe/internal/cli"
 	"mdpipe/internal/intake"
+	"mdpipe/internal/testkit"
 
 	"golang.org/x/sys/unix"
 )
@@ -100,7 +101,7 @@ func crashQueue(t *testing.T, dir string) string {
 			return shm
 		}
 	}
-	t.Skip("cannot mount a tmpfs, and /dev/shm is not another file system")
+	testkit.SkipMissing(t, "cannot mount a tmpfs (needs root or CAP_SYS_ADMIN), and /dev/shm is not another file system")
 	return ""
 }
 

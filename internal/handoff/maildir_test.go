@@ -17,6 +17,7 @@ import (
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/handoff"
 	"mdpipe/internal/intake"
+	"mdpipe/internal/testkit"
 )
 
 const msgB = "1795893886.Vfe00Ib80b5M516465.vm"
@@ -398,7 +399,7 @@ func mountTmpfs(t *testing.T, size string) string {
 		t.Fatal(err)
 	}
 	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Skipf("cannot mount a tmpfs for a second file system (needs root or CAP_SYS_ADMIN): %v", err)
+		testkit.SkipMissing(t, "cannot mount a tmpfs for a second file system (needs root or CAP_SYS_ADMIN): %v", err)
 	}
 	t.Cleanup(func() {
 		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
@@ -565,11 +566,11 @@ func TestMaildirReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := unix.Mount(rw, ro, "", unix.MS_BIND, ""); err != nil {
-		t.Skipf("cannot bind-mount a read-only queue (needs root or CAP_SYS_ADMIN): %v", err)
+		testkit.SkipMissing(t, "cannot bind-mount a read-only queue (needs root or CAP_SYS_ADMIN): %v", err)
 	}
 	t.Cleanup(func() { unix.Unmount(ro, unix.MNT_DETACH) })
 	if err := unix.Mount("", ro, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
-		t.Skipf("cannot remount the bind mount read-only: %v", err)
+		testkit.SkipMissing(t, "cannot remount the bind mount read-only: %v", err)
 	}
 	c := claimIn(t, dir, msgB, body(msgB))
 	for _, d := range []handoff.Dest{dest("mylist", "post"), dest("newlist", "post")} {

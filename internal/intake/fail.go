@@ -3,6 +3,7 @@ package intake
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"mdpipe/internal/fsx"
 
@@ -12,8 +13,13 @@ import (
 // ErrParked says the claim was parked already: the call is a no-op.
 var ErrParked = errors.New("parked already")
 
+// ErrNotInMaildir says a claim name lies in a cur/ that is not a
+// maildir's: nothing there is an intake's claim, so nothing is parked.
+var ErrNotInMaildir = errors.New("not in a maildir's cur/ (no new/ and tmp/ beside it)")
+
 // Fail parks a claim: cur/B:1,P -> cur/B:1,X by one no-replace rename. It
-// returns the X path. Anything that is not a claim is refused untouched.
+// returns the X path. Anything that is not a claim is refused untouched,
+// and so is a claim name in a cur/ with no new/ and tmp/ beside it.
 // A claim that is gone while its X exists was parked already (ErrParked).
 func Fail(path string) (string, error) {
 	c, err := ParseClaim(path)
@@ -26,6 +32,12 @@ func Fail(path string) (string, error) {
 			return c.FailPath(), ErrParked
 		}
 		return "", err
+	}
+	for _, d := range []string{"new", "tmp"} {
+		var ds unix.Stat_t
+		if unix.Stat(filepath.Join(c.Maildir, d), &ds) != nil || ds.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return "", ErrNotInMaildir
+		}
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return "", fmt.Errorf("%w (%s)", fsx.ErrNotRegular, fsx.KindOf(st.Mode))

@@ -37,7 +37,7 @@ func BuildTools(t testing.TB) string {
 	t.Helper()
 	build()
 	if built.noGo {
-		t.Skip("skipped: no go command on PATH (nor in GOROOT) to build the tools")
+		SkipMissing(t, "no go command on PATH (nor in GOROOT) to build the tools")
 	}
 	if built.err != nil {
 		t.Fatal(built.err)

@@ -148,9 +148,15 @@ func (r *run) stopping() bool {
 	}
 }
 
-// usage prints a usage line and the flags, and returns status 100.
-func usage(fs *cli.Flags, synopsis string) int {
+// usage says what is wrong (err, in words) and the usage line on stderr,
+// and returns 100. For -h (cli.ErrHelp) it prints the usage line and the
+// flags on stdout, and returns 0.
+func usage(fs *cli.Flags, synopsis string, err error) int {
+	if errors.Is(err, cli.ErrHelp) {
+		fs.PrintUsage(os.Stdout, synopsis)
+		return int(cli.OK)
+	}
+	cli.NewLog(fs.Name()).Printf("%v", err)
 	fmt.Fprintf(os.Stderr, "usage: %s\n", synopsis)
-	fs.PrintDefaults()
 	return int(cli.Perm)
 }

@@ -9,7 +9,7 @@ import (
 	"mdpipe/internal/watch"
 )
 
-const mdclaimUsage = "mdclaim [-f | -w] [-n max] [-r age] [-x] [-i rescan] maildir"
+const mdclaimUsage = "mdclaim [-f | -w] [-n max] [-r age] [-x] [-i interval] maildir"
 
 // cleanEvery is how often a follow run removes stale intake tmp/ files.
 const cleanEvery = time.Hour
@@ -21,11 +21,18 @@ func Mdclaim(args []string) int {
 	max := fs.Int("n", "MDCLAIM_MAX", 0, "claim at most `max` messages (0: all there are)")
 	wait := fs.Bool("w", "MDCLAIM_WAIT", "wait until at least one message can be claimed")
 	follow := fs.Bool("f", "MDCLAIM_FOLLOW", "follow: never exit; claim, print, wait, repeat")
-	age := fs.Duration("r", "MDCLAIM_RECOVER", 0, "first return claims older than `age` that nobody holds a lock on to new/ (with -f: also every age/2)")
+	age := fs.Duration("r", "MDCLAIM_RECOVER", 0, "first return claims older than `age` that nobody holds a lock on to new/ (with -f: also every age/2; default 0: none)")
 	retry := fs.Bool("x", "MDCLAIM_RETRY", "claim the failed (cur/B:1,X) messages instead")
 	rescan := fs.Duration("i", "MDCLAIM_RESCAN", 5*time.Minute, "with -w or -f, rescan new/ at least every `interval` even without a wake-up")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 || *wait && *follow || *max < 0 || *age < 0 || *rescan <= 0 {
-		return usage(fs, mdclaimUsage)
+	err := fs.Parse(args,
+		cli.AtMostOne("w", "f"),
+		cli.AtLeast(0, "n"),
+		cli.AtLeast(0, "r"),
+		cli.Above(0, "i"),
+		cli.Operands("maildir", 1, 1),
+	)
+	if err != nil {
+		return usage(fs, mdclaimUsage, err)
 	}
 	r := newRun("mdclaim")
 	r.onStop(nil)

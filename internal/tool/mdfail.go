@@ -7,6 +7,8 @@ import (
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/record"
+
+	"golang.org/x/sys/unix"
 )
 
 const mdfailUsage = "mdfail [-v] [path ...]"
@@ -16,11 +18,11 @@ func Mdfail(args []string) int {
 	fs := cli.NewFlags("mdfail")
 	verbose := fs.Bool("v", "MDFAIL_VERBOSE", "log each message parked")
 	if err := fs.Parse(args); err != nil {
-		return usage(fs, mdfailUsage)
+		return usage(fs, mdfailUsage, err)
 	}
 	in, err := cli.NewInput(fs.Args())
 	if err != nil {
-		return usage(fs, mdfailUsage)
+		return usage(fs, mdfailUsage, err)
 	}
 	r := newRun("mdfail")
 	r.log.Verbose = *verbose
@@ -42,12 +44,16 @@ func Mdfail(args []string) int {
 			r.log.Info("parked '%s' as '%s'", path, x)
 		case errors.Is(err, intake.ErrParked):
 			r.log.Info("'%s': parked already as '%s'", path, x)
+		case fsx.IsNotExist(err) && in.FromOperands():
+			// A path typed, or passed, as an operand: say so.
+			r.log.Path("", path, unix.ENOENT)
+			r.note(cli.Perm)
 		case fsx.IsNotExist(err):
 			// Someone else acted on the claim first (DESIGN rule 1).
 			r.log.Info("skipping '%s': gone", path)
 		default:
 			r.log.Path("cannot park", path, err)
-			if isPermanentRead(err) || errors.Is(err, intake.ErrNotClaim) {
+			if isPermanentRead(err) || errors.Is(err, intake.ErrNotClaim) || errors.Is(err, intake.ErrNotInMaildir) {
 				r.note(cli.Perm)
 			} else {
 				r.note(cli.Temp)

@@ -8,6 +8,8 @@ import (
 	"mdpipe/internal/cli"
 	"mdpipe/internal/record"
 	"mdpipe/internal/route"
+
+	"golang.org/x/sys/unix"
 )
 
 const mdrouteUsage = "mdroute [-F] [-H hdr:hdr...] [-d dom,dom...] [-p prefix] [-e delims] [-l lists] [-v] [path ...]"
@@ -23,11 +25,11 @@ func Mdroute(args []string) int {
 	full := fs.Bool("F", "MDROUTE_FULL", "print LIST as list@domain")
 	verbose := fs.Bool("v", "MDROUTE_VERBOSE", "log each message routed")
 	if err := fs.Parse(args); err != nil {
-		return usage(fs, mdrouteUsage)
+		return usage(fs, mdrouteUsage, err)
 	}
 	in, err := cli.NewInput(fs.Args())
 	if err != nil {
-		return usage(fs, mdrouteUsage)
+		return usage(fs, mdrouteUsage, err)
 	}
 	r := newRun("mdroute")
 	r.log.Verbose = *verbose
@@ -50,7 +52,7 @@ func Mdroute(args []string) int {
 		}
 	}
 	if len(names) == 0 {
-		return usage(fs, mdrouteUsage)
+		return usage(fs, mdrouteUsage, fmt.Errorf("%s: no header names", fs.Origin("H")))
 	}
 	r.onStop(nil)
 	m := &router{run: r, rt: rt, headers: names, operands: in.FromOperands()}
@@ -83,6 +85,10 @@ func (m *router) route(line []byte) {
 	hdr, err := m.hr.ReadFile(path)
 	if err != nil {
 		switch {
+		case route.IsGone(err) && m.operands:
+			// A path typed, or passed, as an operand: say so.
+			m.log.Path("", path, unix.ENOENT)
+			m.note(cli.Perm)
 		case route.IsGone(err):
 			// Someone else acted on the claim first (DESIGN rule 1).
 			m.log.Info("skipping '%s': gone", path)

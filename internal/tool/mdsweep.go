@@ -27,21 +27,17 @@ func Mdsweep(args []string) int {
 	create := fs.Bool("C", "MDSWEEP_CREATE", "with -q: make a list's directory QUEUE/LIST on its first message (default: a list exists when its directory does; mail for any other is parked: no such list)")
 	noSync := fs.Bool("s", "MDSWEEP_NOSYNC", "do not fsync directories after a hand-off (faster; a crash may lose hand-offs of the last seconds)")
 	verbose := fs.Bool("v", "MDSWEEP_VERBOSE", "log each hand-off")
-	if err := fs.Parse(args); err != nil {
-		return usage(fs, mdsweepUsage)
-	}
-	n := 0
-	for _, s := range []string{*queue, *command, *lmtp} {
-		if s != "" {
-			n++
-		}
-	}
-	if n != 1 || *giveUp < 0 || *timeout <= 0 {
-		return usage(fs, mdsweepUsage)
+	err := fs.Parse(args,
+		cli.OneOf("q", "c", "l"),
+		cli.AtLeast(0, "t"),
+		cli.Above(0, "T"),
+	)
+	if err != nil {
+		return usage(fs, mdsweepUsage, err)
 	}
 	in, err := cli.NewInput(fs.Args())
 	if err != nil {
-		return usage(fs, mdsweepUsage)
+		return usage(fs, mdsweepUsage, err)
 	}
 	r := newRun("mdsweep")
 	r.log.Verbose = *verbose
@@ -124,6 +120,20 @@ func (s *sweeper) sweep(line []byte) {
 		s.log.Path("", rec.Path, err)
 		s.note(cli.Perm)
 		return
+	}
+	if s.in.FromOperands() {
+		// A path typed, or passed, as an operand: say when it is not
+		// there. (A record on stdin whose claim is gone was acted on by
+		// someone else first, and is skipped quietly: DESIGN rule 1.)
+		var st unix.Stat_t
+		if err := unix.Lstat(c.Path, &st); err == unix.ENOENT {
+			s.log.Path("", c.Path, err)
+			s.note(cli.Perm)
+			for next, ok := s.in.Peek(); ok && record.PathOf(next) == rec.Path; next, ok = s.in.Peek() {
+				s.in.Next()
+			}
+			return
+		}
 	}
 	if !rec.Routed() {
 		// mdroute said why; pass it on for mdfail to park.

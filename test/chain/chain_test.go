@@ -56,8 +56,8 @@ func TestPostfixToMailman(t *testing.T) {
 	bin := testkit.BuildTools(t)
 	builtAt := time.Now()
 
-	// Mailman first: it is the slow one to start, and port 25 (a lock
-	// other test packages wait for) is taken only once it listens.
+	// Mailman first: it is the slow one to start, and the Postfix lock
+	// (other test packages wait for it) is taken only once it listens.
 	mm := mailmansite.New(t)
 	mm.Mailman(t, "create", "mylist@"+domain)
 	mm.Start(t)
@@ -79,7 +79,7 @@ func TestPostfixToMailman(t *testing.T) {
 	for _, h := range hops {
 		ms = append(ms, postfixsite.Message{ID: h.id, From: h.from, Rcpts: []string{h.rcpt + domain}})
 	}
-	postfixsite.Send(t, ms)
+	pf.Send(t, ms)
 	newDir := filepath.Join(pf.Intake, "new")
 	testkit.Poll(t, time.Minute, "Postfix to deliver every message into the intake", func() bool {
 		return pf.QueueEmpty(t) && len(testkit.Entries(t, newDir)) >= len(hops)

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"mdpipe/internal/testkit"
 )
 
 // Only regular files move (DESIGN rule 4): anything else in new/ is left
@@ -70,7 +72,7 @@ func TestDirectoryInNew(t *testing.T) {
 
 func TestDeviceInNew(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("mknod needs root")
+		testkit.SkipMissing(t, "needs root, to mknod a device")
 	}
 	s := newSite(t)
 	ok := s.control()
@@ -78,7 +80,7 @@ func TestDeviceInNew(t *testing.T) {
 	// A character device 1,3 is /dev/null: reading it would hand off
 	// an empty message, writing it would lose one.
 	if err := syscall.Mknod(dev, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
-		t.Skipf("mknod: %v", err)
+		testkit.SkipMissing(t, "mknod: %v", err)
 	}
 	s.mark()
 	r := s.sh(pipeline)

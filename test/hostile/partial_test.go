@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"mdpipe/internal/testkit"
 )
 
 // Issue 11 §6: a partial hand-off is never delivered twice. The maildir
@@ -50,7 +52,7 @@ func TestPartialHandOffNotTwice(t *testing.T) {
 // 0600 message stays 0600 in the queue, whatever the umask.
 func TestCopyKeepsMode(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
+		testkit.SkipMissing(t, "mounting a tmpfs needs root")
 	}
 	s := newSite(t)
 	s.deliver(evilB, okMessage)
@@ -58,7 +60,7 @@ func TestCopyKeepsMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := syscall.Mount("tmpfs", s.queue, "tmpfs", 0, "size=1m,mode=755"); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v", err)
+		testkit.SkipMissing(t, "cannot mount a tmpfs: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := syscall.Unmount(s.queue, 0); err != nil {

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"mdpipe/internal/testkit"
 )
 
 // A queue that cannot be written is a temporary failure (DESIGN rule 6):
@@ -40,12 +42,12 @@ func TestQueueNotWritable(t *testing.T) {
 // and no partial copy is left in the queue.
 func TestQueueFull(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
+		testkit.SkipMissing(t, "needs root, to mount a tmpfs")
 	}
 	s := newSite(t)
 	s.deliver(evilB, okMessage+strings.Repeat("a full disk\n", 2000))
 	if err := syscall.Mount("tmpfs", s.queue, "tmpfs", 0, "size=256k,mode=755"); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v", err)
+		testkit.SkipMissing(t, "cannot mount a tmpfs: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := syscall.Unmount(s.queue, 0); err != nil {

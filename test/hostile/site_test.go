@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"mdpipe/internal/testkit"
 )
 
 // site is one intake maildir and its queue, in a directory of their own.
@@ -249,7 +251,7 @@ func (s *site) nobody() []string {
 		return nil
 	}
 	if _, err := exec.LookPath("setpriv"); err != nil {
-		s.t.Skip("root, and no setpriv to drop privileges")
+		testkit.SkipMissing(s.t, "root, and no setpriv to drop privileges (apt-get install util-linux)")
 	}
 	for _, d := range []string{filepath.Dir(s.root), s.root} {
 		if err := os.Chmod(d, 0o755); err != nil {

@@ -18,7 +18,6 @@
 package lists
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,7 +79,7 @@ func (s *site) send(ms ...postfixsite.Message) {
 	s.t.Helper()
 	newDir := filepath.Join(s.pf.Intake, "new")
 	before := len(testkit.Entries(s.t, newDir))
-	postfixsite.Send(s.t, ms) // s.pf.Send once merged with h-errors' port of its own
+	s.pf.Send(s.t, ms)
 	testkit.Poll(s.t, time.Minute, "Postfix to deliver into the intake", func() bool {
 		return s.pf.QueueEmpty(s.t) && len(testkit.Entries(s.t, newDir)) >= before+len(ms)
 	})
@@ -139,14 +138,6 @@ func (s *site) claimsLeft() {
 // it under CI (CI=true), which installs every package and must never pass
 // by skipping. It is testkit.SkipMissing of branch h-errors: once both are
 // merged, its body is that call.
-func skipMissing(t *testing.T, format string, args ...any) {
-	t.Helper()
-	why := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true, and this test cannot run: %s", why)
-	}
-	t.Skip("skipped: " + why)
-}
 
 // run runs a command, as own unless own is nil (as root: mlmmj's admin
 // tools switch to the list's owner themselves), in dir /, and fails the

@@ -32,7 +32,7 @@ const (
 func requireMlmmj(t *testing.T) {
 	for _, p := range []string{"/usr/bin/mlmmj-receive", "/usr/bin/mlmmj-make-ml", "/usr/bin/mlmmj-sub", "/usr/share/mlmmj/text.skel/en"} {
 		if _, err := os.Stat(p); err != nil {
-			skipMissing(t, "no Debian mlmmj (apt-get install mlmmj): %v", err)
+			testkit.SkipMissing(t, "no Debian mlmmj (apt-get install mlmmj): %v", err)
 		}
 	}
 }

@@ -19,7 +19,7 @@ import (
 func requirePublicInbox(t *testing.T) {
 	for _, c := range []string{"public-inbox-mda", "public-inbox-init", "public-inbox-httpd", "git"} {
 		if _, err := exec.LookPath(c); err != nil {
-			skipMissing(t, "no %s (apt-get install public-inbox): %v", c, err)
+			testkit.SkipMissing(t, "no %s (apt-get install public-inbox): %v", c, err)
 		}
 	}
 }

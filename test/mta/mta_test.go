@@ -56,11 +56,6 @@ const (
 )
 
 // skipf skips the test with the reason: a missing package or privilege.
-func skipf(t testing.TB, format string, args ...any) {
-	t.Helper()
-	t.Skipf("skipping: "+format, args...)
-}
-
 // mtaRoot returns the unpacked tree of mta (exim or opensmtpd), skipping
 // the test when `make mta-debs` has not made it.
 func mtaRoot(t testing.TB, mta, binary string) string {
@@ -71,7 +66,7 @@ func mtaRoot(t testing.TB, mta, binary string) string {
 	}
 	root := filepath.Join(debs, mta, "root")
 	if _, err := os.Stat(filepath.Join(root, binary)); err != nil {
-		skipf(t, "no unpacked %s package (run `make mta-debs` as root; it fetches Debian's packages with apt-get download into %s, or set %s): %v",
+		testkit.SkipMissing(t, "no unpacked %s package (run `make mta-debs` as root; it fetches Debian's packages with apt-get download into %s, or set %s): %v",
 			mta, defaultDebs, debsEnv, err)
 	}
 	for _, hidden := range []string{"/var/lib", "/var/spool", "/var/log", "/run", "/usr/sbin", "/usr/libexec"} {
@@ -88,15 +83,15 @@ func mtaRoot(t testing.TB, mta, binary string) string {
 func requireLive(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		skipf(t, "the MTA recipe tests must run as root (they run an MTA in a mount namespace of its own and add system users); CI runs them as root")
+		testkit.SkipMissing(t, "the MTA recipe tests must run as root (they run an MTA in a mount namespace of its own and add system users); CI runs them as root")
 	}
 	for _, cmd := range []string{"unshare", "mount", "setpriv", "useradd"} {
 		if _, err := exec.LookPath(cmd); err != nil {
-			skipf(t, "%s not installed (apt-get install util-linux mount passwd): %v", cmd, err)
+			testkit.SkipMissing(t, "%s not installed (apt-get install util-linux mount passwd): %v", cmd, err)
 		}
 	}
 	if out, err := exec.Command("unshare", "--mount", "--propagation", "private", "--", "mount", "--bind", "/", "/mnt").CombinedOutput(); err != nil {
-		skipf(t, "no mount namespace here (a container without CAP_SYS_ADMIN?): unshare --mount: %v: %s", err, bytes.TrimSpace(out))
+		testkit.SkipMissing(t, "no mount namespace here (a container without CAP_SYS_ADMIN?): unshare --mount: %v: %s", err, bytes.TrimSpace(out))
 	}
 }
 

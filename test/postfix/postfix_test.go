@@ -3,9 +3,10 @@
 // intake maildir, and the streaming pipeline, run as the user that owns
 // the intake, hands every message to the list queue its RCPT TO names.
 //
-// It needs root (it starts Postfix on 127.0.0.1:25 and adds the system
-// user mdpipe-test) and Debian's postfix and postfix-pcre; it skips
-// without them. CI runs it as root.
+// It needs root (it starts Postfix, on a port of its own on 127.0.0.1,
+// and adds the system user mdpipe-test) and Debian's postfix and
+// postfix-pcre; it skips without them (under CI=true: fails). CI runs it
+// as root.
 package postfix
 
 import (
@@ -81,7 +82,7 @@ func runSite(t *testing.T, rc postfixsite.Recipe, sessions ...[]message) {
 
 	var ms []message
 	for _, s := range sessions {
-		send(t, s)
+		send(t, pf, s)
 		ms = append(ms, s...)
 	}
 	copies := 0

@@ -125,8 +125,8 @@ func knownLists() string {
 	return b.String()
 }
 
-// send sends ms over one SMTP session to 127.0.0.1:25.
-func send(t *testing.T, ms []message) {
+// send sends ms over one SMTP session to the instance pf.
+func send(t *testing.T, pf *postfixsite.Instance, ms []message) {
 	t.Helper()
 	var sms []postfixsite.Message
 	for _, m := range ms {
@@ -136,5 +136,5 @@ func send(t *testing.T, ms []message) {
 		}
 		sms = append(sms, sm)
 	}
-	postfixsite.Send(t, sms)
+	pf.Send(t, sms)
 }

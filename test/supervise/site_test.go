@@ -42,11 +42,11 @@ type site struct {
 func needs(t *testing.T, progs ...string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("skipped: needs root, to run a supervisor whose service drops to the user " + testUser)
+		testkit.SkipMissing(t, "needs root, to run a supervisor whose service drops to the user %s", testUser)
 	}
 	for _, p := range progs {
 		if _, err := exec.LookPath(p); err != nil {
-			t.Skipf("skipped: %s is not installed (%v)", p, err)
+			testkit.SkipMissing(t, "%s is not installed (%v)", p, err)
 		}
 	}
 }
@@ -102,7 +102,7 @@ func lookupUser(t *testing.T) (uid, gid int) {
 	t.Helper()
 	own, err := testkit.SystemUser(testUser)
 	if err != nil {
-		t.Skipf("skipped: %v", err)
+		testkit.SkipMissing(t, "%v", err)
 	}
 	return own.UID, own.GID
 }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"mdpipe/internal/testkit"
 )
 
 // The safety features of issue 4 that the torture run does not reach,
@@ -219,7 +221,7 @@ func TestStopDuringBackoff(t *testing.T) {
 // directory, not one per message; -s turns them off.
 func TestFsyncBatched(t *testing.T) {
 	if _, err := exec.LookPath("strace"); err != nil {
-		t.Skip("no strace to count fsync calls")
+		testkit.SkipMissing(t, "no strace to count fsync calls (apt-get install strace)")
 	}
 	for _, tc := range []struct {
 		flags    string

@@ -1,10 +1,11 @@
 // Package postfixsite runs a private Postfix instance for the root-only
 // integration tests: built from the recipes of mdpipe-mta(7)
-// (examples/mta/postfix), listening on 127.0.0.1:25 and delivering the
-// list domain into an intake maildir owned by the test user.
+// (examples/mta/postfix), listening on its own port on 127.0.0.1 (never
+// 25, which a system MTA may hold) and delivering the list domain into an
+// intake maildir owned by the test user.
 //
-// Only one instance can hold port 25: Start takes a machine-wide lock so
-// that test packages running in parallel take turns.
+// Start takes a machine-wide lock so that the test packages running in
+// parallel take turns: each instance is a whole MTA on two shared CPUs.
 package postfixsite
 
 import (
@@ -21,6 +22,10 @@ import (
 
 	"mdpipe/internal/testkit"
 )
+
+// smtpService is the smtpd line of Debian's master.cf, whose service name
+// the instance replaces with its own address.
+var smtpService = regexp.MustCompile(`(?m)^smtp(\s+inet\s)`)
 
 // placeholder finds a recipe placeholder the test left unsubstituted.
 var placeholder = regexp.MustCompile(`@[A-Z_]+@`)
@@ -97,22 +102,23 @@ type Instance struct {
 	Config string // main.cf, master.cf, vmailbox.pcre
 	Intake string
 	Own    testkit.Owner
+	Addr   string // 127.0.0.1:port, where its smtpd listens
 }
 
-// Require skips the test where it cannot run: it starts a system MTA on
-// port 25 and creates a user, which only root can.
+// Require skips the test where it cannot run (under CI: fails): it starts
+// Postfix, which wants root, and creates a user, which only root can.
 func Require(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("skipping: the Postfix test must run as root (it starts Postfix on port 25 and adds a system user); CI runs it as root")
+		testkit.SkipMissing(t, "the Postfix test must run as root (it starts Postfix and adds a system user); CI runs it as root")
 	}
 	for _, cmd := range []string{"postfix", "postconf", "postqueue", "postalias", "setpriv", "useradd"} {
 		if _, err := exec.LookPath(cmd); err != nil {
-			t.Skipf("skipping: %s not installed (apt-get install postfix postfix-pcre util-linux passwd): %v", cmd, err)
+			testkit.SkipMissing(t, "%s not installed (apt-get install postfix postfix-pcre util-linux passwd): %v", cmd, err)
 		}
 	}
 	if _, err := os.Stat("/etc/postfix/master.cf"); err != nil {
-		t.Skipf("skipping: no Debian Postfix master.cf: %v", err)
+		testkit.SkipMissing(t, "no Debian Postfix master.cf: %v", err)
 	}
 }
 
@@ -179,7 +185,13 @@ func New(t testing.TB, base string, own testkit.Owner, rc Recipe) *Instance {
 	}
 	// Debian's master.cf, without chroot: a chrooted smtpd would need
 	// configure-instance.sh to copy /etc files into the queue directory.
-	testkit.WriteFile(t, filepath.Join(p.Config, "master.cf"), testkit.ReadFile(t, "/etc/postfix/master.cf"))
+	// Its smtpd listens on a port of its own, free when New runs.
+	p.Addr = freeAddr(t)
+	master := testkit.ReadFile(t, "/etc/postfix/master.cf")
+	if !smtpService.MatchString(master) {
+		t.Fatal("/etc/postfix/master.cf has no 'smtp inet' line to give the instance its own port")
+	}
+	testkit.WriteFile(t, filepath.Join(p.Config, "master.cf"), smtpService.ReplaceAllString(master, p.Addr+"$1"))
 	p.run(t, "postconf", "-c", p.Config, "-F", "*/*/chroot = n")
 	// The site as Debian's postinst leaves it, with its own aliases.
 	testkit.WriteFile(t, filepath.Join(p.Config, SiteAliases), "postmaster: root\n")
@@ -194,7 +206,7 @@ func New(t testing.TB, base string, own testkit.Owner, rc Recipe) *Instance {
 		p.buildAliases(t, recipes, rc.Aliases, subst)
 	}
 	if out, err := exec.Command("postconf", "-c", p.Config, "-m").Output(); rc.needsPCRE() && (err != nil || !strings.Contains(string(out), "pcre")) {
-		t.Skipf("skipping: Postfix has no pcre maps (apt-get install postfix-pcre): postconf -m: %v: %s", err, strings.Fields(string(out)))
+		testkit.SkipMissing(t, "Postfix has no pcre maps (apt-get install postfix-pcre): postconf -m: %v: %s", err, strings.Fields(string(out)))
 	}
 	return p
 }
@@ -243,20 +255,31 @@ func (p *Instance) buildAliases(t testing.TB, recipes, name string, subst *strin
 	}
 }
 
-// Start takes the port-25 lock, starts Postfix, stops it when the test
-// ends (also on failure) and only then releases the lock, and waits until
-// 127.0.0.1:25 accepts.
+// freeAddr returns a loopback address no one listens on now.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// Start takes the lock, starts Postfix, stops it when the test ends (also
+// on failure) and only then releases the lock, and waits until p.Addr
+// accepts.
 func (p *Instance) Start(t *testing.T) {
 	t.Helper()
-	lockPort25(t)
-	if c, err := net.DialTimeout("tcp", "127.0.0.1:25", time.Second); err == nil {
+	lockInstance(t)
+	if c, err := net.DialTimeout("tcp", p.Addr, time.Second); err == nil {
 		c.Close()
-		t.Fatal("127.0.0.1:25 accepts before our Postfix starts: another MTA (or a Postfix left by a killed run) holds it; stop it and run again")
+		t.Fatalf("%s accepts before our Postfix starts: another program took the port", p.Addr)
 	}
 	p.run(t, "postfix", "-c", p.Config, "start")
 	t.Cleanup(func() { p.Stop(t) })
-	testkit.Poll(t, 20*time.Second, "Postfix to accept on 127.0.0.1:25", func() bool {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:25", time.Second)
+	testkit.Poll(t, 20*time.Second, "Postfix to accept on "+p.Addr, func() bool {
+		c, err := net.DialTimeout("tcp", p.Addr, time.Second)
 		if err != nil {
 			return false
 		}
@@ -266,7 +289,7 @@ func (p *Instance) Start(t *testing.T) {
 }
 
 // Stop stops Postfix and waits until its master process is gone, so that
-// the next run finds port 25 free and the directory can be removed.
+// the next run finds the machine quiet and the directory can be removed.
 func (p *Instance) Stop(t testing.TB) {
 	pid := 0
 	if b, err := os.ReadFile(filepath.Join(p.Base, "spool", "pid", "master.pid")); err == nil {

@@ -9,19 +9,19 @@ import (
 )
 
 // lockFile serialises the private Postfix instances of all test packages
-// on this machine: each listens on 127.0.0.1:25, and go test runs the
-// packages of ./... in parallel.
+// on this machine: go test runs the packages of ./... in parallel, and
+// two MTAs at once on two shared CPUs make both slow.
 const lockFile = "mdpipe-postfix-test.lock"
 
 // lockWait bounds the wait for another package's Postfix test; go test's
 // own timeout per package is 10 minutes.
 const lockWait = 5 * time.Minute
 
-// lockPort25 takes the machine-wide lock on port 25, waiting for another
+// lockInstance takes the machine-wide lock, waiting for another
 // test package to release it, and releases it when the test ends: the
 // clean-up is registered before Start registers Postfix's stop, so that it
 // runs after that.
-func lockPort25(t *testing.T) {
+func lockInstance(t *testing.T) {
 	t.Helper()
 	dir := "/run/lock"
 	if _, err := os.Stat(dir); err != nil {
@@ -47,7 +47,7 @@ func lockPort25(t *testing.T) {
 	}
 	if !took {
 		f.Close()
-		t.Fatalf("lock '%s': %v (another test's Postfix held port 25 for %v)", path, lockErr, time.Since(began).Round(time.Second))
+		t.Fatalf("lock '%s': %v (another test's Postfix held it for %v)", path, lockErr, time.Since(began).Round(time.Second))
 	}
 	if waited := time.Since(began); waited > time.Second {
 		t.Logf("waited %v for another test package's Postfix (lock '%s')", waited.Round(time.Millisecond), path)

@@ -26,10 +26,10 @@ type Message struct {
 // MessageID is the Message-ID the message with this ID carries.
 func MessageID(id string) string { return "<" + id + "@test.example.org>" }
 
-// Send sends ms over one SMTP session to 127.0.0.1:25.
-func Send(t testing.TB, ms []Message) {
+// Send sends ms over one SMTP session to the instance.
+func (p *Instance) Send(t testing.TB, ms []Message) {
 	t.Helper()
-	c, err := smtp.Dial("127.0.0.1:25")
+	c, err := smtp.Dial(p.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
