@@ -30,6 +30,9 @@ func destsOf(i int) []string {
 	if i%multi == multi-1 {
 		d = append(d, filepath.Join(lists[(i+1)%len(lists)], "post"))
 	}
+	if poisonOf(i) == poisonWide {
+		d = append(d, wideDests()...)
+	}
 	return d
 }
 
@@ -38,6 +41,16 @@ func message(i int) []byte {
 	env := "Delivered-To: " + rcpt
 	if i%multi == multi-1 {
 		env = "Envelope-to: " + rcpt + ", " + lists[(i+1)%len(lists)] + "@lists.example.test"
+	}
+	switch poisonOf(i) {
+	case poisonWide:
+		if i%multi == multi-1 {
+			env += wideEnvelope()
+		} else {
+			env = "Envelope-to: " + rcpt + wideEnvelope()
+		}
+	case poisonSender:
+		env = poisonSenderField(i) + env
 	}
 	return fmt.Appendf(nil, "%s\nReceived: from mx.example.org by lists.example.test; %s\n"+
 		"From: sender%d@example.org\nTo: %s\nSubject: torture %d\nMessage-Id: <%d@torture.example>\nX-Torture-Id: %d\n\n"+
@@ -61,6 +74,11 @@ func deliver(intake string, n, rate int) error {
 		}
 		if err := os.Rename(tmp, filepath.Join(intake, "new", name)); err != nil {
 			return err
+		}
+		if poisonOf(i) == poisonJunk {
+			if err := makeJunk(intake, i); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -164,12 +182,17 @@ func account(intake, queue string, n int) (*accounting, error) {
 			a.lost++
 		}
 	}
+	junk := junkIn(n)
 	for _, sub := range []string{"new", "cur", "tmp"} {
 		ents, err := os.ReadDir(filepath.Join(intake, sub))
 		if err != nil {
 			return nil, err
 		}
 		for _, e := range ents {
+			if sub == "new" && junk[e.Name()] {
+				delete(junk, e.Name()) // left alone, as it must be
+				continue
+			}
 			path := filepath.Join(intake, sub, e.Name())
 			id, err := tortureID(path)
 			switch {
@@ -190,6 +213,9 @@ func account(intake, queue string, n int) (*accounting, error) {
 			a.problem("message %d is nowhere", id)
 		}
 	}
+	for name := range junk {
+		a.problem("junk entry %q is no longer in new/", name)
+	}
 	return a, nil
 }
 
@@ -198,7 +224,7 @@ func account(intake, queue string, n int) (*accounting, error) {
 // none without -C).
 func makeLists(t testing.TB, queue string) {
 	t.Helper()
-	for _, l := range lists {
+	for _, l := range append(lists[:len(lists):len(lists)], wideLists...) {
 		if err := os.MkdirAll(filepath.Join(queue, l), 0o777); err != nil {
 			t.Fatal(err)
 		}

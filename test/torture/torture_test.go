@@ -92,7 +92,7 @@ func TestTorture(t *testing.T) {
 	// The pipelines alone, with their -r 2s, must drain the intake: the
 	// claims the kills stranded come back once they are 2 s old.
 	drainDeadline := 60*time.Second + time.Duration(n)*2*time.Millisecond
-	drained := waitDrained(intake, drainDeadline)
+	drained := waitDrained(intake, junkIn(n), drainDeadline)
 	drainTime := time.Since(start)
 
 	stuckOnStop := 0
@@ -146,8 +146,8 @@ func TestTorture(t *testing.T) {
 	if t.Failed() {
 		verdict = "FAIL"
 	}
-	fmt.Printf("torture accounting: %s pipelines=%d %v kills=%d pauses=%d wall=%v\n",
-		verdict, pipes, a, kills.total(), kills.pauses, time.Since(start).Round(100*time.Millisecond))
+	fmt.Printf("torture accounting: %s pipelines=%d %v poison(%s) kills=%d pauses=%d wall=%v\n",
+		verdict, pipes, a, poisonCounts(n), kills.total(), kills.pauses, time.Since(start).Round(100*time.Millisecond))
 }
 
 // kills counts the chaos loop's kills by stage, and its pauses.
@@ -192,10 +192,10 @@ func chaos(ps []*pipeline, written chan error, errs chan error) kills {
 }
 
 // waitDrained polls until the intake holds no message and no claim.
-func waitDrained(intake string, deadline time.Duration) bool {
+func waitDrained(intake string, junk map[string]bool, deadline time.Duration) bool {
 	end := time.Now().Add(deadline)
 	for time.Now().Before(end) {
-		if empty(filepath.Join(intake, "new")) && noClaims(filepath.Join(intake, "cur")) {
+		if onlyJunk(filepath.Join(intake, "new"), junk) && noClaims(filepath.Join(intake, "cur")) {
 			return true
 		}
 		time.Sleep(100 * time.Millisecond) // polling a condition, with a deadline
@@ -203,9 +203,18 @@ func waitDrained(intake string, deadline time.Duration) bool {
 	return false
 }
 
-func empty(dir string) bool {
+// onlyJunk reports whether dir holds nothing but the junk entries.
+func onlyJunk(dir string, junk map[string]bool) bool {
 	ents, err := os.ReadDir(dir)
-	return err == nil && len(ents) == 0
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if !junk[e.Name()] {
+			return false
+		}
+	}
+	return true
 }
 
 func noClaims(cur string) bool {
