@@ -52,7 +52,9 @@ func Mdroute(args []string) int {
 	if len(names) == 0 {
 		return usage(fs, mdrouteUsage)
 	}
-	r.onStop(nil)
+	if !r.onDrain(nil) {
+		return int(cli.Perm)
+	}
 	m := &router{run: r, rt: rt, headers: names, operands: in.FromOperands()}
 	r.each(in, nil, m.route)
 	return r.end()

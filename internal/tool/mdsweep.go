@@ -54,12 +54,14 @@ func Mdsweep(args []string) int {
 	default:
 		target = &handoff.LMTP{Address: *lmtp, Log: r.log}
 	}
-	r.onStop(func() {
+	if !r.onDrain(func() {
 		if err := target.Close(); err != nil {
 			r.log.Printf("%v", err)
 			r.note(cli.Temp)
 		}
-	})
+	}) {
+		return int(cli.Perm)
+	}
 	s := &sweeper{run: r, in: in, target: target,
 		sw: &handoff.Sweeper{Target: target, Log: r.log, GiveUp: *giveUp, Stop: r.stop.Stopping()}}
 	r.each(in, s.commit, s.sweep)
