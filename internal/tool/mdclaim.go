@@ -55,7 +55,7 @@ func Mdclaim(args []string) int {
 		return int(cli.Perm)
 	}
 	if !writable(1) {
-		r.log.Printf("no standard output to print claims on: claiming nothing")
+		r.log.Printf("no standard output (closed, or /dev/null) to print claims on: claiming nothing")
 		return int(cli.Temp)
 	}
 	c := &intake.Claimer{Maildir: maildir, Log: r.log, Retry: *retry, Stream: bound > 0}
@@ -91,10 +91,21 @@ func given(fs *cli.Flags, name, env string) bool {
 	return set
 }
 
-// writable reports whether fd is open for writing.
+// writable reports whether fd is open for writing to something that
+// keeps what is written. A claim printed into nothing would wait in cur/
+// for mdclaim -r. The Go runtime opens /dev/null in place of a closed
+// standard descriptor, so a closed stdout looks like /dev/null.
 func writable(fd int) bool {
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
-	return err == nil && fl&unix.O_ACCMODE != unix.O_RDONLY
+	if err != nil || fl&unix.O_ACCMODE == unix.O_RDONLY {
+		return false
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return false
+	}
+	devNull := st.Mode&unix.S_IFMT == unix.S_IFCHR && unix.Major(st.Rdev) == 1 && unix.Minor(st.Rdev) == 3
+	return !devNull
 }
 
 type claimer struct {
