@@ -478,3 +478,45 @@ func oldestIn(t *testing.T, dir string, limit int, keep func(string, fs.FileMode
 	defer unix.Close(fd)
 	return oldest(dir, fd, limit, keep)
 }
+
+// TestBadEntriesBounded fills new/ with more bad entries than the
+// Claimer remembers: each remembered one is logged once, the rest are
+// said in one line, and reading new/ again logs nothing more; the memory
+// is never cleared for a new flood of the same lines.
+func TestBadEntriesBounded(t *testing.T) {
+	defer func(m int) { maxBad = m }(maxBad)
+	maxBad = 50
+	md := newMaildir(t)
+	for i := range 3 * maxBad {
+		if err := os.Symlink("/etc/passwd", filepath.Join(md, "new", fmt.Sprintf("%04d.link", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(t, md, "new/9999.msg")
+	log, buf := testLog()
+	c := &Claimer{Maildir: md, Log: log}
+	for i := range 3 {
+		res, err := c.Scan(0, func(string) {})
+		if err != nil || res.Claimed != map[int]int{0: 1}[i] {
+			t.Fatalf("scan %d: %+v, %v", i, res, err)
+		}
+	}
+	got := logLines(buf)
+	if len(got) != maxBad+1 {
+		t.Fatalf("%d log lines, want %d and one summary:\n%s", len(got), maxBad, strings.Join(got, "\n"))
+	}
+	if !strings.Contains(got[len(got)-1], "skipping the rest without a word") {
+		t.Errorf("last line %q is not the summary", got[len(got)-1])
+	}
+	if len(c.bad.known) > maxBad {
+		t.Errorf("remembers %d entries, more than %d", len(c.bad.known), maxBad)
+	}
+	// Entries that left new/ are forgotten, one by one.
+	for i := range 3 * maxBad {
+		os.Remove(filepath.Join(md, "new", fmt.Sprintf("%04d.link", i)))
+	}
+	c.Scan(0, func(string) {})
+	if len(c.bad.known) != 0 {
+		t.Errorf("remembers %d entries that left new/", len(c.bad.known))
+	}
+}
