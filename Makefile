@@ -26,16 +26,18 @@ lint:
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 	test -z "$$(gofmt -l .)"
-	mandoc -Tlint -Wwarning man/*.[17]
+	mandoc -Tlint -Wwarning man/*.[178]
 
 demo: all
 	sh demo/demo.sh
 
 install: all
-	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
 	cp $(TOOLS:%=bin/%) $(DESTDIR)$(BINDIR)/
+	cp examples/service/mdpipe-service $(DESTDIR)$(BINDIR)/
 	cp $(TOOLS:%=man/%.1) $(DESTDIR)$(MANDIR)/man1/
 	cp man/*.7 $(DESTDIR)$(MANDIR)/man7/
+	cp man/*.8 $(DESTDIR)$(MANDIR)/man8/
 
 clean:
 	rm -rf bin

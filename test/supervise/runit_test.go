@@ -57,8 +57,8 @@ func (r *runitService) started() {
 	waitFor(r.t, 10*time.Second, func() (bool, string) {
 		// runsv's pid file also names ./finish while it runs.
 		pid = readPid(r.t, r.pidFile)
-		return pid != r.shell && comm(pid) == "pipeline",
-			fmt.Sprintf("runsv runs pid %d (%s), not a new pipeline", pid, comm(pid))
+		return pid != r.shell && comm(pid) == "mdpipe-service",
+			fmt.Sprintf("runsv runs pid %d (%s), not a new mdpipe-service", pid, comm(pid))
 	})
 	r.shell = pid
 	r.st = stages(r.t, pid)
