@@ -7,7 +7,7 @@
 // It works in a fresh directory under -dir (default $BENCHDIR or /tmp),
 // which it removes at the end. `make bench` and `make bench-big` run it.
 //
-//	mdbench [-bin dir] [-dir dir] [-n 20000] [-runs 5] [-big] ...
+//	mdbench [-bin dir] [-dir dir] [-n 20000] [-runs 5] [-big] [-only rows] ...
 //	mdbench floor intake queue      (the floor, started by mdbench itself)
 //	mdbench intake maildir n        (write the first n messages, for profiling)
 package main
@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -36,6 +37,8 @@ type bench struct {
 	rate                   int           // follow-mode deliveries per second
 	followFor              time.Duration // and for how long
 	nBig, bigRuns          int
+	nSlow                  int           // slow hand-off: backlog
+	slowFor                time.Duration // and how long the two runners work it
 	gen                    *generator
 }
 
@@ -62,6 +65,9 @@ func main1() int {
 	flag.DurationVar(&b.idleFor, "idle", 10*time.Second, "idle window")
 	flag.IntVar(&b.rate, "rate", 1000, "follow mode: deliveries per second")
 	flag.DurationVar(&b.followFor, "follow", 10*time.Second, "follow mode: how long to deliver")
+	flag.IntVar(&b.nSlow, "nslow", 5000, "slow hand-off: backlog size")
+	flag.DurationVar(&b.slowFor, "slowfor", 10*time.Second, "slow hand-off: how long two runners work the backlog before the stop")
+	only := flag.String("only", "", "run only `rows`: throughput, latency, slow (comma-separated)")
 	big := flag.Bool("big", false, "scale: a large backlog (-nbig), peak RSS, and a 60 s idle window")
 	flag.IntVar(&b.nBig, "nbig", 1000000, "with -big: backlog size")
 	flag.IntVar(&b.bigRuns, "bigruns", 3, "with -big: drains of the backlog by each system (the table shows the median)")
@@ -97,10 +103,18 @@ func main1() int {
 		b.idleFor = max(b.idleFor, 60*time.Second)
 		b.scale(&t)
 	} else {
-		b.throughput(&t)
-		b.latency(&t)
+		for _, row := range []struct {
+			name string
+			run  func(*targets)
+		}{{"throughput", b.throughput}, {"latency", b.latency}, {"slow", b.slowHandoff}} {
+			if *only == "" || strings.Contains(","+*only+",", ","+row.name+",") {
+				row.run(&t)
+			}
+		}
 	}
-	b.idle(&t)
+	if *only == "" || strings.Contains(","+*only+",", ",idle,") {
+		b.idle(&t)
+	}
 	t.print()
 	return 0
 }
