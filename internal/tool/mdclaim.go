@@ -189,6 +189,8 @@ func (m *claimer) loop() int {
 			m.note(res.Status)
 			m.stop.Hold()
 			if ferr := m.out.flush(); ferr != nil {
+				// Nobody will read these: back to new/ at once.
+				m.giveBack()
 				m.stop.Release()
 				if errors.Is(ferr, syscall.EPIPE) {
 					ferr = cli.ErrDownstreamGone
@@ -196,7 +198,6 @@ func (m *claimer) loop() int {
 				if !m.stopPending(ferr) {
 					m.log.Printf("cannot write output: %v", ferr)
 					m.note(cli.Temp)
-					m.giveBack()
 				}
 				return m.exit()
 			}
@@ -258,7 +259,8 @@ func (m *claimer) loop() int {
 	return m.exit()
 }
 
-// giveBack returns the claims that could not be written to new/.
+// giveBack returns the claims that could not be written to new/. The
+// caller holds the Stopper, which the stop's own give-back takes too.
 func (m *claimer) giveBack() {
 	for _, p := range m.out.unwritten() {
 		if err := intake.GiveBack(p); err != nil {
