@@ -28,6 +28,7 @@ const seed = 5
 
 type bench struct {
 	bin    string // mdpipe's tools
+	base   string // another build's tools to compare with (-base), or ""
 	self   string // this program, re-run as the floor
 	script string // the fork-per-message wrapper, written under root
 	root   string // the scratch directory
@@ -65,6 +66,7 @@ func main1() int {
 	flag.DurationVar(&b.idleFor, "idle", 10*time.Second, "idle window")
 	flag.IntVar(&b.rate, "rate", 1000, "follow mode: deliveries per second")
 	flag.DurationVar(&b.followFor, "follow", 10*time.Second, "follow mode: how long to deliver")
+	flag.StringVar(&b.base, "base", "", "also run the streaming rows with the tools in `dir` (another build), interleaved")
 	flag.IntVar(&b.nSlow, "nslow", 5000, "slow hand-off: backlog size")
 	flag.DurationVar(&b.slowFor, "slowfor", 10*time.Second, "slow hand-off: how long two runners work the backlog before the stop")
 	only := flag.String("only", "", "run only `rows`: throughput, latency, slow (comma-separated)")
@@ -79,6 +81,11 @@ func main1() int {
 	var err error
 	if b.bin, err = filepath.Abs(b.bin); err != nil {
 		return fail(err)
+	}
+	if b.base != "" {
+		if b.base, err = filepath.Abs(b.base); err != nil {
+			return fail(err)
+		}
 	}
 	for _, t := range []string{"mdclaim", "mdroute", "mdsweep", "mdfail"} {
 		if _, err := os.Stat(b.tool(t)); err != nil {

@@ -386,10 +386,7 @@ func TestFlowStopFullPipe(t *testing.T) {
 	for _, l := range lines(string(b)) {
 		inPipe = append(inPipe, filepath.Base(l))
 	}
-	var claims []string
-	for _, n := range readDir(t, filepath.Join(maildir, "cur")) {
-		claims = append(claims, n)
-	}
+	claims := readDir(t, filepath.Join(maildir, "cur"))
 	if len(inPipe) == 0 || len(inPipe) == len(names) {
 		t.Fatalf("%d records in the pipe: the test did not fill it", len(inPipe))
 	}

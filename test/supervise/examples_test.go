@@ -9,9 +9,6 @@ import (
 	"testing"
 )
 
-// supervisors are the service directories under examples/service.
-var supervisors = []string{"daemontools", "runit", "s6"}
-
 // examples is examples/service, from this package's directory.
 var examples = filepath.Join("..", "..", "examples", "service")
 
