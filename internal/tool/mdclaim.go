@@ -240,8 +240,10 @@ func (m *claimer) loop() int {
 		}
 		var gone bool
 		if full {
-			// At the bound: wait until a claim is handed off or parked.
-			gone = held.Wait(timeout, outFd)
+			// At the bound: wait until some claims are handed off or
+			// parked, a quarter of the bound, so that the stages work
+			// in batches, not one wake-up a message.
+			gone = held.Wait(m.bound-max(1, m.bound/4), timeout, outFd)
 		} else {
 			gone = w.Wait(timeout, outFd)
 		}

@@ -62,18 +62,17 @@ func (h *Held) Update() {
 	h.read()
 }
 
-// Wait returns once at least one held claim has left cur/, or after
-// timeout (negative: no limit). If outFd is a pipe (not -1) whose reader
-// has gone, it returns true at once.
-func (h *Held) Wait(timeout time.Duration, outFd int) (downstreamGone bool) {
+// Wait returns once at most below claims are held, or after timeout
+// (negative: no limit). If outFd is a pipe (not -1) whose reader has
+// gone, it returns true at once.
+func (h *Held) Wait(below int, timeout time.Duration, outFd int) (downstreamGone bool) {
 	var deadline time.Time
 	if timeout >= 0 {
 		deadline = time.Now().Add(timeout)
 	}
-	n := len(h.names)
 	for {
 		h.Update()
-		if len(h.names) < n || n == 0 {
+		if len(h.names) <= below {
 			return false
 		}
 		wait := time.Duration(-1)
