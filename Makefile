@@ -38,7 +38,7 @@ lint:
 	$(STATICCHECK) ./...
 	test -z "$$(gofmt -l .)"
 	@if command -v mandoc >/dev/null; then \
-		echo "mandoc -Tlint -Wwarning man/*.[17]"; mandoc -Tlint -Wwarning man/*.[17]; \
+		echo "mandoc -Tlint -Wwarning man/*.[178]"; mandoc -Tlint -Wwarning man/*.[178]; \
 	elif [ "$$CI" = true ]; then \
 		echo "lint: no mandoc, and CI=true: CI never passes by skipping"; exit 1; \
 	else \
@@ -49,10 +49,12 @@ demo: all
 	sh demo/demo.sh
 
 install: all
-	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
 	cp $(TOOLS:%=bin/%) $(DESTDIR)$(BINDIR)/
+	cp examples/service/mdpipe-service $(DESTDIR)$(BINDIR)/
 	cp $(TOOLS:%=man/%.1) $(DESTDIR)$(MANDIR)/man1/
 	cp man/*.7 $(DESTDIR)$(MANDIR)/man7/
+	cp man/*.8 $(DESTDIR)$(MANDIR)/man8/
 
 clean:
 	rm -rf bin

@@ -7,7 +7,7 @@
 // It works in a fresh directory under -dir (default $BENCHDIR or /tmp),
 // which it removes at the end. `make bench` and `make bench-big` run it.
 //
-//	mdbench [-bin dir] [-dir dir] [-n 20000] [-runs 5] [-big] ...
+//	mdbench [-bin dir] [-dir dir] [-n 20000] [-runs 5] [-big] [-only rows] ...
 //	mdbench floor intake queue      (the floor, started by mdbench itself)
 //	mdbench intake maildir n        (write the first n messages, for profiling)
 package main
@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,7 @@ const seed = 5
 
 type bench struct {
 	bin    string // mdpipe's tools
+	base   string // another build's tools to compare with (-base), or ""
 	self   string // this program, re-run as the floor
 	script string // the fork-per-message wrapper, written under root
 	root   string // the scratch directory
@@ -36,6 +38,8 @@ type bench struct {
 	rate                   int           // follow-mode deliveries per second
 	followFor              time.Duration // and for how long
 	nBig, bigRuns          int
+	nSlow                  int           // slow hand-off: backlog
+	slowFor                time.Duration // and how long the two runners work it
 	gen                    *generator
 }
 
@@ -62,6 +66,10 @@ func main1() int {
 	flag.DurationVar(&b.idleFor, "idle", 10*time.Second, "idle window")
 	flag.IntVar(&b.rate, "rate", 1000, "follow mode: deliveries per second")
 	flag.DurationVar(&b.followFor, "follow", 10*time.Second, "follow mode: how long to deliver")
+	flag.StringVar(&b.base, "base", "", "also run the streaming rows with the tools in `dir` (another build), interleaved")
+	flag.IntVar(&b.nSlow, "nslow", 5000, "slow hand-off: backlog size")
+	flag.DurationVar(&b.slowFor, "slowfor", 10*time.Second, "slow hand-off: how long two runners work the backlog before the stop")
+	only := flag.String("only", "", "run only `rows`: throughput, latency, slow (comma-separated)")
 	big := flag.Bool("big", false, "scale: a large backlog (-nbig), peak RSS, and a 60 s idle window")
 	flag.IntVar(&b.nBig, "nbig", 1000000, "with -big: backlog size")
 	flag.IntVar(&b.bigRuns, "bigruns", 3, "with -big: drains of the backlog by each system (the table shows the median)")
@@ -73,6 +81,11 @@ func main1() int {
 	var err error
 	if b.bin, err = filepath.Abs(b.bin); err != nil {
 		return fail(err)
+	}
+	if b.base != "" {
+		if b.base, err = filepath.Abs(b.base); err != nil {
+			return fail(err)
+		}
 	}
 	for _, t := range []string{"mdclaim", "mdroute", "mdsweep", "mdfail"} {
 		if _, err := os.Stat(b.tool(t)); err != nil {
@@ -97,10 +110,18 @@ func main1() int {
 		b.idleFor = max(b.idleFor, 60*time.Second)
 		b.scale(&t)
 	} else {
-		b.throughput(&t)
-		b.latency(&t)
+		for _, row := range []struct {
+			name string
+			run  func(*targets)
+		}{{"throughput", b.throughput}, {"latency", b.latency}, {"slow", b.slowHandoff}} {
+			if *only == "" || strings.Contains(","+*only+",", ","+row.name+",") {
+				row.run(&t)
+			}
+		}
 	}
-	b.idle(&t)
+	if *only == "" || strings.Contains(","+*only+",", ",idle,") {
+		b.idle(&t)
+	}
 	t.print()
 	return 0
 }

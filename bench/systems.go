@@ -25,13 +25,21 @@ type system struct {
 }
 
 func (b *bench) systems() []system {
-	return []system{
+	sys := []system{
 		{"floor (Go, bare syscalls)", b.n, "new", (*bench).runFloor},
 		{"mdpipe stream, dir fsync on", b.n, "new", func(b *bench, in, q string) (result, error) { return b.runStream(in, q, false) }},
 		{"mdpipe stream, fsync off (-s)", b.n, "new", func(b *bench, in, q string) (result, error) { return b.runStream(in, q, true) }},
 		{"shell loop (DESIGN.md)", b.nShell, "new", (*bench).runShell},
 		{"fork-per-message (python3)", b.nFork, "pck", (*bench).runFork},
 	}
+	if b.base != "" {
+		// A build to compare with, interleaved with this one's runs, so
+		// that a busy minute of a shared machine hurts both alike.
+		sys = append(sys,
+			system{"base stream, dir fsync on", b.n, "new", func(b *bench, in, q string) (result, error) { return runStreamIn(b.base, in, q, false) }},
+			system{"base stream, fsync off (-s)", b.n, "new", func(b *bench, in, q string) (result, error) { return runStreamIn(b.base, in, q, true) }})
+	}
+	return sys
 }
 
 // runLimit bounds one run, so a hung tool fails the run instead of the bench.
@@ -49,19 +57,33 @@ func (b *bench) runFloor(intake, queue string) (result, error) {
 
 // streamStages is the streaming pipeline of DESIGN.md; follow adds -f.
 func (b *bench) streamStages(intake, queue string, noSync, follow bool) [][]string {
-	claim := []string{b.tool("mdclaim")}
+	return streamStagesIn(b.bin, intake, queue, noSync, follow)
+}
+
+// streamStagesIn is streamStages with the tools in bin.
+func streamStagesIn(bin, intake, queue string, noSync, follow bool) [][]string {
+	tool := func(name string) string { return filepath.Join(bin, name) }
+	claim := []string{tool("mdclaim")}
 	if follow {
 		claim = append(claim, "-f")
 	}
-	sweep := []string{b.tool("mdsweep"), "-q", queue}
+	sweep := []string{tool("mdsweep"), "-q", queue}
 	if noSync {
 		sweep = append(sweep, "-s")
 	}
-	return [][]string{append(claim, intake), {b.tool("mdroute")}, sweep, {b.tool("mdfail")}}
+	return [][]string{append(claim, intake), {tool("mdroute")}, sweep, {tool("mdfail")}}
 }
 
 func (b *bench) runStream(intake, queue string, noSync bool) (result, error) {
-	p, err := startPipeline(b.streamStages(intake, queue, noSync, false), cleanEnv())
+	return runStreamIn(b.bin, intake, queue, noSync)
+}
+
+// runStreamIn runs the streaming rows with the tools in bin.
+func runStreamIn(bin, intake, queue string, noSync bool) (result, error) {
+	// Bounded as a service is (mdclaim -f holds at most 64 claims): the
+	// bound must not cost the drain its speed. (Through the environment,
+	// which a build from before the bound ignores, for comparisons.)
+	p, err := startPipeline(streamStagesIn(bin, intake, queue, noSync, false), cleanEnv("MDCLAIM_INFLIGHT=64"))
 	if err != nil {
 		return result{}, err
 	}

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Stopper implements DESIGN rule 8: on SIGTERM or SIGINT the tool finishes
@@ -12,25 +14,71 @@ import (
 // the Stopper while it works on one message; the signal takes it when the
 // loop lets go (blocked on input, waiting for mail, between messages), so a
 // stop never splits a message's handling and never waits for new input.
+//
+// A stage after mdclaim drains first (OnDrain): the claims already in the
+// pipeline are handed off or parked, not stranded, so signalling the whole
+// pipeline at once is a clean stop.
 type Stopper struct {
-	mu      sync.Mutex
-	stopped chan struct{}
-	once    sync.Once
+	mu       sync.Mutex
+	stopped  chan struct{}
+	draining chan struct{}
+	once     sync.Once
+	drain    sync.Once
 }
 
-// OnStop starts listening for SIGTERM and SIGINT. finish runs with the
-// Stopper held, after the message in hand; its status is the exit status.
-func OnStop(finish func() Status) *Stopper {
-	s := &Stopper{stopped: make(chan struct{})}
+// OnStop starts listening for SIGTERM and SIGINT. early, if not nil, runs
+// as soon as the signal arrives, before the Stopper is taken: it may
+// interrupt what the main loop blocks on while it holds the Stopper (a
+// write into a full pipe). finish runs with the Stopper held, after the
+// message in hand; its status is the exit status.
+func OnStop(early func(), finish func() Status) *Stopper {
+	s := newStopper()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
 		<-sig
 		s.Stop()
-		s.mu.Lock()
-		os.Exit(int(finish()))
+		if early != nil {
+			early()
+		}
+		s.exit(finish)
 	}()
 	return s
+}
+
+// OnDrain starts listening for SIGTERM and SIGINT for a tool that reads
+// records from the tool before it. The first signal starts a drain: the
+// tool goes on until its input ends (the tool before it stops too), and
+// started, if not nil, runs. When grace has passed, or at a second
+// signal, it stops as OnStop does, after the message in hand.
+func OnDrain(grace time.Duration, started func(), finish func() Status) *Stopper {
+	s := newStopper()
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-sig
+		s.drain.Do(func() { close(s.draining) })
+		if started != nil {
+			started()
+		}
+		t := time.NewTimer(grace)
+		select {
+		case <-sig:
+		case <-t.C:
+		}
+		s.Stop()
+		s.exit(finish)
+	}()
+	return s
+}
+
+func newStopper() *Stopper {
+	return &Stopper{stopped: make(chan struct{}), draining: make(chan struct{})}
+}
+
+func (s *Stopper) exit(finish func() Status) {
+	s.mu.Lock()
+	os.Exit(int(finish()))
 }
 
 // Stop asks the tool to stop, as the signal does.
@@ -39,6 +87,9 @@ func (s *Stopper) Stop() { s.once.Do(func() { close(s.stopped) }) }
 // Stopping is closed once a stop was asked for; waits (backoff, the mail
 // watch) select on it so that a stop interrupts them.
 func (s *Stopper) Stopping() <-chan struct{} { return s.stopped }
+
+// Draining is closed once a drain (OnDrain) or a stop began.
+func (s *Stopper) Draining() <-chan struct{} { return s.draining }
 
 // Hold marks the start of work on one message. Once a stop was asked for,
 // it blocks for good: the signal's goroutine exits the process.
@@ -54,3 +105,23 @@ func (s *Stopper) Hold() {
 
 // Release marks the end of work on one message.
 func (s *Stopper) Release() { s.mu.Unlock() }
+
+// Grace is how long a stage after mdclaim goes on after a stop signal
+// to hand off or park the claims the pipeline holds (OnDrain): at the
+// default bound of 64 claims, a list manager that takes 20 messages a
+// second needs about 3 s. $MDPIPE_GRACE (a Go duration) changes it.
+func Grace() (time.Duration, error) {
+	v := os.Getenv("MDPIPE_GRACE")
+	if v == "" {
+		return DefaultGrace, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("$MDPIPE_GRACE: %q is not a duration such as 5s", v)
+	}
+	return d, nil
+}
+
+// DefaultGrace is the grace without $MDPIPE_GRACE: under the 7 s that
+// sv down waits before it reports a service that did not stop.
+const DefaultGrace = 5 * time.Second

@@ -22,6 +22,11 @@ type Claimer struct {
 	// Retry claims parked failures (cur/B:1,X) instead of new/ (mdclaim -x).
 	Retry bool
 
+	// Stream keeps a full window of names between calls of Scan, which
+	// then claim a few at a time (mdclaim's bound on claims held);
+	// without it, Scan(max) reads only the max oldest names.
+	Stream bool
+
 	// Guard, if set, is held from each claim's rename until its path is
 	// emitted, so that a stop (SIGTERM) never falls between the two.
 	Guard interface {
@@ -29,71 +34,49 @@ type Claimer struct {
 		Release()
 	}
 
-	// reported holds names already logged as skipped, so that a symlink
-	// left in new/ is reported once, not at every rescan of a follow run.
-	reported map[string]bool
+	// The window: the oldest names of the last directory read, not yet
+	// tried, and the directories they are renamed between.
+	window       []entry
+	more         bool // the last read left names out of the window
+	srcFd, curFd int
+	open         bool
+
+	bad badEntries
 }
 
 // Result of one scan.
 type Result struct {
 	Claimed int
-	More    bool       // the scan window was full: scan again at once
+	More    bool       // names are left to try: scan again at once
 	Status  cli.Status // worst status of the skipped entries
 }
 
 // Scan claims up to max messages (max <= 0: no limit), oldest first, and
 // passes each claim's path to emit. ENOENT on a claim means another runner
-// won it: skipped quietly.
+// won it: skipped quietly. It reads the directory again only when the
+// names of the last read are all tried.
 func (c *Claimer) Scan(max int, emit func(path string)) (Result, error) {
 	var res Result
-	src, keep := filepath.Join(c.Maildir, "new"), c.keepNew
-	if c.Retry {
-		src, keep = filepath.Join(c.Maildir, "cur"), c.keepFailed
-	}
-	limit := scanWindow
-	if max > 0 {
-		// Entries skipped before (a symlink, a name clash) may sort
-		// first: widen the window past them, or mdclaim -n 1 would scan
-		// the same unclaimable window again and again.
-		limit = min(max+len(c.reported), scanWindow)
-	}
-	srcFd, err := openDir(src)
-	if err != nil {
-		return res, fmt.Errorf("cannot read '%s': %w", src, unwrapPath(err))
-	}
-	defer unix.Close(srcFd)
-	cur := filepath.Join(c.Maildir, "cur")
-	curFd := srcFd
-	if !c.Retry {
-		if curFd, err = openDir(cur); err != nil {
-			return res, fmt.Errorf("cannot claim into '%s': %w", cur, unwrapPath(err))
+	if len(c.window) == 0 {
+		if err := c.fill(max); err != nil {
+			return res, err
 		}
-		defer unix.Close(curFd)
+		if c.bad.perm {
+			res.Status, c.bad.perm = cli.Perm, false
+		}
 	}
-	ents, more, err := oldest(src, srcFd, limit, keep)
-	if err != nil {
-		return res, fmt.Errorf("cannot read '%s': %w", src, unwrapPath(err))
-	}
-	res.More = more
-	for _, e := range ents {
+	src, cur := c.src(), filepath.Join(c.Maildir, "cur")
+	for len(c.window) > 0 {
 		if max > 0 && res.Claimed >= max {
-			res.More = true
 			break
 		}
-		if e.typ&fs.ModeType != 0 {
-			c.skip(e.name, filepath.Join(src, e.name), fmt.Errorf("not a regular file (%s)", kind(e.typ)))
-			continue
-		}
-		if err := unsafeName(e.name); err != nil {
-			c.skip(e.name, filepath.Join(src, e.name), err)
-			res.Status = cli.Worse(res.Status, cli.Perm)
-			continue
-		}
+		e := c.window[0]
+		c.window = c.window[1:]
 		claim := Base(e.name) + ClaimInfo
 		if c.Guard != nil {
 			c.Guard.Hold()
 		}
-		err := fsx.RenameAt(srcFd, e.name, curFd, claim)
+		err := fsx.RenameAt(c.srcFd, e.name, c.curFd, claim)
 		if err == nil {
 			emit(filepath.Join(cur, claim))
 			res.Claimed++
@@ -111,13 +94,88 @@ func (c *Claimer) Scan(max int, emit func(path string)) (Result, error) {
 			// Another runner's link+unlink fallback is between its two
 			// calls (or died there): the claim is made, it is not ours.
 		case fsx.IsExist(err):
-			c.skip(e.name, path, fmt.Errorf("%s exists already; a person must look", to))
+			c.bad.skip(c.Log, e.name, path, fmt.Errorf("%s exists already; a person must look", to), true)
+			res.Status = cli.Worse(res.Status, cli.Perm)
+		case entryError(err):
+			// This entry's own fault (chattr +i, a name the file
+			// system refuses): it costs only itself.
+			c.bad.skip(c.Log, e.name, path, fmt.Errorf("cannot claim: %w", unwrapPath(err)), true)
 			res.Status = cli.Worse(res.Status, cli.Perm)
 		default:
 			return res, fmt.Errorf("cannot claim '%s': %w", path, unwrapPath(err))
 		}
 	}
+	res.More = len(c.window) > 0 || c.more
+	if len(c.window) == 0 {
+		c.Close()
+	}
 	return res, nil
+}
+
+func (c *Claimer) src() string {
+	if c.Retry {
+		return filepath.Join(c.Maildir, "cur")
+	}
+	return filepath.Join(c.Maildir, "new")
+}
+
+// fill reads the directory into the window.
+func (c *Claimer) fill(max int) error {
+	c.Close()
+	src, keep := c.src(), c.keepNew
+	if c.Retry {
+		keep = c.keepFailed
+	}
+	limit := scanWindow
+	if max > 0 && !c.Stream {
+		limit = min(max, scanWindow)
+	}
+	srcFd, err := openDir(src)
+	if err != nil {
+		return fmt.Errorf("cannot read '%s': %w", src, unwrapPath(err))
+	}
+	cur := filepath.Join(c.Maildir, "cur")
+	curFd := srcFd
+	if !c.Retry {
+		if curFd, err = openDir(cur); err != nil {
+			unix.Close(srcFd)
+			return fmt.Errorf("cannot claim into '%s': %w", cur, unwrapPath(err))
+		}
+	}
+	c.srcFd, c.curFd, c.open = srcFd, curFd, true
+	c.bad.startScan()
+	ents, more, err := oldest(src, srcFd, limit, keep)
+	c.bad.endScan(err == nil && !more)
+	if err != nil {
+		c.Close()
+		return fmt.Errorf("cannot read '%s': %w", src, unwrapPath(err))
+	}
+	c.window, c.more = ents, more
+	return nil
+}
+
+// Close releases the directories of the window, and forgets the window.
+func (c *Claimer) Close() {
+	c.window = nil
+	if !c.open {
+		return
+	}
+	if c.curFd != c.srcFd {
+		unix.Close(c.curFd)
+	}
+	unix.Close(c.srcFd)
+	c.open = false
+}
+
+// entryError reports whether a failed claim is the entry's own fault,
+// not the directory's or the file system's.
+func entryError(err error) bool {
+	for _, e := range []error{unix.EPERM, unix.ENAMETOOLONG, unix.EINVAL, unix.EISDIR, unix.ENOTDIR, unix.EBUSY, unix.ELOOP} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // halfMoved reports whether from is gone or is the same file as to: a
@@ -137,32 +195,56 @@ func halfMoved(from, to string) bool {
 	return true
 }
 
-func (c *Claimer) keepNew(name string) bool {
-	if strings.HasPrefix(name, ".") {
-		c.skip(name, filepath.Join(c.Maildir, "new", name), errors.New("dot-file, not a message"))
+// keepNew says whether an entry of new/ can be claimed; an entry that
+// cannot is logged once.
+func (c *Claimer) keepNew(name string, typ fs.FileMode) bool {
+	if c.bad.unclaimable(name) {
 		return false
 	}
-	return true
+	var why error
+	status := cli.OK
+	switch {
+	case strings.HasPrefix(name, "."):
+		why = errors.New("dot-file, not a message")
+	case typ&fs.ModeType != 0:
+		why = fmt.Errorf("not a regular file (%s)", kind(typ))
+	default:
+		why, status = claimable(name), cli.Perm
+	}
+	if why == nil {
+		return true
+	}
+	c.bad.skip(c.Log, name, filepath.Join(c.Maildir, "new", name), why, false)
+	if status == cli.Perm {
+		c.bad.perm = true
+	}
+	return false
 }
 
-func (c *Claimer) keepFailed(name string) bool {
-	return strings.HasSuffix(name, FailInfo) && !strings.HasPrefix(name, ".")
+func (c *Claimer) keepFailed(name string, typ fs.FileMode) bool {
+	return strings.HasSuffix(name, FailInfo) && !strings.HasPrefix(name, ".") &&
+		typ&fs.ModeType == 0 && claimable(name) == nil && !c.bad.unclaimable(name)
 }
 
-// skip logs a skipped entry once per name.
-func (c *Claimer) skip(name, path string, why error) {
-	if c.reported == nil {
-		c.reported = make(map[string]bool)
+// claimable explains why an entry's claim could not work: a record
+// cannot carry its path, or the claim's name could not be parsed back
+// or made.
+func claimable(name string) error {
+	if err := unsafeName(name); err != nil {
+		return err
 	}
-	if c.reported[name] {
-		return
+	b := Base(name)
+	switch {
+	case b == "":
+		return errors.New("the name begins with ':', so its claim would have no unique name")
+	case len(b)+len(ClaimInfo) > nameMax:
+		return fmt.Errorf("its claim name would be longer than %d bytes", nameMax)
 	}
-	if len(c.reported) > 10000 {
-		clear(c.reported)
-	}
-	c.reported[name] = true
-	c.Log.Path("skipping", path, why)
+	return nil
 }
+
+// nameMax is NAME_MAX on Linux file systems.
+const nameMax = 255
 
 func kind(t fs.FileMode) string {
 	switch {
@@ -193,4 +275,21 @@ func unwrapPath(err error) error {
 		return le.Err
 	}
 	return err
+}
+
+// Check reports, as the one line mdclaim logs, why the maildir cannot be
+// claimed from: its new/ or cur/ missing, or not a directory.
+func (c *Claimer) Check() error {
+	dirs := []string{filepath.Join(c.Maildir, "new"), filepath.Join(c.Maildir, "cur")}
+	if c.Retry {
+		dirs = dirs[1:]
+	}
+	for _, d := range dirs {
+		fd, err := openDir(d)
+		if err != nil {
+			return fmt.Errorf("cannot read '%s': %w", d, unwrapPath(err))
+		}
+		unix.Close(fd)
+	}
+	return nil
 }

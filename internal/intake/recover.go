@@ -72,3 +72,16 @@ func recoverOne(c Claim, now time.Time, age time.Duration, returned func(claim, 
 // CleanTmp removes intake tmp/ files older than 36 hours, the maildir
 // rule for deliveries an MTA abandoned.
 func CleanTmp(dir string) error { return maildir.Dir(dir).Clean() }
+
+// GiveBack returns a claim that nobody downstream has seen to new/ at
+// once: mdclaim's claims still unwritten when it stops (DESIGN rule 8).
+func GiveBack(path string) error {
+	c, err := ParseClaim(path)
+	if err != nil {
+		return err
+	}
+	if err := fsx.Rename(c.Path, c.NewPath()); err != nil && !fsx.IsNotExist(err) {
+		return fmt.Errorf("cannot return '%s' to new/: %w", c.Path, unwrapPath(err))
+	}
+	return nil
+}

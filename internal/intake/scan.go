@@ -31,14 +31,14 @@ func openDir(dir string) (int, error) {
 	return fd, nil
 }
 
-// oldest returns up to limit entries of dir whose names pass keep, the
+// oldest returns up to limit entries of dir that pass keep, the
 // smallest names first (maildir names start with the delivery time, so
 // this is oldest first), and whether more entries remained. It reads the
 // directory with getdents(2) into one buffer and keeps the smallest names
 // in a bounded max-heap, so a name is only copied out of the buffer when
 // it enters the heap: a scan of a huge directory allocates little.
 // fd is dir, freshly opened (openDir): it is read from where it stands.
-func oldest(dir string, fd int, limit int, keep func(string) bool) ([]entry, bool, error) {
+func oldest(dir string, fd int, limit int, keep func(string, fs.FileMode) bool) ([]entry, bool, error) {
 	h := &nameHeap{}
 	more := false
 	buf := make([]byte, 64<<10)
@@ -63,12 +63,12 @@ func oldest(dir string, fd int, limit int, keep func(string) bool) ([]entry, boo
 				}
 			}
 			s := string(name)
-			if !keep(s) {
-				continue
-			}
 			t, err := direntType(fd, s, typ)
 			if err != nil {
 				continue // gone since getdents: another runner took it
+			}
+			if !keep(s, t) {
+				continue
 			}
 			if h.Len() < limit {
 				heap.Push(h, entry{name: s, typ: t})

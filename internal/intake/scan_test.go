@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -112,7 +113,10 @@ func TestScanSkips(t *testing.T) {
 		"mdclaim: skipping '" + md + "/new/3.fifo': not a regular file (a FIFO)",
 		"mdclaim: skipping '" + md + "/new/4.dir': not a regular file (a directory)",
 	}
-	if d := cmp.Diff(want, logLines(buf)); d != "" {
+	// Logged as the directory is read: in its order, not the names'.
+	got := logLines(buf)
+	sort.Strings(got)
+	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("log (-want +got):\n%s", d)
 	}
 	if d := cmp.Diff([]string{".1.dotfile", "2.symlink", "3.fifo", "4.dir"}, ls(t, md, "new")); d != "" {
@@ -250,7 +254,7 @@ func TestOldestWindow(t *testing.T) {
 		{8, []string{"a", "b", "c", "d", "e", "f", "g", "h"}, false},
 		{100, []string{"a", "b", "c", "d", "e", "f", "g", "h"}, false},
 	} {
-		got, more, err := oldestIn(t, dir, tc.limit, func(n string) bool { return n[0] != '.' })
+		got, more, err := oldestIn(t, dir, tc.limit, func(n string, _ fs.FileMode) bool { return n[0] != '.' })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -465,7 +469,7 @@ func TestScanGuard(t *testing.T) {
 }
 
 // oldestIn runs oldest on dir, opened for it.
-func oldestIn(t *testing.T, dir string, limit int, keep func(string) bool) ([]entry, bool, error) {
+func oldestIn(t *testing.T, dir string, limit int, keep func(string, fs.FileMode) bool) ([]entry, bool, error) {
 	t.Helper()
 	fd, err := openDir(dir)
 	if err != nil {
@@ -473,4 +477,46 @@ func oldestIn(t *testing.T, dir string, limit int, keep func(string) bool) ([]en
 	}
 	defer unix.Close(fd)
 	return oldest(dir, fd, limit, keep)
+}
+
+// TestBadEntriesBounded fills new/ with more bad entries than the
+// Claimer remembers: each remembered one is logged once, the rest are
+// said in one line, and reading new/ again logs nothing more; the memory
+// is never cleared for a new flood of the same lines.
+func TestBadEntriesBounded(t *testing.T) {
+	defer func(m int) { maxBad = m }(maxBad)
+	maxBad = 50
+	md := newMaildir(t)
+	for i := range 3 * maxBad {
+		if err := os.Symlink("/etc/passwd", filepath.Join(md, "new", fmt.Sprintf("%04d.link", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(t, md, "new/9999.msg")
+	log, buf := testLog()
+	c := &Claimer{Maildir: md, Log: log}
+	for i := range 3 {
+		res, err := c.Scan(0, func(string) {})
+		if err != nil || res.Claimed != map[int]int{0: 1}[i] {
+			t.Fatalf("scan %d: %+v, %v", i, res, err)
+		}
+	}
+	got := logLines(buf)
+	if len(got) != maxBad+1 {
+		t.Fatalf("%d log lines, want %d and one summary:\n%s", len(got), maxBad, strings.Join(got, "\n"))
+	}
+	if !strings.Contains(got[len(got)-1], "skipping the rest without a word") {
+		t.Errorf("last line %q is not the summary", got[len(got)-1])
+	}
+	if len(c.bad.known) > maxBad {
+		t.Errorf("remembers %d entries, more than %d", len(c.bad.known), maxBad)
+	}
+	// Entries that left new/ are forgotten, one by one.
+	for i := range 3 * maxBad {
+		os.Remove(filepath.Join(md, "new", fmt.Sprintf("%04d.link", i)))
+	}
+	c.Scan(0, func(string) {})
+	if len(c.bad.known) != 0 {
+		t.Errorf("remembers %d entries that left new/", len(c.bad.known))
+	}
 }

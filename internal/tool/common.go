@@ -42,9 +42,33 @@ func newRun(prog string) *run {
 // onStop installs the SIGTERM/SIGINT handler: after the message in hand,
 // flush and exit 0 (DESIGN rule 8: a stop is not a failure, whatever
 // inputs were bad before it), or 111 when finishing the work in hand
-// failed (finish noted it).
-func (r *run) onStop(finish func()) {
-	r.stop = cli.OnStop(func() cli.Status {
+// failed (finish noted it). early runs at the signal, before the message
+// in hand is finished (see cli.OnStop).
+func (r *run) onStop(early, finish func()) {
+	r.stop = cli.OnStop(early, r.finisher(finish))
+}
+
+// onDrain installs the handler of a stage after mdclaim: at SIGTERM it
+// goes on until its input ends, for at most the grace ($MDPIPE_GRACE),
+// then stops as onStop does. What it handles meanwhile sets its exit
+// status afresh: a drain that ends well exits 0. A bad $MDPIPE_GRACE is
+// a usage error (false).
+func (r *run) onDrain(finish func()) bool {
+	grace, err := cli.Grace()
+	if err != nil {
+		r.log.Printf("%v", err)
+		return false
+	}
+	r.stop = cli.OnDrain(grace, func() {
+		r.statusMu.Lock()
+		r.status = cli.OK
+		r.statusMu.Unlock()
+	}, r.finisher(finish))
+	return true
+}
+
+func (r *run) finisher(finish func()) func() cli.Status {
+	return func() cli.Status {
 		r.statusMu.Lock()
 		r.status = cli.OK
 		r.statusMu.Unlock()
@@ -53,7 +77,7 @@ func (r *run) onStop(finish func()) {
 		}
 		r.out.Flush()
 		return r.code()
-	})
+	}
 }
 
 // note raises the run's status.

@@ -1,18 +1,32 @@
 package tool
 
 import (
+	"errors"
+	"flag"
+	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"mdpipe/internal/cli"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/watch"
+
+	"golang.org/x/sys/unix"
 )
 
-const mdclaimUsage = "mdclaim [-f | -w] [-n max] [-r age] [-x] [-i interval] maildir"
+const mdclaimUsage = "mdclaim [-f | -w] [-n max] [-k claims] [-r age] [-x] [-i interval] maildir"
 
 // cleanEvery is how often a follow run removes stale intake tmp/ files.
 const cleanEvery = time.Hour
+
+// DefaultInflight is the bound on the claims a following mdclaim holds
+// (DESIGN rule 9): enough to keep every stage busy with room to spare,
+// few enough that two runners share a backlog, and that the stages after
+// mdclaim hand off or park all of them within the grace of a stop at 20
+// messages a second.
+const DefaultInflight = 64
 
 // Mdclaim claims messages from an intake maildir's new/ (or, with -x, its
 // parked failures) and prints the path of each claim.
@@ -21,12 +35,14 @@ func Mdclaim(args []string) int {
 	max := fs.Int("n", "MDCLAIM_MAX", 0, "claim at most `max` messages (0: all there are)")
 	wait := fs.Bool("w", "MDCLAIM_WAIT", "wait until at least one message can be claimed")
 	follow := fs.Bool("f", "MDCLAIM_FOLLOW", "follow: never exit; claim, print, wait, repeat")
+	inflight := fs.Int("k", "MDCLAIM_INFLIGHT", DefaultInflight, "hold at most `claims` not yet handed off or parked (0: no bound; without -f, only when given)")
 	age := fs.Duration("r", "MDCLAIM_RECOVER", 0, "first return claims older than `age` that nobody holds a lock on to new/ (with -f: also every age/2; default 0: none)")
 	retry := fs.Bool("x", "MDCLAIM_RETRY", "claim the failed (cur/B:1,X) messages instead")
 	rescan := fs.Duration("i", "MDCLAIM_RESCAN", 5*time.Minute, "with -w or -f, rescan new/ at least every `interval` even without a wake-up")
 	err := fs.Parse(args,
 		cli.AtMostOne("w", "f"),
 		cli.AtLeast(0, "n"),
+		cli.AtLeast(0, "k"),
 		cli.AtLeast(0, "r"),
 		cli.Above(0, "i"),
 		cli.Operands("maildir", 1, 1),
@@ -34,15 +50,86 @@ func Mdclaim(args []string) int {
 	if err != nil {
 		return usage(fs, mdclaimUsage, err)
 	}
+	bound := *inflight
+	if !*follow && !given(fs, "k", "MDCLAIM_INFLIGHT") {
+		// A one-shot run may feed a program that reads all its input
+		// before it acts (sort, xargs): a bound would never free up.
+		bound = 0
+	}
 	r := newRun("mdclaim")
-	r.onStop(nil)
-	c := &intake.Claimer{Maildir: fs.Arg(0), Log: r.log, Retry: *retry, Guard: r.stop}
-	return r.claim(c, *max, *wait, *follow, *age, *rescan)
+	maildir := fs.Arg(0)
+	if strings.ContainsAny(maildir, "\t\n") {
+		r.log.Path("refusing maildir", maildir, errors.New("a TAB or a newline in it cannot be carried by the record format"))
+		return int(cli.Perm)
+	}
+	if !writable(1) {
+		r.log.Printf("no standard output (closed, or /dev/null) to print claims on: claiming nothing")
+		return int(cli.Temp)
+	}
+	c := &intake.Claimer{Maildir: maildir, Log: r.log, Retry: *retry, Stream: bound > 0}
+	if err := c.Check(); err != nil {
+		r.log.Printf("%v", err)
+		return int(cli.Temp)
+	}
+	out := newClaimOut()
+	defer out.restore()
+	r.onStop(out.interrupt, func() {
+		// Claims made but not written: nobody downstream has seen them.
+		for _, p := range out.unwritten() {
+			if err := intake.GiveBack(p); err != nil {
+				r.log.Printf("%v", err)
+			}
+		}
+		out.restore()
+	})
+	c.Guard = r.stop
+	cl := &claimer{run: r, c: c, out: out, max: *max, wait: *wait, follow: *follow,
+		age: *age, rescan: *rescan, bound: bound}
+	return cl.loop()
 }
 
-func (r *run) claim(c *intake.Claimer, max int, wait, follow bool, age, rescan time.Duration) int {
+// given reports whether a flag was set on the command line or through its
+// environment variable.
+func given(fs *cli.Flags, name, env string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	if v, ok := os.LookupEnv(env); ok && v != "" {
+		set = true
+	}
+	return set
+}
+
+// writable reports whether fd is open for writing to something that
+// keeps what is written. A claim printed into nothing would wait in cur/
+// for mdclaim -r. The Go runtime opens /dev/null in place of a closed
+// standard descriptor, so a closed stdout looks like /dev/null.
+func writable(fd int) bool {
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil || fl&unix.O_ACCMODE == unix.O_RDONLY {
+		return false
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return false
+	}
+	devNull := st.Mode&unix.S_IFMT == unix.S_IFCHR && unix.Major(st.Rdev) == 1 && unix.Minor(st.Rdev) == 3
+	return !devNull
+}
+
+type claimer struct {
+	*run
+	c            *intake.Claimer
+	out          *claimOut
+	max          int
+	wait, follow bool
+	age, rescan  time.Duration
+	bound        int
+}
+
+func (m *claimer) loop() int {
+	c := m.c
 	var w *watch.Watcher
-	if wait || follow {
+	if m.wait || m.follow {
 		dir := filepath.Join(c.Maildir, "new")
 		if c.Retry {
 			dir = filepath.Join(c.Maildir, "cur")
@@ -51,84 +138,146 @@ func (r *run) claim(c *intake.Claimer, max int, wait, follow bool, age, rescan t
 		// wakes the wait that follows it.
 		var err error
 		if w, err = watch.New(dir); err != nil {
-			r.log.Printf("no inotify on %s, polling every %v: %v", dir, watch.PollInterval, err)
+			m.log.Printf("no inotify on %s, polling every %v: %v", dir, watch.PollInterval, err)
 		}
 		defer w.Close()
 	}
+	var held *watch.Held
+	if m.bound > 0 {
+		cur := filepath.Join(c.Maildir, "cur")
+		var err error
+		held, err = watch.NewHeld(cur)
+		if held == nil {
+			m.log.Printf("cannot read '%s': %v", cur, err)
+			m.note(cli.Temp)
+			return m.exit()
+		}
+		if err != nil {
+			m.log.Printf("no inotify on %s, looking claims up instead: %v", cur, err)
+		}
+		defer held.Close()
+	}
+	defer c.Close()
 	var nextRecover, nextClean time.Time
 	now := time.Now()
-	if age > 0 {
-		r.recover(c.Maildir, age)
-		nextRecover = now.Add(age / 2)
+	if m.age > 0 {
+		m.recover(c.Maildir, m.age)
+		nextRecover = now.Add(m.age / 2)
 	}
-	if follow {
-		r.cleanTmp(c.Maildir)
+	if m.follow {
+		m.cleanTmp(c.Maildir)
 		nextClean = now.Add(cleanEvery)
 	}
 	outFd := cli.PipeFd(1)
 	claimed := 0
 	for {
 		left := 0
-		if max > 0 {
-			left = max - claimed
+		if m.max > 0 {
+			left = m.max - claimed
 		}
-		res, err := c.Scan(left, func(path string) { r.out.Record(path) })
-		claimed += res.Claimed
-		r.note(res.Status)
-		r.stop.Hold()
-		if ferr := r.out.Flush(); ferr != nil {
-			r.stop.Release()
-			r.outputFailed(ferr)
-			return r.exit()
-		}
-		r.stop.Release()
-		if err != nil {
-			r.log.Printf("%v", err)
-			if !follow && !wait {
-				r.note(cli.Temp)
-				return r.exit()
+		full := false
+		if held != nil {
+			held.Update()
+			room := m.bound - held.Len()
+			full = room <= 0
+			if left == 0 || room < left {
+				left = room
 			}
 		}
-		if max > 0 && claimed >= max {
-			break
+		var res intake.Result
+		var err error
+		if !full {
+			res, err = c.Scan(left, func(path string) {
+				m.out.add(path)
+				if held != nil {
+					held.Add(filepath.Base(path))
+				}
+			})
+			claimed += res.Claimed
+			m.note(res.Status)
+			m.stop.Hold()
+			if ferr := m.out.flush(); ferr != nil {
+				// Nobody will read these: back to new/ at once.
+				m.giveBack()
+				m.stop.Release()
+				if errors.Is(ferr, syscall.EPIPE) {
+					ferr = cli.ErrDownstreamGone
+				}
+				if !m.stopPending(ferr) {
+					m.log.Printf("cannot write output: %v", ferr)
+					m.note(cli.Temp)
+				}
+				return m.exit()
+			}
+			m.stop.Release()
+			if err != nil {
+				m.log.Printf("%v", err)
+				if !m.follow && !m.wait {
+					m.note(cli.Temp)
+					return m.exit()
+				}
+			}
+			if m.max > 0 && claimed >= m.max {
+				break
+			}
+			if res.More && err == nil {
+				continue
+			}
+			if !m.follow && (!m.wait || claimed > 0) {
+				break
+			}
 		}
-		if res.More && err == nil {
-			continue
-		}
-		if !follow && (!wait || claimed > 0) {
-			break
-		}
-		timeout := rescan
+		timeout := m.rescan
 		if err != nil {
 			timeout = min(timeout, 10*time.Second) // the maildir may come back
 		}
-		if follow {
+		if m.follow {
 			now := time.Now()
-			if age > 0 {
+			if m.age > 0 {
 				if !now.Before(nextRecover) {
-					r.recover(c.Maildir, age)
-					nextRecover = now.Add(age / 2)
+					m.recover(c.Maildir, m.age)
+					nextRecover = now.Add(m.age / 2)
 					continue
 				}
 				timeout = min(timeout, nextRecover.Sub(now))
 			}
 			if !now.Before(nextClean) {
-				r.cleanTmp(c.Maildir)
+				m.cleanTmp(c.Maildir)
 				nextClean = now.Add(cleanEvery)
 			}
 		}
-		if w.Wait(timeout, outFd) {
-			if !r.stopPending(cli.ErrDownstreamGone) {
-				r.log.Printf("%v", cli.ErrDownstreamGone)
-				r.note(cli.Temp)
+		var gone bool
+		if full {
+			// At the bound: wait until some claims are handed off or
+			// parked, a quarter of the bound, so that the stages work
+			// in batches, not one wake-up a message.
+			gone = held.Wait(m.bound-max(1, m.bound/4), timeout, outFd)
+		} else {
+			gone = w.Wait(timeout, outFd)
+		}
+		if gone {
+			if !m.stopPending(cli.ErrDownstreamGone) {
+				m.log.Printf("%v", cli.ErrDownstreamGone)
+				m.note(cli.Temp)
 			}
-			return r.exit()
+			return m.exit()
 		}
 	}
 	if claimed == 0 {
-		r.note(cli.None)
+		m.note(cli.None)
 	}
-	return r.end()
+	return m.exit()
+}
+
+// giveBack returns the claims that could not be written to new/. The
+// caller holds the Stopper, which the stop's own give-back takes too.
+func (m *claimer) giveBack() {
+	for _, p := range m.out.unwritten() {
+		if err := intake.GiveBack(p); err != nil {
+			m.log.Printf("%v", err)
+		}
+	}
+	m.out.claims, m.out.ends, m.out.buf = nil, nil, nil
 }
 
 func (r *run) recover(maildir string, age time.Duration) {

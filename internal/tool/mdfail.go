@@ -26,7 +26,9 @@ func Mdfail(args []string) int {
 	}
 	r := newRun("mdfail")
 	r.log.Verbose = *verbose
-	r.onStop(nil)
+	if !r.onDrain(nil) {
+		return int(cli.Perm)
+	}
 	r.each(in, nil, func(line []byte) {
 		path := record.PathOf(line)
 		if in.FromOperands() {

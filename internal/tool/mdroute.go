@@ -54,7 +54,9 @@ func Mdroute(args []string) int {
 	if len(names) == 0 {
 		return usage(fs, mdrouteUsage, fmt.Errorf("%s: no header names", fs.Origin("H")))
 	}
-	r.onStop(nil)
+	if !r.onDrain(nil) {
+		return int(cli.Perm)
+	}
 	m := &router{run: r, rt: rt, headers: names, operands: in.FromOperands()}
 	r.each(in, nil, m.route)
 	return r.end()

@@ -60,14 +60,18 @@ func Mdsweep(args []string) int {
 	default:
 		target = &handoff.LMTP{Address: *lmtp, Log: r.log}
 	}
-	r.onStop(func() {
+	if !r.onDrain(func() {
 		if err := target.Close(); err != nil {
 			r.log.Printf("%v", err)
 			r.note(cli.Temp)
 		}
-	})
+	}) {
+		return int(cli.Perm)
+	}
+	// A stop drains what the pipeline holds, but never waits out a
+	// back-off: a hand-off that is failing would not drain anyway.
 	s := &sweeper{run: r, in: in, target: target,
-		sw: &handoff.Sweeper{Target: target, Log: r.log, GiveUp: *giveUp, Stop: r.stop.Stopping()}}
+		sw: &handoff.Sweeper{Target: target, Log: r.log, GiveUp: *giveUp, Stop: r.stop.Draining()}}
 	r.each(in, s.commit, s.sweep)
 	// Held: a stop under way closes the target itself (onStop above).
 	r.stop.Hold()

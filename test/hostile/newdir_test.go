@@ -5,10 +5,18 @@
 package hostile
 
 import (
+	"bufio"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"mdpipe/internal/testkit"
 )
@@ -120,4 +128,153 @@ func TestIntakeNewUnreadable(t *testing.T) {
 	r.wantStatus(t, 111)
 	r.reason(t, "mdclaim", "cannot read .*/new.*permission denied")
 	s.wantAt(ok, "new")
+}
+
+// One bad entry in new/ costs only itself (issue 11 §3): it is skipped
+// with one line, and the message behind it is handed off.
+
+// TestClaimNameTooLong: a name whose claim name (B:1,P) would pass
+// NAME_MAX. Sorting first, it stopped every later claim.
+func TestClaimNameTooLong(t *testing.T) {
+	s := newSite(t)
+	ok := s.control()
+	long := "1600000000." + strings.Repeat("a", 255-len("1600000000."))
+	s.deliver(long, okMessage)
+	s.mark()
+	r := s.sh(pipeline)
+	r.wantStatus(t, 100, 0, 0, 0)
+	r.reason(t, "mdclaim", "skipping '.*"+long+"': its claim name would be longer than 255 bytes")
+	s.wantAt(ok, "mylist/post")
+	s.wantAt(long, "new")
+}
+
+// TestImmutableInNew: a file that cannot be renamed (chattr +i). Sorting
+// first, it stopped every later claim, logged every 10 s for ever.
+func TestImmutableInNew(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testkit.SkipMissing(t, "chattr +i needs root")
+	}
+	s := newSite(t)
+	ok := s.control()
+	stuck := s.deliver("1600000000.M1P1Q1.immutable", okMessage)
+	p := filepath.Join(s.intake, "new", stuck)
+	if out, err := exec.Command("chattr", "+i", p).CombinedOutput(); err != nil {
+		testkit.SkipMissing(t, "chattr +i: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("chattr", "-i", p).Run() })
+	s.mark()
+	r := s.sh(pipeline)
+	r.wantStatus(t, 100, 0, 0, 0)
+	r.reason(t, "mdclaim", "skipping '"+p+"': cannot claim: operation not permitted")
+	s.wantAt(ok, "mylist/post")
+	s.wantAt(stuck, "new")
+}
+
+// TestColonNameInNew: a name that begins with ':' was claimed as
+// cur/:1,P, which no tool parses back: it waited for ever.
+func TestColonNameInNew(t *testing.T) {
+	s := newSite(t)
+	ok := s.control()
+	colon := s.deliver(":2,S", okMessage)
+	s.mark()
+	r := s.sh(pipeline)
+	r.wantStatus(t, 100, 0, 0, 0)
+	r.reason(t, "mdclaim", "skipping '.*/new/:2,S': the name begins with ':'")
+	s.wantAt(ok, "mylist/post")
+	if _, err := os.Lstat(filepath.Join(s.intake, "new", colon)); err != nil {
+		t.Errorf("%s was not left in new/: %v", colon, err)
+	}
+	if _, err := os.Lstat(filepath.Join(s.intake, "cur", ":1,P")); err == nil {
+		t.Errorf("claimed as cur/:1,P")
+	}
+}
+
+// TestJunkFloodInNew: 70,000 symlinks that sort before the mail. mdclaim
+// -f burnt seconds of CPU in a loop, wrote millions of log lines (a
+// "logged once" memory cleared past 10,000 names) and claimed nothing.
+// Now it hands the mail off, logs each symlink once, and waits for mail
+// without a rescan loop.
+func TestJunkFloodInNew(t *testing.T) {
+	const junk = 70_000
+	s := newSite(t)
+	for i := range junk {
+		if err := os.Symlink("/etc/passwd", filepath.Join(s.intake, "new", fmt.Sprintf("1600000000.M%dP1.junk", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := s.control()
+	cmd := exec.Command("bash", "-c", `exec mdclaim -f "$INTAKE" | mdroute | mdsweep -q "$QUEUE" | mdfail`)
+	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "INTAKE="+s.intake, "QUEUE="+s.queue)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
+	var lines atomic.Int64
+	var other strings.Builder
+	var mu sync.Mutex
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "mdclaim: skipping '") && strings.HasSuffix(sc.Text(), "': not a regular file (a symlink)") {
+				lines.Add(1)
+			} else {
+				mu.Lock()
+				other.WriteString(sc.Text() + "\n")
+				mu.Unlock()
+			}
+		}
+	}()
+	inQueue := func(b string) func() bool {
+		return func() bool {
+			_, err := os.Stat(filepath.Join(s.queue, "mylist", "post", "new", b))
+			return err == nil
+		}
+	}
+	testkit.Poll(t, time.Minute, "the message behind the junk handed off", inQueue(first))
+	testkit.Poll(t, time.Minute, "each symlink logged", func() bool { return lines.Load() >= junk })
+	// A delivery wakes mdclaim: it reads new/ again, logs nothing again.
+	second := s.deliver("1700000002.M1P1Q1.second", okMessage)
+	testkit.Poll(t, time.Minute, "a later message handed off", inQueue(second))
+	cpu := processCPU(t, cmd.Process.Pid)
+	if n := lines.Load(); n != junk {
+		t.Errorf("%d symlink lines logged, want each of the %d once", n, junk)
+	}
+	mu.Lock()
+	if other.Len() > 0 {
+		t.Errorf("other log lines:\n%s", other.String())
+	}
+	mu.Unlock()
+	t.Logf("mdclaim's CPU over the run: %v", cpu)
+	// Three reads of new/ (start, two wake-ups), not a loop: main
+	// spent 13 s of CPU in 20 s.
+	if cpu > 5*time.Second {
+		t.Errorf("mdclaim used %v of CPU: a rescan loop?", cpu)
+	}
+}
+
+// processCPU returns the CPU time (user and system) of the first child of
+// pid whose command is mdclaim.
+func processCPU(t *testing.T, pgid int) time.Duration {
+	t.Helper()
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil || !strings.Contains(string(b), "(mdclaim)") {
+			continue
+		}
+		f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+2:])
+		if pg, _ := strconv.Atoi(f[2]); pg != pgid {
+			continue
+		}
+		u, _ := strconv.Atoi(f[11])
+		s, _ := strconv.Atoi(f[12])
+		return time.Duration(u+s) * time.Second / 100 // USER_HZ
+	}
+	t.Fatal("no mdclaim in the pipeline's process group")
+	return 0
 }

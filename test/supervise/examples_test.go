@@ -9,9 +9,6 @@ import (
 	"testing"
 )
 
-// supervisors are the service directories under examples/service.
-var supervisors = []string{"daemontools", "runit", "s6"}
-
 // examples is examples/service, from this package's directory.
 var examples = filepath.Join("..", "..", "examples", "service")
 
@@ -42,39 +39,49 @@ func toolVars(t *testing.T) []string {
 	return vars
 }
 
-// TestExampleEnv checks that each service's env/ names every variable the
-// pipeline reads (the tools' and the pipeline script's own), and nothing
-// else: an empty file there unsets a variable the supervisor's
-// environment might carry (MDCLAIM_RETRY would make the service claim
-// the parked failures).
+// TestExampleEnv checks that env/, the one for every supervisor, names
+// every variable the pipeline reads (the tools', mdpipe-service's and the
+// stop's grace), and nothing else: an empty file there unsets a variable
+// the supervisor's environment might carry (MDCLAIM_RETRY would make the
+// service claim the parked failures).
 func TestExampleEnv(t *testing.T) {
-	want := append(toolVars(t), "MAILDIR", "PATH")
+	want := append(toolVars(t), "MAILDIR", "MDPIPE_GRACE", "PATH")
 	slices.Sort(want)
-	for _, s := range supervisors {
-		ents, err := os.ReadDir(filepath.Join(examples, s, "env"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, e := range ents {
-			got = append(got, e.Name())
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("%s/env holds %q, want %q", s, got, want)
-		}
+	ents, err := os.ReadDir(filepath.Join(examples, "env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("env holds %q, want %q", got, want)
 	}
 }
 
-// TestExampleFiles checks that each service directory is complete and that
-// the shared pipeline script and env/ values are the same in all three.
+// TestExampleFiles checks that each service directory holds only what
+// differs between supervisors, and that the one pipeline script is there.
 func TestExampleFiles(t *testing.T) {
 	scripts := map[string][]string{
-		"daemontools": {"run", "log/run", "pipeline"},
-		"runit":       {"run", "log/run", "pipeline", "finish"},
-		"s6":          {"run", "log/run", "pipeline", "finish"},
+		"daemontools": {"log/run", "run"},
+		"runit":       {"finish", "log/run", "run"},
+		"s6":          {"finish", "log/run", "run"},
 	}
 	for s, names := range scripts {
-		for _, n := range names {
+		var got []string
+		filepath.WalkDir(filepath.Join(examples, s), func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				rel, _ := filepath.Rel(filepath.Join(examples, s), p)
+				got = append(got, rel)
+			}
+			return nil
+		})
+		slices.Sort(got)
+		if !slices.Equal(got, names) {
+			t.Errorf("%s holds %q, want only %q", s, got, names)
+		}
+		for _, n := range append(names, filepath.Join("..", "mdpipe-service")) {
 			st, err := os.Stat(filepath.Join(examples, s, n))
 			if err != nil {
 				t.Errorf("%v", err)
@@ -84,22 +91,9 @@ func TestExampleFiles(t *testing.T) {
 				t.Errorf("%s/%s is not executable: %v", s, n, st.Mode())
 			}
 		}
-	}
-	same := []string{"pipeline"}
-	ents, _ := os.ReadDir(filepath.Join(examples, "runit", "env"))
-	for _, e := range ents {
-		same = append(same, filepath.Join("env", e.Name()))
-	}
-	for _, n := range same {
-		ref, err := os.ReadFile(filepath.Join(examples, "runit", n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range supervisors {
-			b, err := os.ReadFile(filepath.Join(examples, s, n))
-			if err != nil || !bytes.Equal(b, ref) {
-				t.Errorf("%s/%s differs from runit/%s (%v)", s, n, n, err)
-			}
+		b, err := os.ReadFile(filepath.Join(examples, s, "run"))
+		if err != nil || !bytes.HasSuffix(b, []byte(" mdpipe-service\n")) {
+			t.Errorf("%s/run does not start mdpipe-service (%v)", s, err)
 		}
 	}
 }

@@ -76,7 +76,11 @@ func newSite(t *testing.T, supervisor string, env map[string]string) *site {
 		s.mkdirOwned(filepath.Join(s.queue, fmt.Sprintf("list%d", i)))
 	}
 	s.mkdirOwned(filepath.Join(s.queue, "newlist"))
+	// As mdpipe-service(8) says: the supervisor's directory, the one
+	// env/, and mdpipe-service beside the tools (make install).
 	run(t, "cp", "-R", filepath.Join(examples, supervisor), s.sv)
+	run(t, "cp", "-R", filepath.Join(examples, "env"), filepath.Join(s.sv, "env"))
+	run(t, "cp", filepath.Join(examples, "mdpipe-service"), s.bin)
 	s.setUser("run", "mdpipe")
 	s.setUser(filepath.Join("log", "run"), "mdpipelog")
 	vars := map[string]string{

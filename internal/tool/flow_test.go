@@ -1,0 +1,492 @@
+package tool
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Flow control (issue 12, DESIGN rules 8 and 9), with the slow hand-offs
+// a site has: a command that takes tens of milliseconds, and an LMTP
+// server (Mailman 3) that takes tens of messages a second.
+
+// flowBound is the -k the tests give: small, so that a backlog of a few
+// hundred messages is many times the bound.
+const flowBound = 10
+
+// slowTarget is one kind of slow hand-off. Each pipeline i gets its own
+// target, which counts what it took, so that a test can tell the
+// pipelines' shares apart.
+type slowTarget struct {
+	name  string
+	start func(t *testing.T, dir string, i int) (args []string, taken func() []string)
+}
+
+func slowTargets() []slowTarget {
+	return []slowTarget{
+		{"command", func(t *testing.T, dir string, i int) ([]string, func() []string) {
+			log := filepath.Join(dir, fmt.Sprintf("taken.%d", i))
+			writeFile(t, log, "")
+			// The claim's base name, once the message is read.
+			cmd := `sleep 0.02; cat >/dev/null; b=${MESSAGE##*/}; echo "${b%%:*}" >>` + log
+			return []string{"mdsweep", "-c", cmd}, func() []string {
+				b, err := os.ReadFile(log)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return lines(string(b))
+			}
+		}},
+		{"lmtp", func(t *testing.T, dir string, i int) ([]string, func() []string) {
+			s := startSlowLMTP(t, 20*time.Millisecond)
+			return []string{"mdsweep", "-l", s.addr}, s.taken
+		}},
+	}
+}
+
+// flowMessages delivers n messages for one list into new/ and returns
+// their base names.
+func flowMessages(t *testing.T, maildir string, n int) []string {
+	t.Helper()
+	var names []string
+	for i := range n {
+		b := fmt.Sprintf("1795920000.M%05dP1.flow.example.test", i)
+		writeFile(t, filepath.Join(maildir, "new", b),
+			fmt.Sprintf("Delivered-To: mylist@lists.example.test\nSubject: %s\n\n%s\n", b, b))
+		names = append(names, b)
+	}
+	return names
+}
+
+// flow is a pipeline started as sh starts `a | b | c | d`: the test keeps
+// no end of its pipes, so each stage sees its neighbours exit. All four
+// are in one process group, which a stop signals at once, as ./pipeline
+// of the service does.
+type flow struct {
+	cmds   []*exec.Cmd
+	names  []string
+	stderr []*strings.Builder
+	done   []chan struct{}
+	pgid   int
+}
+
+func startFlow(t *testing.T, env []string, stages ...[]string) *flow {
+	t.Helper()
+	f := &flow{}
+	var stdin *os.File
+	for i, args := range stages {
+		cmd := exec.Command(toolPath(t, args[0]), args[1:]...)
+		cmd.Env = toolEnv(env...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: f.pgid}
+		if stdin != nil {
+			cmd.Stdin = stdin
+		}
+		var r, w *os.File
+		if i < len(stages)-1 {
+			var err error
+			if r, w, err = os.Pipe(); err != nil {
+				t.Fatal(err)
+			}
+			cmd.Stdout = w
+		}
+		errb := new(strings.Builder)
+		cmd.Stderr = errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			f.pgid = cmd.Process.Pid
+		}
+		// As the shell does: the stages hold the pipes, we do not.
+		if stdin != nil {
+			stdin.Close()
+		}
+		if w != nil {
+			w.Close()
+		}
+		stdin = r
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		f.cmds, f.names, f.stderr, f.done = append(f.cmds, cmd), append(f.names, args[0]), append(f.stderr, errb), append(f.done, done)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-f.pgid, syscall.SIGKILL)
+		for _, d := range f.done {
+			<-d
+		}
+	})
+	return f
+}
+
+// stop signals the whole pipeline and returns each stage's exit status,
+// and how long mdclaim and the last stage took to exit.
+func (f *flow) stop(t *testing.T) (statuses []int, claimGone, allGone time.Duration) {
+	t.Helper()
+	start := time.Now()
+	if err := syscall.Kill(-f.pgid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	limit := time.After(30 * time.Second)
+	for i, d := range f.done {
+		select {
+		case <-d:
+		case <-limit:
+			t.Fatalf("%s still runs 30s after SIGTERM\n%s", f.names[i], f.logs())
+		}
+		if i == 0 {
+			claimGone = time.Since(start)
+		}
+		statuses = append(statuses, f.cmds[i].ProcessState.ExitCode())
+	}
+	return statuses, claimGone, time.Since(start)
+}
+
+func (f *flow) logs() string {
+	var b strings.Builder
+	for i, e := range f.stderr {
+		fmt.Fprintf(&b, "%s stderr: %q\n", f.names[i], e.String())
+	}
+	return b.String()
+}
+
+// heldClaims counts the claims in cur/: the :1,P files (issue 12's
+// measure).
+func heldClaims(t *testing.T, maildir string) int {
+	t.Helper()
+	n := 0
+	for _, name := range readDir(t, filepath.Join(maildir, "cur")) {
+		if strings.HasSuffix(name, ":1,P") {
+			n++
+		}
+	}
+	return n
+}
+
+// sampler counts the held claims until stopped, and keeps the peak.
+type sampler struct {
+	peak atomic.Int64
+	stop chan struct{}
+	done chan struct{}
+}
+
+func sampleHeld(t *testing.T, maildirs ...string) *sampler {
+	s := &sampler{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		for {
+			for _, md := range maildirs {
+				if n := int64(countHeld(md)); n > s.peak.Load() {
+					s.peak.Store(n)
+				}
+			}
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	return s
+}
+
+func (s *sampler) end() int {
+	close(s.stop)
+	<-s.done
+	return int(s.peak.Load())
+}
+
+func countHeld(maildir string) int {
+	des, _ := os.ReadDir(filepath.Join(maildir, "cur"))
+	n := 0
+	for _, de := range des {
+		if strings.HasSuffix(de.Name(), ":1,P") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestFlowBound runs one pipeline over a backlog many times its bound,
+// with a slow hand-off: the claims held never pass the bound, and every
+// message is handed off once.
+func TestFlowBound(t *testing.T) {
+	t.Parallel()
+	for _, tg := range slowTargets() {
+		t.Run(tg.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			maildir := filepath.Join(dir, "intake")
+			newMaildir(t, maildir)
+			names := flowMessages(t, maildir, 12*flowBound)
+			sweep, taken := tg.start(t, dir, 0)
+			s := sampleHeld(t, maildir)
+			f := startFlow(t, nil, []string{"mdclaim", "-f", "-k", fmt.Sprint(flowBound), maildir},
+				[]string{"mdroute"}, sweep, []string{"mdfail"})
+			if !eventually(2*time.Minute, func() bool { return len(taken()) == len(names) }) {
+				t.Fatalf("%d of %d handed off in 2 minutes\n%s", len(taken()), len(names), f.logs())
+			}
+			peak := s.end()
+			st, _, _ := f.stop(t)
+			for i, code := range st {
+				if code != 0 {
+					t.Errorf("%s exited %d after SIGTERM\n%s", f.names[i], code, f.logs())
+				}
+			}
+			if peak > flowBound {
+				t.Errorf("peak claims held %d, want at most -k %d", peak, flowBound)
+			}
+			if peak < flowBound/2 {
+				t.Errorf("peak claims held %d: the pipeline never came near its bound %d (did the test sample it?)", peak, flowBound)
+			}
+			checkOnce(t, taken(), names)
+		})
+	}
+}
+
+// TestFlowShare runs two pipelines with equal hand-offs on one backlog:
+// each hands off 40-60% of it.
+func TestFlowShare(t *testing.T) {
+	t.Parallel()
+	for _, tg := range slowTargets() {
+		t.Run(tg.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			maildir := filepath.Join(dir, "intake")
+			newMaildir(t, maildir)
+			names := flowMessages(t, maildir, 30*flowBound)
+			var takens []func() []string
+			var flows []*flow
+			for i := range 2 {
+				sweep, taken := tg.start(t, dir, i)
+				takens = append(takens, taken)
+				flows = append(flows, startFlow(t, nil, []string{"mdclaim", "-f", "-k", fmt.Sprint(flowBound), maildir},
+					[]string{"mdroute"}, sweep, []string{"mdfail"}))
+			}
+			all := func() []string { return append(takens[0](), takens[1]()...) }
+			if !eventually(2*time.Minute, func() bool { return len(all()) >= len(names) }) {
+				t.Fatalf("%d of %d handed off in 2 minutes", len(all()), len(names))
+			}
+			for i, f := range flows {
+				if st, _, _ := f.stop(t); st[0] != 0 || st[3] != 0 {
+					t.Errorf("pipeline %d exited %v\n%s", i, st, f.logs())
+				}
+			}
+			checkOnce(t, all(), names)
+			for i, taken := range takens {
+				share := 100 * len(taken()) / len(names)
+				t.Logf("pipeline %d handed off %d of %d (%d%%)", i, len(taken()), len(names), share)
+				if share < 40 || share > 60 {
+					t.Errorf("pipeline %d handed off %d%% of the backlog, want 40-60%%", i, share)
+				}
+			}
+		})
+	}
+}
+
+// TestFlowStop stops the whole pipeline, as the service does, while it
+// works through a backlog with a slow hand-off: every stage exits 0, and
+// no claim is left behind: what the pipeline held is handed off, the
+// rest is in new/, and nothing is handed off twice.
+func TestFlowStop(t *testing.T) {
+	t.Parallel()
+	for _, tg := range slowTargets() {
+		t.Run(tg.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			maildir := filepath.Join(dir, "intake")
+			newMaildir(t, maildir)
+			names := flowMessages(t, maildir, 30*flowBound)
+			sweep, taken := tg.start(t, dir, 0)
+			f := startFlow(t, []string{"MDPIPE_GRACE=20s"}, []string{"mdclaim", "-f", "-k", fmt.Sprint(flowBound), maildir},
+				[]string{"mdroute"}, sweep, []string{"mdfail"})
+			// Flowing, and at its bound.
+			if !eventually(time.Minute, func() bool { return len(taken()) > flowBound && countHeld(maildir) == flowBound }) {
+				t.Fatalf("the pipeline did not flow at its bound within a minute\n%s", f.logs())
+			}
+			st, claimGone, allGone := f.stop(t)
+			t.Logf("SIGTERM to exit: mdclaim %v, the last stage %v", claimGone, allGone)
+			for i, code := range st {
+				if code != 0 {
+					t.Errorf("%s exited %d after SIGTERM\n%s", f.names[i], code, f.logs())
+				}
+			}
+			if n := heldClaims(t, maildir); n != 0 {
+				t.Errorf("%d claims left in cur/ after the stop, want 0\n%s", n, f.logs())
+			}
+			got := taken()
+			left := readDir(t, filepath.Join(maildir, "new"))
+			if len(got)+len(left) != len(names) {
+				t.Errorf("%d handed off + %d in new/ = %d, want the %d delivered", len(got), len(left), len(got)+len(left), len(names))
+			}
+			checkOnce(t, append(got, left...), names)
+		})
+	}
+}
+
+// TestFlowStopFullPipe stops mdclaim while it is blocked writing into a
+// full pipe (no bound, and a reader that reads nothing): it exits at
+// once, and every claim it made but did not write is back in new/; the
+// claims in cur/ are exactly the records in the pipe.
+func TestFlowStopFullPipe(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	maildir := filepath.Join(dir, "intake")
+	newMaildir(t, maildir)
+	// More records than a 64 KiB pipe holds.
+	names := flowMessages(t, maildir, 2000)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command(toolPath(t, "mdclaim"), "-f", "-k", "0", maildir)
+	cmd.Env = toolEnv()
+	cmd.Stdout = w
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Everything claimed: the pipe is full and mdclaim blocks on it.
+	if !eventually(time.Minute, func() bool { return len(readDir(t, filepath.Join(maildir, "new"))) == 0 }) {
+		t.Fatalf("mdclaim did not claim the backlog: %s", errb.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("mdclaim: %v (%s), want exit 0", err, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("mdclaim blocked on a full pipe still runs 30s after SIGTERM")
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inPipe []string
+	for _, l := range lines(string(b)) {
+		inPipe = append(inPipe, filepath.Base(l))
+	}
+	claims := readDir(t, filepath.Join(maildir, "cur"))
+	if len(inPipe) == 0 || len(inPipe) == len(names) {
+		t.Fatalf("%d records in the pipe: the test did not fill it", len(inPipe))
+	}
+	if fmt.Sprint(inPipe) != fmt.Sprint(claims) {
+		t.Errorf("claims in cur/ (%d) are not the records in the pipe (%d)", len(claims), len(inPipe))
+	}
+	if n := len(readDir(t, filepath.Join(maildir, "new"))); n+len(claims) != len(names) {
+		t.Errorf("%d in new/ + %d claims, want %d", n, len(claims), len(names))
+	}
+	if !strings.HasSuffix(string(b), "\n") {
+		t.Errorf("the pipe ends in a partial record: %q", lastLine(string(b)))
+	}
+}
+
+func lastLine(s string) string {
+	if i := strings.LastIndexByte(strings.TrimSuffix(s, "\n"), '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// checkOnce fails unless got holds each of want exactly once.
+func checkOnce(t *testing.T, got, want []string) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, g := range got {
+		seen[g]++
+	}
+	for _, w := range want {
+		switch seen[w] {
+		case 1:
+		case 0:
+			t.Errorf("%s: lost", w)
+		default:
+			t.Errorf("%s: handed off %d times", w, seen[w])
+		}
+		delete(seen, w)
+	}
+	for g := range seen {
+		t.Errorf("%s: handed off, but never delivered", g)
+	}
+}
+
+// slowLMTP is an LMTP server (go-smtp's) that takes delay over each
+// message, as Mailman 3's LMTP runner takes tens of milliseconds.
+type slowLMTP struct {
+	addr  string
+	delay time.Duration
+	mu    sync.Mutex
+	got   []string // the Subject of each message taken
+}
+
+func startSlowLMTP(t *testing.T, delay time.Duration) *slowLMTP {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &slowLMTP{addr: ln.Addr().String(), delay: delay}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+		return &slowSession{s: s}, nil
+	}))
+	srv.LMTP = true
+	srv.Domain = "localhost"
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return s
+}
+
+func (s *slowLMTP) taken() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.got...)
+}
+
+type slowSession struct {
+	s     *slowLMTP
+	rcpts int
+}
+
+func (x *slowSession) Reset()                               { x.rcpts = 0 }
+func (x *slowSession) Logout() error                        { return nil }
+func (x *slowSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (x *slowSession) Rcpt(string, *smtp.RcptOptions) error { x.rcpts++; return nil }
+func (x *slowSession) Data(io.Reader) error                 { return errors.New("LMTP only") }
+func (x *slowSession) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	time.Sleep(x.s.delay) // the list manager's work
+	subject := ""
+	for _, l := range strings.Split(string(b), "\r\n") {
+		if v, ok := strings.CutPrefix(l, "Subject: "); ok {
+			subject = v
+			break
+		}
+	}
+	x.s.mu.Lock()
+	x.s.got = append(x.s.got, subject)
+	x.s.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,144 @@
+package watch
+
+import (
+	"time"
+	"unsafe"
+
+	"mdpipe/internal/cli"
+
+	"golang.org/x/sys/unix"
+)
+
+// Held is the set of claims one mdclaim holds (DESIGN rule 9). A claim is
+// held from mdclaim's rename into cur/ until its name leaves cur/: handed
+// off (renamed into a queue, or unlinked after a command or LMTP
+// hand-off), parked (renamed to B:1,X) or returned to new/. Held learns
+// that from inotify (IN_MOVED_FROM, IN_DELETE on cur/), whatever the
+// stages after mdclaim are and however much they read ahead; without
+// inotify it looks each held name up instead.
+type Held struct {
+	dirfd int // cur/, for the look-ups
+	fd    int // inotify descriptor, or -1
+	names map[string]struct{}
+	buf   [16 << 10]byte
+}
+
+// pollHeld is how often a Held without inotify looks its names up.
+const pollHeld = 50 * time.Millisecond
+
+// NewHeld watches the directory cur. If inotify cannot be had, the Held
+// looks names up instead, and the error says why.
+func NewHeld(cur string) (*Held, error) {
+	dirfd, err := unix.Open(cur, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	h := &Held{dirfd: dirfd, fd: -1, names: make(map[string]struct{})}
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return h, err
+	}
+	if _, err := unix.InotifyAddWatch(fd, cur, unix.IN_MOVED_FROM|unix.IN_DELETE|unix.IN_ONLYDIR); err != nil {
+		unix.Close(fd)
+		return h, err
+	}
+	h.fd = fd
+	return h, nil
+}
+
+// Add records a claim, by its name in cur/, before its path is written
+// downstream.
+func (h *Held) Add(name string) { h.names[name] = struct{}{} }
+
+// Len returns how many claims are held, as far as Update has learnt.
+func (h *Held) Len() int { return len(h.names) }
+
+// Update takes in, without waiting, the claims that have left cur/.
+func (h *Held) Update() {
+	if h.fd < 0 {
+		h.lookUp()
+		return
+	}
+	h.read()
+}
+
+// Wait returns once at most below claims are held, or after timeout
+// (negative: no limit). If outFd is a pipe (not -1) whose reader has
+// gone, it returns true at once.
+func (h *Held) Wait(below int, timeout time.Duration, outFd int) (downstreamGone bool) {
+	var deadline time.Time
+	if timeout >= 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	for {
+		h.Update()
+		if len(h.names) <= below {
+			return false
+		}
+		wait := time.Duration(-1)
+		if !deadline.IsZero() {
+			if wait = time.Until(deadline); wait <= 0 {
+				return false
+			}
+		}
+		if h.fd < 0 && (wait < 0 || wait > pollHeld) {
+			wait = pollHeld
+		}
+		err := cli.WaitReadable(h.fd, outFd, wait)
+		if err == cli.ErrDownstreamGone {
+			return true
+		}
+	}
+}
+
+// read takes in the queued events.
+func (h *Held) read() {
+	for {
+		n, err := unix.Read(h.fd, h.buf[:])
+		if n <= 0 || err != nil {
+			return
+		}
+		for b := h.buf[:n]; len(b) >= unix.SizeofInotifyEvent; {
+			ev := (*unix.InotifyEvent)(unsafe.Pointer(&b[0]))
+			end := unix.SizeofInotifyEvent + int(ev.Len)
+			if end > len(b) {
+				break
+			}
+			if ev.Mask&unix.IN_Q_OVERFLOW != 0 {
+				// Events were lost: ask the file system.
+				h.lookUp()
+			} else if ev.Len > 0 {
+				name := b[unix.SizeofInotifyEvent:end]
+				for i, c := range name {
+					if c == 0 {
+						name = name[:i]
+						break
+					}
+				}
+				delete(h.names, string(name)) // no allocation: the compiler sees the conversion
+			}
+			b = b[end:]
+		}
+	}
+}
+
+// lookUp drops the names that are no longer in cur/.
+func (h *Held) lookUp() {
+	var st unix.Stat_t
+	for name := range h.names {
+		if err := unix.Fstatat(h.dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err == unix.ENOENT {
+			delete(h.names, name)
+		}
+	}
+}
+
+// Close releases the descriptors.
+func (h *Held) Close() error {
+	if h == nil {
+		return nil
+	}
+	if h.fd >= 0 {
+		unix.Close(h.fd)
+	}
+	return unix.Close(h.dirfd)
+}
