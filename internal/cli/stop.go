@@ -116,8 +116,11 @@ func Grace() (time.Duration, error) {
 		return DefaultGrace, nil
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("$MDPIPE_GRACE: %q is not a duration such as 5s", v)
+	if err != nil {
+		return 0, fmt.Errorf("MDPIPE_GRACE='%s' in the environment: not a duration (a number and a unit: 5s, 1m)", v)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("MDPIPE_GRACE='%s' in the environment: must be 0s or more", v)
 	}
 	return d, nil
 }
