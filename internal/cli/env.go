@@ -336,6 +336,32 @@ func (f *Flags) conflict(set []*value, names []string) error {
 	return fmt.Errorf("%s: choose one of %s", who, flagList(names))
 }
 
+// Requires wants flag other set wherever flag name is: an option that
+// only means something with another (mdsweep -C with -q).
+func Requires(name, other string) Rule {
+	return func(f *Flags) error {
+		v, o := f.lookup(name), f.lookup(other)
+		if v.isSet() && !o.isSet() {
+			return fmt.Errorf("%s only goes with -%s", v.origin(), o.name)
+		}
+		return nil
+	}
+}
+
+// Check wants test to accept flag name's value; its error says why not.
+func Check(name string, test func(string) error) Rule {
+	return func(f *Flags) error {
+		v := f.lookup(name)
+		if !v.isSet() {
+			return nil
+		}
+		if err := test(fmt.Sprint(v.Get())); err != nil {
+			return fmt.Errorf("%s: %v", v.origin(), err)
+		}
+		return nil
+	}
+}
+
 // AtLeast wants each named int or duration flag to be min or more (a
 // duration's min in nanoseconds, so 0 is the usual one).
 func AtLeast(min int64, names ...string) Rule {

@@ -29,6 +29,13 @@ func Mdsweep(args []string) int {
 	verbose := fs.Bool("v", "MDSWEEP_VERBOSE", "log each hand-off")
 	err := fs.Parse(args,
 		cli.OneOf("q", "c", "l"),
+		cli.Requires("C", "q"),
+		cli.Check("l", func(v string) error {
+			if len(handoff.Addresses(v)) == 0 {
+				return errors.New("no address in it")
+			}
+			return nil
+		}),
 		cli.AtLeast(0, "t"),
 		cli.Above(0, "T"),
 	)
