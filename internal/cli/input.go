@@ -226,8 +226,9 @@ func (in *Input) PeekWithin(d time.Duration, stop <-chan struct{}) ([]byte, bool
 			return line, true
 		}
 		if in.Waiting() {
-			// Readable, and still no record: the end of the input.
-			return nil, false
+			// Readable: a record came since Peek looked, or the input
+			// ended. Peek again to tell which: it reads what is there.
+			return in.Peek()
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
