@@ -29,7 +29,6 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"net/smtp"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -318,37 +317,11 @@ func cases() []message {
 // recipient.
 func send(t *testing.T, addr string, ms []message) {
 	t.Helper()
-	c, err := smtp.Dial(addr)
-	if err != nil {
-		t.Fatal(err)
+	pm := make([]postfixsite.Message, len(ms))
+	for i, m := range ms {
+		pm[i] = m.Message
 	}
-	defer c.Close()
-	if err := c.Hello("client.example.org"); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if err := c.Mail(m.From); err != nil {
-			t.Fatalf("%s: MAIL FROM:<%s>: %v", m.ID, m.From, err)
-		}
-		for _, r := range m.Rcpts {
-			if err := c.Rcpt(r); err != nil {
-				t.Fatalf("%s: RCPT TO:<%s>: %v", m.ID, r, err)
-			}
-		}
-		w, err := c.Data()
-		if err != nil {
-			t.Fatalf("%s: DATA: %v", m.ID, err)
-		}
-		if _, err := w.Write(m.Bytes()); err != nil {
-			t.Fatalf("%s: %v", m.ID, err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatalf("%s: end of DATA: %v", m.ID, err)
-		}
-	}
-	if err := c.Quit(); err != nil {
-		t.Fatal(err)
-	}
+	postfixsite.SendTo(t, addr, pm)
 }
 
 // deliverAndRoute sends the cases to addr, waits until the MTA delivered

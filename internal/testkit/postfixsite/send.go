@@ -29,7 +29,14 @@ func MessageID(id string) string { return "<" + id + "@test.example.org>" }
 // Send sends ms over one SMTP session to the instance.
 func (p *Instance) Send(t testing.TB, ms []Message) {
 	t.Helper()
-	c, err := smtp.Dial(p.Addr)
+	SendTo(t, p.Addr, ms)
+}
+
+// SendTo sends ms over one SMTP session to the MTA at addr (host:port):
+// the tests of the other MTAs' recipes send the same way.
+func SendTo(t testing.TB, addr string, ms []Message) {
+	t.Helper()
+	c, err := smtp.Dial(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
