@@ -302,8 +302,8 @@ func TestCommandClaimGone(t *testing.T) {
 	c := newClaim(t, testMessage)
 	os.Remove(c.Path)
 	cmd := &Command{Command: "exit 111", Timeout: time.Minute, Log: testLog(new(bytes.Buffer))}
-	if err := cmd.HandOff(c, []Dest{post}); err != nil {
-		t.Errorf("got %v, want nil: someone else acted first", err)
+	if err := cmd.HandOff(c, []Dest{post}); err != ErrNoClaim {
+		t.Errorf("got %v, want ErrNoClaim: someone else acted first", err)
 	}
 }
 

@@ -25,6 +25,12 @@ func Permanent(err error) error { return &Error{Err: err} }
 // Temporary marks err as temporary.
 func Temporary(err error) error { return &Error{Temporary: true, Err: err} }
 
+// ErrNoClaim says the claim was not there when the hand-off began:
+// handed off, parked or returned by someone else first (DESIGN rule 1).
+// Nothing was done, and no queue directory was made for it. It is not a
+// failure: the caller says so in one line and goes on.
+var ErrNoClaim = &Error{Err: errors.New("handed off, parked or returned already; nothing to do")}
+
 // IsTemporary reports whether err should be retried. An error nobody
 // classified is temporary: retrying a permanent failure costs a log line,
 // while parking a temporary one strands mail in X for a person.

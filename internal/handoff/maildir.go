@@ -118,7 +118,7 @@ func (t *MaildirTree) HandOff(c intake.Claim, dests []Dest) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(c.Path, &st); err != nil {
 		if err == unix.ENOENT {
-			return nil // someone else acted first; no queue directory for it
+			return ErrNoClaim // someone else acted first; no queue directory for it
 		}
 		return classify(err)
 	}

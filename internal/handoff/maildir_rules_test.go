@@ -59,8 +59,8 @@ func TestMaildirGoneClaimMakesNothing(t *testing.T) {
 	mt := newTree(t, queue)
 	c := claimIn(t, dir, msgB, body(msgB))
 	os.Remove(c.Path)
-	if err := mt.HandOff(c, []handoff.Dest{dest("mylist", "post"), dest("other", "post")}); err != nil {
-		t.Fatal(err)
+	if err := mt.HandOff(c, []handoff.Dest{dest("mylist", "post"), dest("other", "post")}); err != handoff.ErrNoClaim {
+		t.Fatalf("HandOff(gone claim) = %v, want ErrNoClaim", err)
 	}
 	if ents, _ := os.ReadDir(queue); len(ents) != 0 {
 		t.Errorf("queue holds %v for a claim that is not there", ents)

@@ -349,7 +349,8 @@ func contains(xs []string, s string) bool {
 	return false
 }
 
-// TestMaildirClaimGone: someone else acted first; nothing to do, no error.
+// TestMaildirClaimGone: someone else acted first; nothing to do, and
+// ErrNoClaim says so.
 func TestMaildirClaimGone(t *testing.T) {
 	dir := t.TempDir()
 	c := claimIn(t, dir, msgB, body(msgB))
@@ -358,7 +359,7 @@ func TestMaildirClaimGone(t *testing.T) {
 	}
 	mt := newTree(t, filepath.Join(dir, "queue"))
 	for _, dests := range [][]handoff.Dest{{dest("mylist", "post")}, {dest("mylist", "post"), dest("other", "post")}} {
-		if err := mt.HandOff(c, dests); err != nil {
+		if err := mt.HandOff(c, dests); err != handoff.ErrNoClaim {
 			t.Errorf("HandOff(gone claim, %d dests) = %v", len(dests), err)
 		}
 	}

@@ -23,12 +23,12 @@ type locked struct {
 }
 
 // lockMessage locks the claim and reads its envelope sender. It returns
-// nil, nil when the claim is gone: someone else acted first. The caller
+// nil, ErrNoClaim when the claim is gone: someone else acted first. The caller
 // closes m.file, which releases the lock.
 func lockMessage(c intake.Claim, hr *route.HeaderReader) (*locked, error) {
 	f, _, err := fsx.LockClaim(c.Path)
 	if err == fsx.ErrGone {
-		return nil, nil
+		return nil, ErrNoClaim
 	}
 	if err != nil {
 		if errors.Is(err, fsx.ErrNotRegular) {

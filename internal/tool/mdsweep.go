@@ -160,12 +160,6 @@ func (s *sweeper) sweep(line []byte) {
 	} else {
 		s.adjacent(rec)
 	}
-	if !claimExists(c.Path) {
-		// Never silent (a lost split once looked exactly like this), and
-		// no queue directory is made for it.
-		s.log.Path("no such claim", c.Path, errors.New("handed off, parked or returned already; nothing to do"))
-		return
-	}
 	err = s.sw.Sweep(c, s.dests)
 	if s.batch++; s.batch >= maxBatch {
 		s.commit()
@@ -177,6 +171,9 @@ func (s *sweeper) sweep(line []byte) {
 				s.log.Info("handed off '%s': %s %s", c.Path, d.List, d.Subqueue)
 			}
 		}
+	case err == handoff.ErrNoClaim:
+		// Never silent: a lost split once looked exactly like this.
+		s.log.Path("no such claim", c.Path, err)
 	case errors.Is(err, handoff.ErrStopped):
 		s.quit = true
 	case errors.Is(err, handoff.ErrGaveUp):
@@ -253,9 +250,4 @@ func (s *sweeper) adjacent(rec record.Record) {
 		}
 		s.dests = append(s.dests, handoff.Dest{List: more.List, Subqueue: more.Subqueue, Recipient: more.Recipient})
 	}
-}
-
-func claimExists(path string) bool {
-	var st unix.Stat_t
-	return unix.Lstat(path, &st) != unix.ENOENT
 }
