@@ -66,7 +66,11 @@ func Mdclaim(args []string) int {
 		r.log.Printf("no standard output (closed, or /dev/null) to print claims on: claiming nothing")
 		return int(cli.Temp)
 	}
-	c := &intake.Claimer{Maildir: maildir, Log: r.log, Retry: *retry, Stream: bound > 0}
+	// Stream: keep the window between scans, which claim a batch at a
+	// time (see writeEvery); a small -n reads only the oldest names it
+	// needs.
+	c := &intake.Claimer{Maildir: maildir, Log: r.log, Retry: *retry,
+		Stream: bound > 0 || *max == 0 || *max > writeEvery}
 	if err := c.Check(); err != nil {
 		r.log.Printf("%v", err)
 		return int(cli.Temp)
@@ -115,6 +119,11 @@ func writable(fd int) bool {
 	devNull := st.Mode&unix.S_IFMT == unix.S_IFCHR && unix.Major(st.Rdev) == 1 && unix.Minor(st.Rdev) == 3
 	return !devNull
 }
+
+// writeEvery is how many claims mdclaim makes before it writes them: the
+// stages after it start on the first while it claims the rest of a big
+// backlog, and a stop finds few claims made but unwritten.
+const writeEvery = 64
 
 type claimer struct {
 	*run
@@ -175,12 +184,15 @@ func (m *claimer) loop() int {
 		if m.max > 0 {
 			left = m.max - claimed
 		}
+		if left == 0 || left > writeEvery {
+			left = writeEvery
+		}
 		full := false
 		if held != nil {
 			held.Update()
 			room := m.bound - held.Len()
 			full = room <= 0
-			if left == 0 || room < left {
+			if room < left {
 				left = room
 			}
 		}
