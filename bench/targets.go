@@ -16,7 +16,7 @@ func (t *targets) add(goal, measured string, met bool) {
 }
 
 func (t targets) print() {
-	fmt.Printf("Targets (issue 5)\n\n%-48s %-32s %s\n", "target", "measured", "met")
+	fmt.Printf("Targets (issues 5 and 12)\n\n%-48s %-32s %s\n", "target", "measured", "met")
 	for _, x := range t {
 		met := "NO"
 		if x.met {

@@ -122,7 +122,7 @@ func (b *bench) throughput(t *targets) {
 		{"stream -k 64", all[5].median(), baseOn, false}, {"stream -k 64", all[6].median(), baseOff, true},
 	} {
 		fsync := map[bool]string{false: "fsync on", true: "fsync off"}[c.fsyncOff]
-		t.add(fmt.Sprintf("%s, %s: × floor within 10%% of base stream's", c.name, fsync),
+		t.add(fmt.Sprintf("%s, %s ≥ 0.9 × base's (× floor)", c.name, fsync),
 			fmt.Sprintf("%s vs %s (%+.0f%%)", ratio(c.rate, floor), ratio(c.base, floor), 100*(c.rate/c.base-1)),
 			c.base > 0 && c.rate >= 0.9*c.base)
 	}
