@@ -20,6 +20,22 @@ func background(f func() error) <-chan error {
 	return done
 }
 
+// stopped waits up to d for the Sweep of done to return after a stop,
+// and returns its error.
+func stopped(t *testing.T, done <-chan error, d time.Duration) error {
+	t.Helper()
+	var err error
+	testkit.Poll(t, d, "Sweep returns after the stop", func() bool {
+		select {
+		case err = <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	return err
+}
+
 // A stop abandons an LMTP hand-off whose server took the message and
 // never answers: the message stays claimed, and Sweep returns well
 // within the 5-minute reply timeout.
@@ -38,15 +54,7 @@ func TestLMTPStopAbandonsHandOff(t *testing.T) {
 		t.Fatalf("Sweep ended before the server had the message: %v", err)
 	}
 	close(stop)
-	var err error
-	testkit.Poll(t, 30*time.Second, "Sweep returns after the stop", func() bool {
-		select {
-		case err = <-done:
-			return true
-		default:
-			return false
-		}
-	})
+	err := stopped(t, done, 30*time.Second)
 	if !errors.Is(err, ErrStopped) {
 		t.Errorf("Sweep: %v, want ErrStopped", err)
 	}
@@ -82,15 +90,7 @@ func TestCommandStopKillsCommand(t *testing.T) {
 		return pid > 0
 	})
 	close(stop)
-	var err error
-	testkit.Poll(t, 30*time.Second, "Sweep returns after the stop", func() bool {
-		select {
-		case err = <-done:
-			return true
-		default:
-			return false
-		}
-	})
+	err := stopped(t, done, 30*time.Second)
 	if !errors.Is(err, ErrStopped) {
 		t.Errorf("Sweep: %v, want ErrStopped", err)
 	}
@@ -111,15 +111,7 @@ func TestLMTPStopWhileServerSilent(t *testing.T) {
 	done := background(func() error { return sw.Sweep(c, dests("mylist")) })
 	testkit.Poll(t, 30*time.Second, "the server accepts", func() bool { return s.accepted() > 0 })
 	close(stop)
-	var err error
-	testkit.Poll(t, 20*time.Second, "Sweep returns after the stop", func() bool {
-		select {
-		case err = <-done:
-			return true
-		default:
-			return false
-		}
-	})
+	err := stopped(t, done, 20*time.Second)
 	if !errors.Is(err, ErrStopped) || !present(c.Path) {
 		t.Errorf("Sweep: %v, claim kept: %v", err, present(c.Path))
 	}

@@ -70,6 +70,13 @@ func flowMessages(t *testing.T, maildir string, n int) []string {
 	return names
 }
 
+// startBounded starts mdclaim -f -k flowBound | mdroute | sweep | mdfail
+// on maildir.
+func startBounded(t *testing.T, env []string, maildir string, sweep []string) *flow {
+	return startFlow(t, env, []string{"mdclaim", "-f", "-k", fmt.Sprint(flowBound), maildir},
+		[]string{"mdroute"}, sweep, []string{"mdfail"})
+}
+
 // flow is a pipeline started as sh starts `a | b | c | d`: the test keeps
 // no end of its pipes, so each stage sees its neighbours exit. All four
 // are in one process group, which a stop signals at once, as ./pipeline
@@ -232,8 +239,7 @@ func TestFlowBound(t *testing.T) {
 			names := flowMessages(t, maildir, 12*flowBound)
 			sweep, taken := tg.start(t, dir, 0)
 			s := sampleHeld(t, maildir)
-			f := startFlow(t, nil, []string{"mdclaim", "-f", "-k", fmt.Sprint(flowBound), maildir},
-				[]string{"mdroute"}, sweep, []string{"mdfail"})
+			f := startBounded(t, nil, maildir, sweep)
 			if !eventually(2*time.Minute, func() bool { return len(taken()) == len(names) }) {
 				t.Fatalf("%d of %d handed off in 2 minutes\n%s", len(taken()), len(names), f.logs())
 			}
@@ -271,8 +277,7 @@ func TestFlowShare(t *testing.T) {
 			for i := range 2 {
 				sweep, taken := tg.start(t, dir, i)
 				takens = append(takens, taken)
-				flows = append(flows, startFlow(t, nil, []string{"mdclaim", "-f", "-k", fmt.Sprint(flowBound), maildir},
-					[]string{"mdroute"}, sweep, []string{"mdfail"}))
+				flows = append(flows, startBounded(t, nil, maildir, sweep))
 			}
 			all := func() []string { return append(takens[0](), takens[1]()...) }
 			if !eventually(2*time.Minute, func() bool { return len(all()) >= len(names) }) {
@@ -309,8 +314,7 @@ func TestFlowStop(t *testing.T) {
 			newMaildir(t, maildir)
 			names := flowMessages(t, maildir, 30*flowBound)
 			sweep, taken := tg.start(t, dir, 0)
-			f := startFlow(t, []string{"MDPIPE_GRACE=20s"}, []string{"mdclaim", "-f", "-k", fmt.Sprint(flowBound), maildir},
-				[]string{"mdroute"}, sweep, []string{"mdfail"})
+			f := startBounded(t, []string{"MDPIPE_GRACE=20s"}, maildir, sweep)
 			// Flowing, and at its bound.
 			if !eventually(time.Minute, func() bool { return len(taken()) > flowBound && countHeld(maildir) == flowBound }) {
 				t.Fatalf("the pipeline did not flow at its bound within a minute\n%s", f.logs())
