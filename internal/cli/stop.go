@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -24,6 +25,11 @@ type Stopper struct {
 	draining chan struct{}
 	once     sync.Once
 	drain    sync.Once
+	// exiting is set once the signal's goroutine is about to exit the
+	// process: from then on, Hold blocks for good. Until then, a stopped
+	// drain (OnDrain's wind-down) may still take and release it.
+	exiting  atomic.Bool
+	windDown bool // Stop leaves exiting to the wind-down's end
 }
 
 // OnStop starts listening for SIGTERM and SIGINT. early, if not nil, runs
@@ -50,10 +56,15 @@ func OnStop(early func(), finish func() Status) *Stopper {
 // records from the tool before it. The first signal starts a drain: the
 // tool goes on until its input ends (the tool before it stops too), and
 // started, if not nil, runs. When grace has passed, or at a second
+// signal, Stopping is closed and the wind-down begins: the tool finishes
+// the message in hand and goes on to the end of its input without
+// starting new work (mdsweep returns the claims it will not hand off to
+// new/), for at most windDown. When that has passed too, or at a third
 // signal, it stops as OnStop does, after the message in hand.
-func OnDrain(grace time.Duration, started func(), finish func() Status) *Stopper {
+func OnDrain(grace, windDown time.Duration, started func(), finish func() Status) *Stopper {
 	s := newStopper()
-	sig := make(chan os.Signal, 2)
+	s.windDown = true
+	sig := make(chan os.Signal, 3)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
 		<-sig
@@ -61,15 +72,22 @@ func OnDrain(grace time.Duration, started func(), finish func() Status) *Stopper
 		if started != nil {
 			started()
 		}
-		t := time.NewTimer(grace)
-		select {
-		case <-sig:
-		case <-t.C:
-		}
+		wait(sig, grace)
 		s.Stop()
+		wait(sig, windDown)
 		s.exit(finish)
 	}()
 	return s
+}
+
+// wait returns after d, or at once when a signal comes.
+func wait(sig <-chan os.Signal, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-sig:
+	case <-t.C:
+	}
 }
 
 func newStopper() *Stopper {
@@ -77,29 +95,38 @@ func newStopper() *Stopper {
 }
 
 func (s *Stopper) exit(finish func() Status) {
+	s.exiting.Store(true)
 	s.mu.Lock()
 	os.Exit(int(finish()))
 }
 
-// Stop asks the tool to stop, as the signal does.
-func (s *Stopper) Stop() { s.once.Do(func() { close(s.stopped) }) }
+// Stop asks the tool to stop, as the signal does. Unless a wind-down
+// follows (OnDrain), no new message is started from then on.
+func (s *Stopper) Stop() {
+	s.once.Do(func() {
+		if !s.windDown {
+			s.exiting.Store(true)
+		}
+		close(s.stopped)
+	})
+}
 
-// Stopping is closed once a stop was asked for; waits (backoff, the mail
-// watch) select on it so that a stop interrupts them.
+// Stopping is closed once a stop was asked for, or a drain's grace has
+// passed; waits (backoff, the mail watch) select on it so that a stop
+// interrupts them.
 func (s *Stopper) Stopping() <-chan struct{} { return s.stopped }
 
 // Draining is closed once a drain (OnDrain) or a stop began.
 func (s *Stopper) Draining() <-chan struct{} { return s.draining }
 
-// Hold marks the start of work on one message. Once a stop was asked for,
-// it blocks for good: the signal's goroutine exits the process.
+// Hold marks the start of work on one message. Once the signal's
+// goroutine is exiting the process (at a stop, or at the end of a
+// drain's wind-down), it blocks for good.
 func (s *Stopper) Hold() {
 	s.mu.Lock()
-	select {
-	case <-s.stopped:
+	if s.exiting.Load() {
 		s.mu.Unlock()
 		select {}
-	default:
 	}
 }
 

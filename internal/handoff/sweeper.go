@@ -77,6 +77,7 @@ func (s *Sweeper) Sweep(c intake.Claim, dests []Dest) error {
 		case <-timer.C:
 		case <-s.Stop:
 			timer.Stop()
+			s.Log.Path("stopping; left claimed", c.Path, err)
 			return ErrStopped
 		}
 		wait = min(2*wait, limit)

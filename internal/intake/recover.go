@@ -51,37 +51,54 @@ func recoverOne(c Claim, now time.Time, age time.Duration, returned func(claim, 
 	if now.Sub(ctime) < age {
 		return nil
 	}
-	// A hand-off in progress holds the lock; ours lasts past the rename,
-	// so a hand-off that starts now finds the claim gone once it locks.
+	back, err := returnUnlocked(c, f)
+	if back {
+		returned(c.Path, c.NewPath())
+	}
+	return err
+}
+
+// returnUnlocked renames claim c, open as f, back to new/ unless a
+// process holds its lock: a hand-off in progress holds it. Ours lasts
+// past the rename, so a hand-off that starts now finds the claim gone
+// once it locks. A claim gone meanwhile (handed off or parked) is no
+// error.
+func returnUnlocked(c Claim, f *os.File) (bool, error) {
 	ok, err := fsx.TryLock(f)
 	if err != nil || !ok {
-		return nil
+		return false, nil
 	}
-	back := c.NewPath()
-	switch err := fsx.Rename(c.Path, back); {
+	switch err := fsx.Rename(c.Path, c.NewPath()); {
 	case err == nil:
-		returned(c.Path, back)
+		return true, nil
 	case fsx.IsNotExist(err):
-		// handed off or parked meanwhile
+		return false, nil
 	default:
-		return fmt.Errorf("cannot return '%s' to new/: %w", c.Path, unwrapPath(err))
+		return false, fmt.Errorf("cannot return '%s' to new/: %w", c.Path, unwrapPath(err))
 	}
-	return nil
 }
 
 // CleanTmp removes intake tmp/ files older than 36 hours, the maildir
 // rule for deliveries an MTA abandoned.
 func CleanTmp(dir string) error { return maildir.Dir(dir).Clean() }
 
-// GiveBack returns a claim that nobody downstream has seen to new/ at
-// once: mdclaim's claims still unwritten when it stops (DESIGN rule 8).
-func GiveBack(path string) error {
+// GiveBack returns a claim to new/ at once (DESIGN rule 8): mdclaim's
+// claims still unwritten when it stops, and those mdsweep stops before
+// handing off. A claim that is gone, or that a process holds the lock of
+// (a hand-off under way), is left as it is. It reports whether the claim
+// went back.
+func GiveBack(path string) (bool, error) {
 	c, err := ParseClaim(path)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if err := fsx.Rename(c.Path, c.NewPath()); err != nil && !fsx.IsNotExist(err) {
-		return fmt.Errorf("cannot return '%s' to new/: %w", c.Path, unwrapPath(err))
+	f, _, err := fsx.OpenRegular(c.Path)
+	if fsx.IsNotExist(err) {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("cannot return '%s' to new/: %w", c.Path, unwrapPath(err))
+	}
+	defer f.Close()
+	return returnUnlocked(c, f)
 }

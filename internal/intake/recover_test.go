@@ -108,3 +108,46 @@ func TestRecoverMissingMaildir(t *testing.T) {
 		t.Error("Recover(missing) = nil")
 	}
 }
+
+// TestGiveBack returns a claim to new/ at once, whatever its age, but
+// never one a hand-off holds the lock of, and says which went back.
+func TestGiveBack(t *testing.T) {
+	bothRenames(t, func(t *testing.T) {
+		md := newMaildir(t)
+		free := put(t, md, "cur/1.free:1,P")
+		locked := put(t, md, "cur/2.locked:1,P")
+		f, err := os.Open(locked)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if ok, err := fsx.TryLock(f); !ok || err != nil {
+			t.Fatalf("TryLock = %v, %v", ok, err)
+		}
+		for _, c := range []struct {
+			path string
+			back bool
+		}{
+			{free, true},
+			{locked, false},
+			{free, false}, // gone now: no error
+		} {
+			back, err := GiveBack(c.path)
+			if back != c.back || err != nil {
+				t.Errorf("GiveBack(%s) = %v, %v, want %v, nil", c.path, back, err, c.back)
+			}
+		}
+		if d := cmp.Diff([]string{"1.free"}, ls(t, md, "new")); d != "" {
+			t.Errorf("new/ (-want +got):\n%s", d)
+		}
+		if d := cmp.Diff([]string{"2.locked:1,P"}, ls(t, md, "cur")); d != "" {
+			t.Errorf("cur/ (-want +got):\n%s", d)
+		}
+		// new/ holds B again (put back by hand): never overwritten.
+		put(t, md, "new/2.locked")
+		f.Close()
+		if back, err := GiveBack(locked); back || err == nil {
+			t.Errorf("GiveBack onto an existing new/B = %v, %v, want false and an error", back, err)
+		}
+	})
+}

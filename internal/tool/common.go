@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"mdpipe/internal/cli"
+	"mdpipe/internal/handoff"
 )
 
 // run carries the state a tool's run shares between its loop and the
@@ -49,23 +50,31 @@ func (r *run) onStop(early, finish func()) {
 }
 
 // onDrain installs the handler of a stage after mdclaim: at SIGTERM it
-// goes on until its input ends, for at most the grace ($MDPIPE_GRACE),
-// then stops as onStop does. What it handles meanwhile sets its exit
-// status afresh: a drain that ends well exits 0. A bad $MDPIPE_GRACE is
-// a usage error (false).
+// goes on until its input ends, for at most the grace ($MDPIPE_GRACE);
+// then it winds down (the stop's Stopping is closed) for at most
+// windDown, and stops as onStop does. What it handles meanwhile sets its
+// exit status afresh: a drain that ends well exits 0. A bad
+// $MDPIPE_GRACE is a usage error (false).
 func (r *run) onDrain(finish func()) bool {
 	grace, err := cli.Grace()
 	if err != nil {
 		r.log.Printf("%v", err)
 		return false
 	}
-	r.stop = cli.OnDrain(grace, func() {
+	r.stop = cli.OnDrain(grace, windDown, func() {
 		r.statusMu.Lock()
 		r.status = cli.OK
 		r.statusMu.Unlock()
 	}, r.finisher(finish))
 	return true
 }
+
+// windDown bounds the end of a drain whose grace has passed: the message
+// in hand may take up to handoff.StopGrace before it is abandoned, and
+// then mdsweep returns the claims of the rest of its input to new/,
+// which takes milliseconds. With the default grace, a stop takes at most
+// the 7 s that sv down waits.
+const windDown = handoff.StopGrace
 
 func (r *run) finisher(finish func()) func() cli.Status {
 	return func() cli.Status {
@@ -112,10 +121,12 @@ func (r *run) end() int {
 }
 
 // exit returns the exit status, or, once a stop is under way, never
-// returns: the stop's goroutine exits the process (DESIGN rule 8).
+// returns: the stop's goroutine exits the process (DESIGN rule 8). A
+// drain's wind-down is the exception: a loop that reached the end of its
+// input then returns its status, and the process exits with it.
 func (r *run) exit() int {
 	if r.stopping() {
-		r.stop.Hold() // blocks for good
+		r.stop.Hold() // blocks for good, unless winding down
 	}
 	return int(r.code())
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,7 +51,7 @@ func slowTargets() []slowTarget {
 			}
 		}},
 		{"lmtp", func(t *testing.T, dir string, i int) ([]string, func() []string) {
-			s := startSlowLMTP(t, 20*time.Millisecond)
+			s := startSlowLMTP(t, 20*time.Millisecond, nil)
 			return []string{"mdsweep", "-l", s.addr}, s.taken
 		}},
 	}
@@ -84,7 +85,7 @@ func startBounded(t *testing.T, env []string, maildir string, sweep []string) *f
 type flow struct {
 	cmds   []*exec.Cmd
 	names  []string
-	stderr []*strings.Builder
+	stderr []*logBuf
 	done   []chan struct{}
 	pgid   int
 }
@@ -108,7 +109,7 @@ func startFlow(t *testing.T, env []string, stages ...[]string) *flow {
 			}
 			cmd.Stdout = w
 		}
-		errb := new(strings.Builder)
+		errb := new(logBuf)
 		cmd.Stderr = errb
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -141,6 +142,13 @@ func startFlow(t *testing.T, env []string, stages ...[]string) *flow {
 // and how long mdclaim and the last stage took to exit.
 func (f *flow) stop(t *testing.T) (statuses []int, claimGone, allGone time.Duration) {
 	t.Helper()
+	// A stage the signal finds still starting up dies of it: the test
+	// would see the startup, not the stop.
+	for i, cmd := range f.cmds {
+		if !eventually(30*time.Second, func() bool { return catchesTerm(cmd.Process.Pid) || f.exited(i) }) {
+			t.Fatalf("%s does not catch SIGTERM 30s after its start\n%s", f.names[i], f.logs())
+		}
+	}
 	start := time.Now()
 	if err := syscall.Kill(-f.pgid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -160,10 +168,59 @@ func (f *flow) stop(t *testing.T) (statuses []int, claimGone, allGone time.Durat
 	return statuses, claimGone, time.Since(start)
 }
 
+// exited reports whether stage i has exited.
+func (f *flow) exited(i int) bool {
+	select {
+	case <-f.done[i]:
+		return true
+	default:
+		return false
+	}
+}
+
+// catchesTerm reports whether process pid has a handler for SIGTERM
+// (SigCgt in /proc/PID/status).
+func catchesTerm(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "SigCgt:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err == nil && mask&(1<<(syscall.SIGTERM-1)) != 0
+		}
+	}
+	return false
+}
+
+// logBuf keeps a stage's stderr; a test may read it while the stage
+// runs.
+type logBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 func (f *flow) logs() string {
 	var b strings.Builder
 	for i, e := range f.stderr {
-		fmt.Fprintf(&b, "%s stderr: %q\n", f.names[i], e.String())
+		state := "running"
+		if f.exited(i) {
+			state = f.cmds[i].ProcessState.String()
+		}
+		fmt.Fprintf(&b, "%s (%s) stderr: %q\n", f.names[i], state, e.String())
 	}
 	return b.String()
 }
@@ -466,19 +523,22 @@ func checkOnce(t *testing.T, got, want []string) {
 // slowLMTP is an LMTP server (go-smtp's) that takes delay over each
 // message, as Mailman 3's LMTP runner takes tens of milliseconds.
 type slowLMTP struct {
-	addr  string
-	delay time.Duration
-	mu    sync.Mutex
-	got   []string // the Subject of each message taken
+	addr   string
+	delay  time.Duration
+	refuse error // the answer to every message, if not nil
+	mu     sync.Mutex
+	got    []string // the Subject of each message taken
 }
 
-func startSlowLMTP(t *testing.T, delay time.Duration) *slowLMTP {
+// startSlowLMTP starts one on loopback. A refuse that is not nil is the
+// answer to every message: a list manager that is down.
+func startSlowLMTP(t *testing.T, delay time.Duration, refuse error) *slowLMTP {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &slowLMTP{addr: ln.Addr().String(), delay: delay}
+	s := &slowLMTP{addr: ln.Addr().String(), delay: delay, refuse: refuse}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
 		return &slowSession{s: s}, nil
 	}))
@@ -511,6 +571,9 @@ func (x *slowSession) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 		return err
 	}
 	time.Sleep(x.s.delay) // the list manager's work
+	if x.s.refuse != nil {
+		return x.s.refuse
+	}
 	subject := ""
 	for _, l := range strings.Split(string(b), "\r\n") {
 		if v, ok := strings.CutPrefix(l, "Subject: "); ok {

@@ -80,7 +80,7 @@ func Mdclaim(args []string) int {
 	r.onStop(out.interrupt, func() {
 		// Claims made but not written: nobody downstream has seen them.
 		for _, p := range out.unwritten() {
-			if err := intake.GiveBack(p); err != nil {
+			if _, err := intake.GiveBack(p); err != nil {
 				r.log.Printf("%v", err)
 			}
 		}
@@ -285,7 +285,7 @@ func (m *claimer) loop() int {
 // caller holds the Stopper, which the stop's own give-back takes too.
 func (m *claimer) giveBack() {
 	for _, p := range m.out.unwritten() {
-		if err := intake.GiveBack(p); err != nil {
+		if _, err := intake.GiveBack(p); err != nil {
 			m.log.Printf("%v", err)
 		}
 	}

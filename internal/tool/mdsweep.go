@@ -86,6 +86,9 @@ func Mdsweep(args []string) int {
 		r.log.Printf("%v", err)
 		r.note(cli.Temp)
 	}
+	if s.returned > 0 {
+		r.log.Printf("stopping: returned %d claims to new/ without handing them off", s.returned)
+	}
 	r.stop.Release()
 	return r.end()
 }
@@ -97,6 +100,10 @@ type sweeper struct {
 	sw     *handoff.Sweeper
 	dests  []handoff.Dest
 	batch  int // hand-offs since the last commit
+
+	handBack bool   // a stop found the hand-off failing: hand off no more
+	returned int    // claims given back to new/ (giveBack)
+	lastBack string // the claim given back last: its other records skip
 }
 
 // maxBatch bounds a batch under a steady backlog, when the input never
@@ -152,6 +159,10 @@ func (s *sweeper) sweep(line []byte) {
 		s.note(cli.Perm)
 		return
 	}
+	if s.handBack || s.stopping() {
+		s.giveBack(rec.Path)
+		return
+	}
 	s.dests = append(s.dests[:0], handoff.Dest{List: rec.List, Subqueue: rec.Subqueue, Recipient: rec.Recipient})
 	if rec.Counted() {
 		if !s.gather(rec) {
@@ -175,7 +186,8 @@ func (s *sweeper) sweep(line []byte) {
 		// Never silent: a lost split once looked exactly like this.
 		s.log.Path("no such claim", c.Path, err)
 	case errors.Is(err, handoff.ErrStopped):
-		s.quit = true
+		// The rest of the input would fail the same way: give it back.
+		s.handBack = true
 	case errors.Is(err, handoff.ErrGaveUp):
 		s.note(cli.Temp)
 		s.quit = true
@@ -183,6 +195,28 @@ func (s *sweeper) sweep(line []byte) {
 		s.log.Path("cannot hand off", c.Path, err)
 		s.out.Record(c.Path)
 		s.note(cli.Perm)
+	}
+}
+
+// giveBack returns the claim of a record that mdsweep stops before
+// handing off to new/ at once, so that the next pipeline takes it
+// without waiting for mdclaim -r (a claim is a promise to finish soon).
+// A claim whose hand-off is under way or waits for its commit is locked,
+// and GiveBack leaves it; the records after the first that name the same
+// claim are skipped, so that a claim given back and claimed again by
+// another runner meanwhile is never taken from it.
+func (s *sweeper) giveBack(path string) {
+	if path == s.lastBack {
+		return
+	}
+	s.lastBack = path
+	back, err := intake.GiveBack(path)
+	if err != nil {
+		s.log.Printf("%v", err)
+		s.note(cli.Temp)
+	}
+	if back {
+		s.returned++
 	}
 }
 
