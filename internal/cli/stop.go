@@ -17,8 +17,9 @@ import (
 // stop never splits a message's handling and never waits for new input.
 //
 // A stage after mdclaim drains first (OnDrain): the claims already in the
-// pipeline are handed off or parked, not stranded, so signalling the whole
-// pipeline at once is a clean stop.
+// pipeline are handed off or parked, or given back to new/ once the grace
+// has passed, not stranded, so signalling the whole pipeline at once is a
+// clean stop.
 type Stopper struct {
 	mu       sync.Mutex
 	stopped  chan struct{}
@@ -152,6 +153,7 @@ func Grace() (time.Duration, error) {
 	return d, nil
 }
 
-// DefaultGrace is the grace without $MDPIPE_GRACE: under the 7 s that
-// sv down waits before it reports a service that did not stop.
+// DefaultGrace is the grace without $MDPIPE_GRACE: with the wind-down
+// after it (2 s at most), a stop ends within the 7 s that sv down waits
+// before it reports a service that did not stop.
 const DefaultGrace = 5 * time.Second

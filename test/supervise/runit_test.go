@@ -215,9 +215,11 @@ func (r *runitService) up() {
 }
 
 // downWhileRetrying stops the service while mdsweep retries a hand-off (a
-// new list's subqueue cannot be made): sv down stops the whole pipeline at
-// once (a stop never waits out a back-off), leaving the message claimed
-// for mdclaim -r once the service is up again.
+// new list's subqueue cannot be made) with more messages queued behind
+// it: sv down stops the whole pipeline at once (a stop never waits out a
+// back-off). The message whose hand-off failed stays claimed for mdclaim
+// -r once the service is up again; the ones behind it are back in new/
+// at once.
 func (r *runitService) downWhileRetrying() {
 	r.t.Helper()
 	if err := os.Chmod(filepath.Join(r.queue, "newlist"), 0o555); err != nil {
@@ -225,18 +227,27 @@ func (r *runitService) downWhileRetrying() {
 	}
 	newList := "Delivered-To: newlist@lists.example.test\n"
 	r.envelope = &newList
-	r.all = append(r.all, r.deliver(1)...)
+	failing := r.deliver(1)
 	r.envelope = nil
 	waitFor(r.t, 10*time.Second, func() (bool, string) {
 		return len(r.claims()) == 1 && strings.Contains(strings.Join(r.logLines(), "\n"), "mdsweep: "),
 			"mdsweep is not retrying a hand-off"
 	})
+	behind := r.deliver(3)
+	r.all = append(append(r.all, failing...), behind...)
+	waitFor(r.t, 10*time.Second, func() (bool, string) {
+		return len(r.claims()) == 1+len(behind), "the messages behind the failing one are not claimed"
+	})
 	down := time.Now()
 	run(r.t, "sv", "down", r.sv)
 	waitGone(r.t, r.pipeline(), 5*time.Second)
 	r.t.Logf("sv down with a hand-off failing: the pipeline exited in %v", time.Since(down).Round(time.Millisecond))
-	if left := r.claims(); len(left) != 1 {
-		r.t.Fatalf("after a stop in a retry, cur/ holds %v, want the one claim", left)
+	if left := r.claims(); len(left) != 1 || !strings.HasPrefix(left[0], failing[0]+":") {
+		r.t.Fatalf("after a stop in a retry, cur/ holds %v, want the claim of %s", left, failing[0])
+	}
+	waiting, _ := os.ReadDir(filepath.Join(r.intake, "new"))
+	if len(waiting) != len(behind) {
+		r.t.Errorf("after a stop in a retry, new/ holds %d messages, want the %d behind the failing one", len(waiting), len(behind))
 	}
 	if err := os.Chmod(filepath.Join(r.queue, "newlist"), 0o755); err != nil {
 		r.t.Fatal(err)
