@@ -32,12 +32,19 @@ type DirSync struct {
 }
 
 // Forget drops the descriptors kept for dir and every directory below it:
-// dir was removed (by hand), and one made again under its name must be
-// synced through a descriptor of its own, not the deleted one's.
+// dir was removed or moved away (by hand), and one made again under its
+// name must be synced through a descriptor of its own, not the old one's.
+// A dir asked for already is not added again, so that asking every
+// second while the syncer has nothing to do grows nothing.
 func (d *DirSync) Forget(dir string) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, s := range d.stale {
+		if s == dir {
+			return
+		}
+	}
 	d.stale = append(d.stale, dir)
-	d.mu.Unlock()
 }
 
 // dropStale closes the descriptors Forget asked to drop. Only the

@@ -158,6 +158,7 @@ func (t *MaildirTree) HandOff(c intake.Claim, dests []Dest) error {
 // A destination refused for good (no such list, a symbolic link) is left
 // out and said in refused; any other failure is returned.
 func (t *MaildirTree) dirs(dests []Dest) (dirs []*maildir, refused, err error) {
+	t.refresh()
 	if len(t.open) > maxOpen {
 		t.closeAll()
 	}
@@ -302,6 +303,23 @@ func (t *MaildirTree) forget(m *maildir) {
 // reopenEvery bounds how long an open destination is trusted before it
 // is looked up by name again.
 const reopenEvery = time.Second
+
+// refresh closes the open destinations, and the descriptors DirSync keeps
+// below QUEUE, once they have been trusted for reopenEvery, so that the
+// next hand-off looks each one up by name again. A destination removed
+// under us shows at once (ENOENT: reopen); one moved away, or swapped for
+// another directory, shows only so. It runs before each message, not at
+// each commit: the first message after a quiet hour must not go into a
+// directory an admin moved away meanwhile. Once a second, not at every
+// message: ten system calls a destination each time would cost a
+// streaming mdsweep a third of its speed.
+func (t *MaildirTree) refresh() {
+	if now := time.Now(); now.Sub(t.opened) >= reopenEvery {
+		t.closeAll()
+		t.Sync.Forget(t.Queue)
+		t.opened = now
+	}
+}
 
 // closeAll closes every open maildir. Between messages only: a message in
 // hand uses them.
@@ -536,22 +554,7 @@ func (t *MaildirTree) copyInto(c intake.Claim, src *os.File, mode uint32, m *mai
 // whose copies wait for durability are dropped only after a synchronous
 // fsync of every changed directory; their drops are made durable in the
 // background in turn.
-//
-// The destination maildirs kept open are closed too (Commit comes when
-// the input pauses, and every few hundred hand-offs): the next message
-// opens them again by name, so a directory an admin moved or replaced
-// meanwhile is seen as it is now.
 func (t *MaildirTree) Commit() error {
-	// A destination removed under us shows at once (ENOENT: reopen); one
-	// moved away, or swapped for another directory, shows only when it
-	// is looked up by name again. Do that at most once a second, not at
-	// every commit: a streaming mdsweep commits whenever its input
-	// pauses, many times a second, and ten system calls a destination
-	// each time cost it a third of its speed.
-	if now := time.Now(); now.Sub(t.opened) >= reopenEvery {
-		t.closeAll()
-		t.opened = now
-	}
 	if len(t.pending) == 0 {
 		t.Sync.Kick()
 		if err := t.Sync.Err(); err != nil {

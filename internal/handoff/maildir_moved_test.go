@@ -1,0 +1,71 @@
+package handoff
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"mdpipe/internal/intake"
+)
+
+// TestMaildirMovedWhileIdle moves a list's directory away while mdsweep
+// sits idle between messages, and makes a new one under its name, as an
+// admin renaming or rebuilding a list does: the next message goes into
+// the new one, which the list manager reads, not into the one moved away.
+func TestMaildirMovedWhileIdle(t *testing.T) {
+	dir := t.TempDir()
+	queue := filepath.Join(dir, "queue")
+	if err := os.MkdirAll(filepath.Join(queue, "mylist"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mt := &MaildirTree{Queue: queue}
+	dests := []Dest{{List: "mylist", Subqueue: "post", Recipient: "mylist@lists.example.test"}}
+	handOff := func(b string) {
+		t.Helper()
+		md := filepath.Join(dir, "intake")
+		for _, d := range []string{"tmp", "new", "cur"} {
+			if err := os.MkdirAll(filepath.Join(md, d), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c, err := intake.ParseClaim(filepath.Join(md, "cur", b+intake.ClaimInfo))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(c.Path, []byte("Subject: "+b+"\n\nhello\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := mt.HandOff(c, dests); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+	}
+	// Two messages, each followed by a pause of the input, at which
+	// mdsweep commits; then it waits for more.
+	for _, b := range []string{"1700000000.M0P1.test", "1700000000.M1P1.test"} {
+		handOff(b)
+		if err := mt.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An hour passes (the open directories were trusted that long)...
+	mt.opened = mt.opened.Add(-time.Hour)
+	// ...in which the admin moves the list away and makes it anew.
+	if err := os.Rename(filepath.Join(queue, "mylist"), filepath.Join(queue, "mylist.old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(queue, "mylist"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	handOff("1700003600.M2P1.test")
+	if err := mt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !present(filepath.Join(queue, "mylist", "post", "new", "1700003600.M2P1.test")) {
+		t.Errorf("the message after the move is not in the list's new directory; moved-away copy there: %v",
+			present(filepath.Join(queue, "mylist.old", "post", "new", "1700003600.M2P1.test")))
+	}
+	if !present(filepath.Join(queue, "mylist.old", "post", "new", "1700000000.M1P1.test")) {
+		t.Error("the message before the move did not move with its directory")
+	}
+}
