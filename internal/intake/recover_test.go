@@ -27,6 +27,21 @@ func waitOlder(t *testing.T, path string, d time.Duration) {
 	}
 }
 
+// holdLock takes the lock on path that a hand-off holds while it works,
+// until the returned file is closed (or the test ends).
+func holdLock(t *testing.T, path string) *os.File {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if ok, err := fsx.TryLock(f); !ok || err != nil {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	return f
+}
+
 func TestRecover(t *testing.T) {
 	bothRenames(t, func(t *testing.T) {
 		md := newMaildir(t)
@@ -37,14 +52,7 @@ func TestRecover(t *testing.T) {
 		put(t, md, "cur/.5.dot:1,P")
 
 		// A hand-off in progress holds the claim's lock.
-		f, err := os.Open(locked)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if ok, err := fsx.TryLock(f); !ok || err != nil {
-			t.Fatalf("TryLock = %v, %v", ok, err)
-		}
+		f := holdLock(t, locked)
 
 		const age = 200 * time.Millisecond
 		waitOlder(t, old, age)
@@ -53,7 +61,7 @@ func TestRecover(t *testing.T) {
 
 		type move struct{ Claim, Back string }
 		var got []move
-		err = Recover(md, age, func(claim, back string) { got = append(got, move{claim, back}) })
+		err := Recover(md, age, func(claim, back string) { got = append(got, move{claim, back}) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,14 +124,7 @@ func TestGiveBack(t *testing.T) {
 		md := newMaildir(t)
 		free := put(t, md, "cur/1.free:1,P")
 		locked := put(t, md, "cur/2.locked:1,P")
-		f, err := os.Open(locked)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if ok, err := fsx.TryLock(f); !ok || err != nil {
-			t.Fatalf("TryLock = %v, %v", ok, err)
-		}
+		f := holdLock(t, locked)
 		for _, c := range []struct {
 			path string
 			back bool

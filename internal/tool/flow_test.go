@@ -57,6 +57,16 @@ func slowTargets() []slowTarget {
 	}
 }
 
+// flowIntake makes an intake maildir in a fresh directory, and delivers
+// n messages into it (flowMessages).
+func flowIntake(t *testing.T, n int) (dir, maildir string, names []string) {
+	t.Helper()
+	dir = t.TempDir()
+	maildir = filepath.Join(dir, "intake")
+	newMaildir(t, maildir)
+	return dir, maildir, flowMessages(t, maildir, n)
+}
+
 // flowMessages delivers n messages for one list into new/ and returns
 // their base names.
 func flowMessages(t *testing.T, maildir string, n int) []string {
@@ -290,10 +300,7 @@ func TestFlowBound(t *testing.T) {
 	for _, tg := range slowTargets() {
 		t.Run(tg.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			maildir := filepath.Join(dir, "intake")
-			newMaildir(t, maildir)
-			names := flowMessages(t, maildir, 12*flowBound)
+			dir, maildir, names := flowIntake(t, 12*flowBound)
 			sweep, taken := tg.start(t, dir, 0)
 			s := sampleHeld(t, maildir)
 			f := startBounded(t, nil, maildir, sweep)
@@ -325,10 +332,7 @@ func TestFlowShare(t *testing.T) {
 	for _, tg := range slowTargets() {
 		t.Run(tg.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			maildir := filepath.Join(dir, "intake")
-			newMaildir(t, maildir)
-			names := flowMessages(t, maildir, 30*flowBound)
+			dir, maildir, names := flowIntake(t, 30*flowBound)
 			var takens []func() []string
 			var flows []*flow
 			for i := range 2 {
@@ -359,40 +363,45 @@ func TestFlowShare(t *testing.T) {
 
 // TestFlowStop stops the whole pipeline, as the service does, while it
 // works through a backlog with a slow hand-off: every stage exits 0, and
-// no claim is left behind: what the pipeline held is handed off, the
-// rest is in new/, and nothing is handed off twice.
+// no claim is left behind: within the grace, what the pipeline held is
+// handed off; past it (MDPIPE_GRACE=0s: none at all), mdsweep finishes
+// the message in hand and returns the other claims to new/ at once, not
+// leaving them for mdclaim -r. Nothing is lost or handed off twice.
 func TestFlowStop(t *testing.T) {
 	t.Parallel()
 	for _, tg := range slowTargets() {
-		t.Run(tg.name, func(t *testing.T) {
-			t.Parallel()
-			dir := t.TempDir()
-			maildir := filepath.Join(dir, "intake")
-			newMaildir(t, maildir)
-			names := flowMessages(t, maildir, 30*flowBound)
-			sweep, taken := tg.start(t, dir, 0)
-			f := startBounded(t, []string{"MDPIPE_GRACE=20s"}, maildir, sweep)
-			// Flowing, and at its bound.
-			if !eventually(time.Minute, func() bool { return len(taken()) > flowBound && countHeld(maildir) == flowBound }) {
-				t.Fatalf("the pipeline did not flow at its bound within a minute\n%s", f.logs())
-			}
-			st, claimGone, allGone := f.stop(t)
-			t.Logf("SIGTERM to exit: mdclaim %v, the last stage %v", claimGone, allGone)
-			for i, code := range st {
-				if code != 0 {
-					t.Errorf("%s exited %d after SIGTERM\n%s", f.names[i], code, f.logs())
+		for _, grace := range []string{"20s", "0s"} {
+			t.Run(tg.name+"/grace="+grace, func(t *testing.T) {
+				t.Parallel()
+				dir, maildir, names := flowIntake(t, 30*flowBound)
+				sweep, taken := tg.start(t, dir, 0)
+				f := startBounded(t, []string{"MDPIPE_GRACE=" + grace}, maildir, sweep)
+				// Flowing, and at its bound.
+				if !eventually(time.Minute, func() bool { return len(taken()) > flowBound && countHeld(maildir) == flowBound }) {
+					t.Fatalf("the pipeline did not flow at its bound within a minute\n%s", f.logs())
 				}
-			}
-			if n := heldClaims(t, maildir); n != 0 {
-				t.Errorf("%d claims left in cur/ after the stop, want 0\n%s", n, f.logs())
-			}
-			got := taken()
-			left := readDir(t, filepath.Join(maildir, "new"))
-			if len(got)+len(left) != len(names) {
-				t.Errorf("%d handed off + %d in new/ = %d, want the %d delivered", len(got), len(left), len(got)+len(left), len(names))
-			}
-			checkOnce(t, append(got, left...), names)
-		})
+				st, claimGone, allGone := f.stop(t)
+				t.Logf("SIGTERM to exit: mdclaim %v, the last stage %v", claimGone, allGone)
+				for i, code := range st {
+					if code != 0 {
+						t.Errorf("%s exited %d after SIGTERM\n%s", f.names[i], code, f.logs())
+					}
+				}
+				if n := heldClaims(t, maildir); n != 0 {
+					t.Errorf("%d claims left in cur/ after the stop, want 0\n%s", n, f.logs())
+				}
+				returned := strings.Contains(f.stderr[2].String(), "mdsweep: stopping: returned ")
+				if past := grace == "0s"; returned != past {
+					t.Errorf("mdsweep said it returned claims to new/: %v, want %v\n%s", returned, past, f.logs())
+				}
+				got := taken()
+				left := readDir(t, filepath.Join(maildir, "new"))
+				if len(got)+len(left) != len(names) {
+					t.Errorf("%d handed off + %d in new/ = %d, want the %d delivered", len(got), len(left), len(got)+len(left), len(names))
+				}
+				checkOnce(t, append(got, left...), names)
+			})
+		}
 	}
 }
 

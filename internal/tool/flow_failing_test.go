@@ -12,44 +12,7 @@ import (
 
 // A stop that cannot hand off all the pipeline holds gives the rest back
 // to new/ at once, instead of leaving it claimed for mdclaim -r: a claim
-// is a promise to finish soon.
-
-// TestFlowStopPastGrace stops a pipeline whose hand-off is slower than
-// the grace allows (MDPIPE_GRACE=0s: none at all): mdsweep finishes the
-// message in hand and returns every other claim the pipeline holds to
-// new/. No claim is left; nothing is lost or handed off twice.
-func TestFlowStopPastGrace(t *testing.T) {
-	t.Parallel()
-	for _, tg := range slowTargets() {
-		t.Run(tg.name, func(t *testing.T) {
-			t.Parallel()
-			dir := t.TempDir()
-			maildir := filepath.Join(dir, "intake")
-			newMaildir(t, maildir)
-			names := flowMessages(t, maildir, 30*flowBound)
-			sweep, taken := tg.start(t, dir, 0)
-			f := startBounded(t, []string{"MDPIPE_GRACE=0s"}, maildir, sweep)
-			if !eventually(time.Minute, func() bool { return len(taken()) > 0 && countHeld(maildir) == flowBound }) {
-				t.Fatalf("the pipeline did not flow at its bound within a minute\n%s", f.logs())
-			}
-			st, _, _ := f.stop(t)
-			for i, code := range st {
-				if code != 0 {
-					t.Errorf("%s exited %d after SIGTERM\n%s", f.names[i], code, f.logs())
-				}
-			}
-			if n := heldClaims(t, maildir); n != 0 {
-				t.Errorf("%d claims left in cur/ after the stop, want 0\n%s", n, f.logs())
-			}
-			if !strings.Contains(f.stderr[2].String(), "mdsweep: stopping: returned ") {
-				t.Errorf("mdsweep did not say it returned claims to new/\n%s", f.logs())
-			}
-			got := taken()
-			left := readDir(t, filepath.Join(maildir, "new"))
-			checkOnce(t, append(got, left...), names)
-		})
-	}
-}
+// is a promise to finish soon. Past the grace: TestFlowStop.
 
 // failingTargets are hand-offs that fail temporarily every time: a list
 // manager that is down.
@@ -75,10 +38,7 @@ func TestFlowStopFailing(t *testing.T) {
 	for _, tg := range failingTargets() {
 		t.Run(tg.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			maildir := filepath.Join(dir, "intake")
-			newMaildir(t, maildir)
-			names := flowMessages(t, maildir, 3*flowBound)
+			dir, maildir, names := flowIntake(t, 3*flowBound)
 			sweep, taken := tg.start(t, dir, 0)
 			const grace = 20 * time.Second
 			f := startBounded(t, []string{"MDPIPE_GRACE=" + grace.String()}, maildir, sweep)
