@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"mdpipe/internal/testkit"
 )
 
 // Flow control (issue 12, DESIGN rules 8 and 9), with the slow hand-offs
@@ -95,7 +97,7 @@ func startBounded(t *testing.T, env []string, maildir string, sweep []string) *f
 type flow struct {
 	cmds   []*exec.Cmd
 	names  []string
-	stderr []*logBuf
+	stderr []*testkit.SyncBuffer
 	done   []chan struct{}
 	pgid   int
 }
@@ -119,7 +121,7 @@ func startFlow(t *testing.T, env []string, stages ...[]string) *flow {
 			}
 			cmd.Stdout = w
 		}
-		errb := new(logBuf)
+		errb := new(testkit.SyncBuffer)
 		cmd.Stderr = errb
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -202,25 +204,6 @@ func catchesTerm(pid int) bool {
 		}
 	}
 	return false
-}
-
-// logBuf keeps a stage's stderr; a test may read it while the stage
-// runs.
-type logBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func (f *flow) logs() string {

@@ -1,13 +1,11 @@
 package hostile
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,7 +26,7 @@ func TestQueueChangesUnderMdsweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errb syncBuffer // read while mdsweep writes it
+	var errb testkit.SyncBuffer // read while mdsweep writes it
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -117,23 +115,4 @@ func TestQueueChangesUnderMdsweep(t *testing.T) {
 	r := result{stderr: errb.String()}
 	r.reason(t, "mdsweep", "handed off to some destinations only, not parked '.*"+two+":1,P': no such list '"+s.queue+"/mylist'")
 	r.reason(t, "mdsweep", "cannot hand off '.*"+one+":1,P': no such list '"+s.queue+"/mylist'")
-}
-
-// syncBuffer is a bytes.Buffer that one goroutine may write while
-// another reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
