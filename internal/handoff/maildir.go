@@ -308,9 +308,9 @@ const reopenEvery = time.Second
 // below QUEUE, once they have been trusted for reopenEvery, so that the
 // next hand-off looks each one up by name again. A destination removed
 // under us shows at once (ENOENT: reopen); one moved away, or swapped for
-// another directory, shows only so. It runs before each message, not at
-// each commit: the first message after a quiet hour must not go into a
-// directory an admin moved away meanwhile. Once a second, not at every
+// another directory, shows only so. It runs before each message, not
+// only at a commit: the first message after a quiet hour must not go
+// into a directory an admin moved away meanwhile. Once a second, not at every
 // message: ten system calls a destination each time would cost a
 // streaming mdsweep a third of its speed.
 func (t *MaildirTree) refresh() {
@@ -555,6 +555,9 @@ func (t *MaildirTree) copyInto(c intake.Claim, src *os.File, mode uint32, m *mai
 // fsync of every changed directory; their drops are made durable in the
 // background in turn.
 func (t *MaildirTree) Commit() error {
+	// Also here, when the input pauses: an idle mdsweep then mostly
+	// holds no directory below QUEUE open (an unmount).
+	t.refresh()
 	if len(t.pending) == 0 {
 		t.Sync.Kick()
 		if err := t.Sync.Err(); err != nil {
@@ -581,9 +584,10 @@ func (t *MaildirTree) Commit() error {
 }
 
 // Close implements Target: everything handed off is durable when it
-// returns.
+// returns, and no directory below QUEUE is left open.
 func (t *MaildirTree) Close() error {
 	err := t.Commit()
+	t.closeAll()
 	if serr := t.Sync.Commit(); serr != nil && err == nil {
 		err = Temporary(serr)
 	}
