@@ -3,6 +3,7 @@ package handoff
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -67,6 +68,9 @@ func (t *Command) HandOff(c intake.Claim, dests []Dest) error {
 			return Temporary(errStopping)
 		}
 		err := t.run(ctx, m, d)
+		if errors.Is(err, errStopSignal) {
+			err = t.run(ctx, m, d)
+		}
 		if err != nil && IsTemporary(err) {
 			temp = err
 			continue
@@ -136,10 +140,37 @@ func (t *Command) run(stopCtx context.Context, m *locked, d Dest) error {
 		return Temporary(fmt.Errorf("command: %v", err))
 	case permanentExits[st.ExitCode()]:
 		return Permanent(fmt.Errorf("command exited %d", st.ExitCode()))
+	case st.ExitCode() < 0 && t.killedByStop(st):
+		return Temporary(fmt.Errorf("command %v: %w", st, errStopSignal))
 	case st.ExitCode() < 0:
 		return Temporary(fmt.Errorf("command %v", st))
 	}
 	return Temporary(fmt.Errorf("command exited %d", st.ExitCode()))
+}
+
+// errStopSignal says a command died of the stop's own signal. A
+// supervisor stops the pipeline by signalling its process group, and a
+// command just forked is in that group until it makes its own, before it
+// execs: it never ran. HandOff runs it again, once, which the stop's
+// grace leaves time for.
+var errStopSignal = errors.New("the stop's signal came before it ran")
+
+// killedByStop reports whether st is a death by SIGTERM or SIGINT while
+// a stop is under way. The signal reached mdsweep at the same moment, and
+// its handler may take a moment to say so.
+func (t *Command) killedByStop(st *os.ProcessState) bool {
+	ws, ok := st.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || (ws.Signal() != syscall.SIGTERM && ws.Signal() != syscall.SIGINT) || t.stop == nil {
+		return false
+	}
+	timer := time.NewTimer(100 * time.Millisecond)
+	defer timer.Stop()
+	select {
+	case <-t.stop:
+		return true
+	case <-timer.C:
+		return false
+	}
 }
 
 // Commit implements Target.

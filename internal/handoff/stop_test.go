@@ -116,3 +116,54 @@ func TestLMTPStopWhileServerSilent(t *testing.T) {
 		t.Errorf("Sweep: %v, claim kept: %v", err, present(c.Path))
 	}
 }
+
+// A command that dies of SIGTERM or SIGINT while a stop is under way got
+// the stop's signal to mdsweep's process group before it could leave it:
+// it is run again, once. Here the command sends itself the signal, as
+// the group signal reaches a command just forked.
+func TestCommandRerunAfterStopSignal(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		script string // $RUNS counts the runs
+		runs   int
+		ok     bool
+	}{
+		{"first run killed", `echo >>"$RUNS"; [ "$(wc -l <"$RUNS")" -gt 1 ] || kill -TERM $$; cat >/dev/null`, 2, true},
+		{"every run killed", `echo >>"$RUNS"; kill -INT $$`, 2, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			claim := newClaim(t, testMessage)
+			runs := filepath.Join(t.TempDir(), "runs")
+			t.Setenv("RUNS", runs)
+			var log bytes.Buffer
+			cmd := &Command{Command: c.script, Timeout: time.Hour, Log: testLog(&log)}
+			stop := make(chan struct{})
+			close(stop) // a stop under way
+			cmd.SetStop(stop)
+			err := cmd.HandOff(claim, []Dest{post})
+			if (err == nil) != c.ok || (err != nil && !IsTemporary(err)) {
+				t.Errorf("HandOff: %v, want ok %v, or a temporary error", err, c.ok)
+			}
+			if n := strings.Count(testkit.ReadFile(t, runs), "\n"); n != c.runs {
+				t.Errorf("the command ran %d times, want %d", n, c.runs)
+			}
+			if present(claim.Path) == c.ok {
+				t.Errorf("claim there: %v, want %v", present(claim.Path), !c.ok)
+			}
+		})
+	}
+	// Without a stop, a command killed so is a temporary failure at once:
+	// the Sweeper's retries take it from there.
+	claim := newClaim(t, testMessage)
+	runs := filepath.Join(t.TempDir(), "runs")
+	t.Setenv("RUNS", runs)
+	var log bytes.Buffer
+	cmd := &Command{Command: `echo >>"$RUNS"; kill -TERM $$`, Timeout: time.Hour, Log: testLog(&log)}
+	cmd.SetStop(make(chan struct{}))
+	if err := cmd.HandOff(claim, []Dest{post}); err == nil || !IsTemporary(err) {
+		t.Errorf("HandOff without a stop: %v, want a temporary error", err)
+	}
+	if n := strings.Count(testkit.ReadFile(t, runs), "\n"); n != 1 {
+		t.Errorf("without a stop, the command ran %d times, want 1", n)
+	}
+}
