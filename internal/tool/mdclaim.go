@@ -77,18 +77,14 @@ func Mdclaim(args []string) int {
 	}
 	out := newClaimOut()
 	defer out.restore()
+	cl := &claimer{run: r, c: c, out: out, max: *max, wait: *wait, follow: *follow,
+		age: *age, rescan: *rescan, bound: bound}
 	r.onStop(out.interrupt, func() {
 		// Claims made but not written: nobody downstream has seen them.
-		for _, p := range out.unwritten() {
-			if _, err := intake.GiveBack(p); err != nil {
-				r.log.Printf("%v", err)
-			}
-		}
+		cl.giveBack()
 		out.restore()
 	})
 	c.Guard = r.stop
-	cl := &claimer{run: r, c: c, out: out, max: *max, wait: *wait, follow: *follow,
-		age: *age, rescan: *rescan, bound: bound}
 	return cl.loop()
 }
 
