@@ -22,23 +22,32 @@ import (
 // environment", "MDCLAIM_MAX='x' in the environment: not a whole number".
 // The tool checks its values itself, in plain code, with Given, Origin
 // and Clash for the words.
+//
+// Every tool has -V: Parse returns ErrVersion for it.
 type Flags struct {
-	set  *flag.FlagSet
-	vars map[string]*value // by flag name
-	bad  error             // the first bad environment value, or bad flag value
+	set     *flag.FlagSet
+	vars    map[string]*value // by flag name
+	bad     error             // the first bad environment value, or bad flag value
+	version *bool             // -V
 }
 
 // ErrHelp is the error Parse returns for -h or -help: the tool prints its
 // usage on standard output and exits 0.
 var ErrHelp = flag.ErrHelp
 
-// NewFlags returns the command line of the tool prog. It prints nothing
-// itself: the tool says what is wrong, once.
+// ErrVersion is the error Parse returns for -V: the tool prints its name
+// and Version on standard output and exits 0.
+var ErrVersion = errors.New("version asked for")
+
+// NewFlags returns the command line of the tool prog, with its -V. It
+// prints nothing itself: the tool says what is wrong, once.
 func NewFlags(prog string) *Flags {
 	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	return &Flags{set: fs, vars: map[string]*value{}}
+	f := &Flags{set: fs, vars: map[string]*value{}}
+	f.version = f.Bool("V", "", "print the tool's name and version and exit")
+	return f
 }
 
 // define makes the flag, its default taken from $env when that is set
@@ -87,12 +96,14 @@ func (f *Flags) Int(name, env string, def int, usage string) *int {
 
 // Parse parses args. Its error names the problem in words, for the
 // tool's usage message: a bad flag or environment value, an unknown
-// option. -h gives ErrHelp, whatever else is wrong.
+// option. -h gives ErrHelp and -V ErrVersion, whatever else is wrong.
 func (f *Flags) Parse(args []string) error {
 	err := f.set.Parse(args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return ErrHelp
+	case *f.version:
+		return ErrVersion
 	case f.bad != nil:
 		return f.bad
 	case err != nil:

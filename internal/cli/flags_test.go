@@ -63,10 +63,10 @@ func TestFlagsGiven(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := map[string]bool{}
-	for _, name := range []string{"k", "e", "u", "b"} {
+	for _, name := range []string{"k", "e", "u", "b", "V"} {
 		got[name] = f.Given(name)
 	}
-	want := map[string]bool{"k": true, "e": true, "u": false, "b": true}
+	want := map[string]bool{"k": true, "e": true, "u": false, "b": true, "V": false}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("Given (-want +got):\n%s", d)
 	}
@@ -137,9 +137,9 @@ func TestFlagsOriginAndClash(t *testing.T) {
 	}
 }
 
-// -h is answered whatever else is wrong: a bad variable in a service's
-// environment must not hide the tool's usage.
-func TestFlagsHelpFirst(t *testing.T) {
+// -h and -V are answered whatever else is wrong: a bad variable in a
+// service's environment must not hide the tool's usage or version.
+func TestFlagsHelpAndVersionFirst(t *testing.T) {
 	t.Setenv("T_N", "x")
 	for _, tc := range []struct {
 		args []string
@@ -147,13 +147,15 @@ func TestFlagsHelpFirst(t *testing.T) {
 	}{
 		{[]string{"-h"}, ErrHelp},
 		{[]string{"-help"}, ErrHelp},
+		{[]string{"-V"}, ErrVersion},
+		{[]string{"-V", "too", "many"}, ErrVersion},
 		{nil, nil}, // the bad variable, for contrast
 	} {
 		f := NewFlags("test")
 		f.Int("n", "T_N", 0, "")
 		err := f.Parse(tc.args)
 		if tc.want == nil {
-			if err == nil || errors.Is(err, ErrHelp) {
+			if err == nil || errors.Is(err, ErrHelp) || errors.Is(err, ErrVersion) {
 				t.Errorf("Parse(%q) = %v, want the bad T_N", tc.args, err)
 			}
 			continue
@@ -174,6 +176,7 @@ func TestFlagsHelp(t *testing.T) {
 	var b bytes.Buffer
 	f.PrintUsage(&b, "test [-i interval] [-n max]")
 	want := "usage: test [-i interval] [-n max]\n" +
+		"  -V\tprint the tool's name and version and exit\n" +
 		"  -i interval\n    \trescan every interval (default 5m0s)\n" +
 		"  -n max\n    \tat most max (0: all)\n"
 	if d := cmp.Diff(want, b.String()); d != "" {
