@@ -96,7 +96,9 @@ func (f *Flags) Int(name, env string, def int, usage string) *int {
 
 // Parse parses args. Its error names the problem in words, for the
 // tool's usage message: a bad flag or environment value, an unknown
-// option. -h gives ErrHelp and -V ErrVersion, whatever else is wrong.
+// option. -h gives ErrHelp and -V ErrVersion even when the environment
+// holds a bad value, so that a service's env/ cannot hide them (a bad
+// option before them on the command line still ends the parse there).
 func (f *Flags) Parse(args []string) error {
 	err := f.set.Parse(args)
 	switch {
