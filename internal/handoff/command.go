@@ -11,9 +11,9 @@ import (
 	"syscall"
 	"time"
 
-	"mdpipe/internal/cli"
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
+	"mdpipe/internal/logline"
 	"mdpipe/internal/route"
 	"mdpipe/internal/safename"
 )
@@ -33,7 +33,7 @@ type Command struct {
 	Command string
 	Timeout time.Duration // kill the command's process group after this
 	Delims  string        // extension delimiters for DETAIL; "+" if empty
-	Log     *cli.Log
+	Log     *logline.Log
 	Sync    fsx.DirSync
 
 	hr   route.HeaderReader
@@ -265,7 +265,7 @@ func defaultPart(local, list string) (string, bool) {
 // lineLog passes what a command writes to the log, a line at a time, each
 // prefixed. A line longer than maxLine is cut.
 type lineLog struct {
-	log    *cli.Log
+	log    *logline.Log
 	prefix string
 	buf    []byte
 }

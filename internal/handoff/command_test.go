@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"mdpipe/internal/cli"
+	"mdpipe/internal/logline"
 	"mdpipe/internal/intake"
 )
 
@@ -42,8 +42,8 @@ func present(path string) bool {
 	return err == nil
 }
 
-func testLog(buf *bytes.Buffer) *cli.Log {
-	l := cli.NewLog("mdsweep")
+func testLog(buf *bytes.Buffer) *logline.Log {
+	l := logline.New("mdsweep")
 	l.SetOutput(buf)
 	return l
 }

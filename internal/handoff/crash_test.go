@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"mdpipe/internal/cli"
+	"mdpipe/internal/logline"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/testkit"
 
@@ -155,7 +155,7 @@ func (s crashSite) child(t *testing.T, step int, dests string) []string {
 // off. No step of it may be skipped, and none may be needed twice.
 func (s crashSite) rerun(t *testing.T, dests string) {
 	var log strings.Builder
-	l := cli.NewLog("crash-test")
+	l := logline.New("crash-test")
 	l.SetOutput(&log)
 	if err := intake.Recover(s.intake, time.Nanosecond, func(string, string) {}); err != nil {
 		t.Fatalf("recover: %v", err)

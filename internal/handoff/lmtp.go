@@ -11,9 +11,9 @@ import (
 	"sync"
 	"time"
 
-	"mdpipe/internal/cli"
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
+	"mdpipe/internal/logline"
 	"mdpipe/internal/route"
 
 	"github.com/emersion/go-smtp"
@@ -39,7 +39,7 @@ import (
 // (the next Commit).
 type LMTP struct {
 	Address string // host:port or a unix socket path; several, comma-separated
-	Log     *cli.Log
+	Log     *logline.Log
 	Sync    fsx.DirSync
 	Timeout time.Duration // per command and for the data; 5 minutes if 0
 	// FailBack is how long a connection to a later address is kept

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"mdpipe/internal/cli"
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
+	"mdpipe/internal/logline"
 	"mdpipe/internal/safename"
 
 	"golang.org/x/sys/unix"
@@ -36,8 +36,8 @@ import (
 // after a crash finds B there and just drops the claim.
 type MaildirTree struct {
 	Queue  string
-	Create bool     // make QUEUE/LIST on first use (mdsweep -C)
-	Log    *cli.Log // says which destinations refused a message that others took
+	Create bool         // make QUEUE/LIST on first use (mdsweep -C)
+	Log    *logline.Log // says which destinations refused a message that others took
 	Sync   fsx.DirSync
 
 	// valid maps a LIST and SUBQUEUE already checked to their maildir's

@@ -8,9 +8,9 @@ import (
 	"sort"
 	"strings"
 
-	"mdpipe/internal/cli"
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
+	"mdpipe/internal/logline"
 	"mdpipe/internal/route"
 )
 
@@ -101,7 +101,7 @@ func (o *outcome) pending(dests []Dest) []Dest {
 // none took it, it returns the refusals as a permanent error (mdfail parks
 // it). When some took it, it drops the claim, and logs any refusal: parking
 // the message for a retry would deliver it to the others twice.
-func (o *outcome) finish(m *locked, log *cli.Log, sync *fsx.DirSync) error {
+func (o *outcome) finish(m *locked, log *logline.Log, sync *fsx.DirSync) error {
 	var refused []string
 	for _, err := range o.final {
 		if err != nil {

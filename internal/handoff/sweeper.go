@@ -4,8 +4,8 @@ import (
 	"errors"
 	"time"
 
-	"mdpipe/internal/cli"
 	"mdpipe/internal/intake"
+	"mdpipe/internal/logline"
 )
 
 // Backoff limits of DESIGN rule 6: 1 s doubling to 60 s.
@@ -28,7 +28,7 @@ var ErrStopped = errors.New("stopped while waiting to retry")
 // (back-pressure), and the message is never parked for a temporary cause.
 type Sweeper struct {
 	Target Target
-	Log    *cli.Log
+	Log    *logline.Log
 	GiveUp time.Duration   // 0: retry for ever
 	Stop   <-chan struct{} // closed on SIGTERM
 	Min    time.Duration   // first wait; MinBackoff if 0

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"mdpipe/internal/cli"
+	"mdpipe/internal/logline"
 	"mdpipe/internal/fsx"
 )
 
@@ -51,9 +51,9 @@ func ls(t *testing.T, md, sub string) []string {
 }
 
 // testLog returns a Log that writes into a buffer.
-func testLog() (*cli.Log, *bytes.Buffer) {
+func testLog() (*logline.Log, *bytes.Buffer) {
 	var buf bytes.Buffer
-	l := cli.NewLog("mdclaim")
+	l := logline.New("mdclaim")
 	l.SetOutput(&buf)
 	return l, &buf
 }

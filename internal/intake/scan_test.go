@@ -15,7 +15,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
-	"mdpipe/internal/cli"
 )
 
 func TestScanOldestFirst(t *testing.T) {
@@ -103,7 +102,7 @@ func TestScanSkips(t *testing.T) {
 		if d := cmp.Diff([]string{fmt.Sprintf("5.msg%d:1,P", i)}, got); d != "" {
 			t.Errorf("scan %d: claims (-want +got):\n%s", i, d)
 		}
-		if res.Status != cli.OK || res.More {
+		if res.Refused != 0 || res.More {
 			t.Errorf("scan %d: result %+v, want OK and no More", i, res)
 		}
 	}
@@ -144,8 +143,8 @@ func TestScanUnsafeNames(t *testing.T) {
 	if d := cmp.Diff([]string{"3.good:1,P"}, got); d != "" {
 		t.Errorf("claims (-want +got):\n%s", d)
 	}
-	if res.Status != cli.Perm {
-		t.Errorf("status %v, want Perm", res.Status)
+	if res.Refused == 0 {
+		t.Errorf("Refused %d, want the bad entries counted", res.Refused)
 	}
 	lines := logLines(buf)
 	if len(lines) != 2 {
@@ -323,7 +322,7 @@ func TestScanRace(t *testing.T) {
 			wg     sync.WaitGroup
 			claims [runners][]string
 			logs   [runners]string
-			status [runners]cli.Status
+			refused [runners]int
 			errs   [runners]error
 		)
 		for r := 0; r < runners; r++ {
@@ -335,7 +334,7 @@ func TestScanRace(t *testing.T) {
 				// Small windows make the two runners meet often.
 				for {
 					res, err := c.Scan(7, func(p string) { claims[r] = append(claims[r], p) })
-					status[r] = cli.Worse(status[r], res.Status)
+					refused[r] += res.Refused
 					if err != nil {
 						errs[r] = err
 						return
@@ -350,8 +349,8 @@ func TestScanRace(t *testing.T) {
 		wg.Wait()
 		seen := map[string]int{}
 		for r := 0; r < runners; r++ {
-			if errs[r] != nil || logs[r] != "" || status[r] != cli.OK {
-				t.Errorf("runner %d: err %v, status %v, log %q; want a quiet run", r, errs[r], status[r], logs[r])
+			if errs[r] != nil || logs[r] != "" || refused[r] != 0 {
+				t.Errorf("runner %d: err %v, refused %d, log %q; want a quiet run", r, errs[r], refused[r], logs[r])
 			}
 			for _, p := range claims[r] {
 				seen[p]++
@@ -396,7 +395,7 @@ func TestScanRetry(t *testing.T) {
 		if d := cmp.Diff([]string{md + "/cur/1.a:1,P", md + "/cur/2.b:1,P"}, got); d != "" {
 			t.Errorf("claims (-want +got):\n%s", d)
 		}
-		if res.Claimed != 2 || res.Status != cli.OK {
+		if res.Claimed != 2 || res.Refused != 0 {
 			t.Errorf("result %+v", res)
 		}
 		if d := cmp.Diff([]string{".5.e:1,X", "1.a:1,P", "2.b:1,P", "3.c:1,P", "4.d:2,S"}, ls(t, md, "cur")); d != "" {

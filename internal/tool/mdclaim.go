@@ -202,7 +202,9 @@ func (m *claimer) loop() int {
 				}
 			})
 			claimed += res.Claimed
-			m.note(res.Status)
+			if res.Refused > 0 {
+				m.note(cli.Perm)
+			}
 			m.stop.Hold()
 			if ferr := m.out.flush(); ferr != nil {
 				// Nobody will read these: back to new/ at once.
