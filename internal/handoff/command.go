@@ -11,10 +11,10 @@ import (
 	"syscall"
 	"time"
 
+	"mdpipe/internal/envelope"
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/logline"
-	"mdpipe/internal/route"
 	"mdpipe/internal/safename"
 )
 
@@ -36,7 +36,7 @@ type Command struct {
 	Log     *logline.Log
 	Sync    fsx.DirSync
 
-	hr   route.HeaderReader
+	hr   envelope.HeaderReader
 	done outcome
 	stop <-chan struct{}
 }
@@ -95,7 +95,7 @@ func (t *Command) run(stopCtx context.Context, m *locked, d Dest) error {
 	}
 	// RECIPIENT, LOCAL, HOST, EXT, DEFAULT and DETAIL too: no "/", no
 	// "..", no control character.
-	if err := route.CheckRecipient(d.Recipient); err != nil {
+	if err := envelope.CheckRecipient(d.Recipient); err != nil {
 		return Permanent(err)
 	}
 	if err := m.rewind(); err != nil {

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"mdpipe/internal/logline"
 	"mdpipe/internal/intake"
+	"mdpipe/internal/logline"
 )
 
 const testMessage = "Return-Path: <alice@example.org>\nDelivered-To: mylist@lists.example.test\nSubject: hi\n\nhello\n"

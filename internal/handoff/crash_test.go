@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"mdpipe/internal/logline"
 	"mdpipe/internal/intake"
+	"mdpipe/internal/logline"
 	"mdpipe/internal/testkit"
 
 	"golang.org/x/sys/unix"

@@ -11,10 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"mdpipe/internal/envelope"
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/logline"
-	"mdpipe/internal/route"
 
 	"github.com/emersion/go-smtp"
 )
@@ -52,7 +52,7 @@ type LMTP struct {
 	client *smtp.Client
 	cur    int       // index in addrs of the open connection
 	opened time.Time // when it was opened
-	hr     route.HeaderReader
+	hr     envelope.HeaderReader
 	done   outcome
 
 	stop <-chan struct{}
@@ -80,17 +80,6 @@ const (
 // hand-off in hand, and the message stays claimed.
 func (t *LMTP) SetStop(stop <-chan struct{}) { t.stop = stop }
 
-// Addresses splits an -l value into its addresses, in order.
-func Addresses(list string) []string {
-	var out []string
-	for _, a := range strings.Split(list, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
 // HandOff implements Target.
 func (t *LMTP) HandOff(c intake.Claim, dests []Dest) error {
 	m, err := lockMessage(c, &t.hr)
@@ -107,7 +96,7 @@ func (t *LMTP) HandOff(c intake.Claim, dests []Dest) error {
 	for _, d := range t.done.pending(dests) {
 		// Nothing from a record reaches RCPT TO that could end the
 		// address or add a parameter.
-		if err := route.CheckRecipient(d.Recipient); err != nil {
+		if err := envelope.CheckRecipient(d.Recipient); err != nil {
 			t.done.final[d.Recipient] = Permanent(err)
 			continue
 		}
@@ -241,7 +230,7 @@ func (t *LMTP) connect() error {
 // connectFrom opens a connection to the first of the addresses from index
 // from on that takes it and says LHLO.
 func (t *LMTP) connectFrom(from int) error {
-	addrs := Addresses(t.Address)
+	addrs := envelope.Addresses(t.Address)
 	var errs []string
 	for i := from; i < len(addrs); i++ {
 		if t.ctx != nil && t.ctx.Err() != nil {

@@ -8,10 +8,10 @@ import (
 	"sort"
 	"strings"
 
+	"mdpipe/internal/envelope"
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/logline"
-	"mdpipe/internal/route"
 )
 
 // locked is a claim held under flock for a hand-off that is more than one
@@ -19,13 +19,13 @@ import (
 type locked struct {
 	claim  intake.Claim
 	file   *os.File
-	sender string // from Return-Path, checked by route.Sender; "" for <>
+	sender string // from Return-Path, checked by envelope.Sender; "" for <>
 }
 
 // lockMessage locks the claim and reads its envelope sender. It returns
 // nil, ErrNoClaim when the claim is gone: someone else acted first. The caller
 // closes m.file, which releases the lock.
-func lockMessage(c intake.Claim, hr *route.HeaderReader) (*locked, error) {
+func lockMessage(c intake.Claim, hr *envelope.HeaderReader) (*locked, error) {
 	f, _, err := fsx.LockClaim(c.Path)
 	if err == fsx.ErrGone {
 		return nil, ErrNoClaim
@@ -37,7 +37,7 @@ func lockMessage(c intake.Claim, hr *route.HeaderReader) (*locked, error) {
 		return nil, classify(err)
 	}
 	hdr, err := hr.Read(f)
-	if err == route.ErrHeaderTooLong {
+	if err == envelope.ErrHeaderTooLong {
 		// No Return-Path can be trusted in a header that does not end:
 		// handing it off as from <> would lie. mdroute refuses such a
 		// message; a forged record must not pass it on.
@@ -49,11 +49,11 @@ func lockMessage(c intake.Claim, hr *route.HeaderReader) (*locked, error) {
 		return nil, classify(err)
 	}
 	m := &locked{claim: c, file: f}
-	if _, v, ok := route.Field(hdr, []string{"Return-Path"}); ok {
+	if _, v, ok := envelope.Field(hdr, []string{"Return-Path"}); ok {
 		// The message's own bytes: a sender no command environment or
 		// MAIL FROM can carry as it is stays so on every try, so the
 		// message is parked, not retried.
-		if m.sender, err = route.Sender(v); err != nil {
+		if m.sender, err = envelope.Sender(v); err != nil {
 			f.Close()
 			return nil, Permanent(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"mdpipe/internal/cli"
+	"mdpipe/internal/envelope"
 	"mdpipe/internal/handoff"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/record"
@@ -31,7 +32,7 @@ func Mdsweep(args []string) int {
 		cli.OneOf("q", "c", "l"),
 		cli.Requires("C", "q"),
 		cli.Check("l", func(v string) error {
-			if len(handoff.Addresses(v)) == 0 {
+			if len(envelope.Addresses(v)) == 0 {
 				return errors.New("no address in it")
 			}
 			return nil
