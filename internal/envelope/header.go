@@ -201,6 +201,3 @@ func equalFold(b []byte, s string) bool {
 	}
 	return true
 }
-
-// IsGone reports whether err says the file is no longer there.
-func IsGone(err error) bool { return errors.Is(err, os.ErrNotExist) }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,8 +166,8 @@ func TestHeaderReadFile(t *testing.T) {
 			t.Errorf("ReadFile(%s) = %v, want ErrNotRegular", name, err)
 		}
 	}
-	if _, err := hr.ReadFile(filepath.Join(dir, "gone")); !IsGone(err) {
-		t.Errorf("ReadFile(missing) = %v, want IsGone", err)
+	if _, err := hr.ReadFile(filepath.Join(dir, "gone")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadFile(missing) = %v, want fs.ErrNotExist", err)
 	}
 }
 

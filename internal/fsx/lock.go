@@ -74,7 +74,7 @@ func OpenRegular(path string) (*os.File, unix.Stat_t, error) {
 func LockClaim(path string) (*os.File, unix.Stat_t, error) {
 	f, st, err := OpenRegular(path)
 	if err != nil {
-		if IsNotExist(err) {
+		if errors.Is(err, unix.ENOENT) {
 			return nil, st, ErrGone
 		}
 		return nil, st, err

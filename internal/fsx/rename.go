@@ -60,9 +60,6 @@ func ForceLinkFallback(on bool) { noRenameat2.Store(on) }
 // IsExist reports whether err says the target exists.
 func IsExist(err error) bool { return errors.Is(err, unix.EEXIST) }
 
-// IsNotExist reports whether err says a path is missing.
-func IsNotExist(err error) bool { return errors.Is(err, unix.ENOENT) }
-
 // IsCrossDevice reports whether err says source and target are on
 // different file systems.
 func IsCrossDevice(err error) bool { return errors.Is(err, unix.EXDEV) }

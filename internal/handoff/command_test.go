@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"mdpipe/internal/fault"
+
 	"mdpipe/internal/intake"
 	"mdpipe/internal/logline"
 )
@@ -66,7 +68,7 @@ func outcomeOf(err error) string {
 	switch {
 	case err == nil:
 		return "delivered"
-	case IsTemporary(err):
+	case fault.IsTemporary(err):
 		return "temporary"
 	}
 	return "permanent"
@@ -184,7 +186,7 @@ func TestCommandTimeout(t *testing.T) {
 	err := cmd.HandOff(c, []Dest{post})
 	took := time.Since(start)
 	t.Logf("hand-off took %v", took)
-	if !IsTemporary(err) || err == nil || !strings.Contains(err.Error(), "killed after 300ms") {
+	if !fault.IsTemporary(err) || err == nil || !strings.Contains(err.Error(), "killed after 300ms") {
 		t.Fatalf("got %v, want a temporary kill", err)
 	}
 	if took > 5*time.Second {
@@ -252,7 +254,7 @@ func TestCommandSeveralRecipients(t *testing.T) {
 		{List: "third", Subqueue: "post", Recipient: "third@lists.example.test"},
 		post, // a repeated record adds nothing
 	}
-	if err := cmd.HandOff(c, dests); !IsTemporary(err) || err == nil {
+	if err := cmd.HandOff(c, dests); !fault.IsTemporary(err) || err == nil {
 		t.Fatalf("first try: %v, want temporary", err)
 	}
 	if err := cmd.HandOff(c, dests); err != nil {
@@ -276,7 +278,7 @@ func TestCommandEveryRecipientRefuses(t *testing.T) {
 	c := newClaim(t, testMessage)
 	cmd := &Command{Command: "exit 100", Timeout: time.Minute, Log: testLog(new(bytes.Buffer))}
 	dests := []Dest{post, {List: "other", Subqueue: "post", Recipient: "other@lists.example.test"}}
-	if err := cmd.HandOff(c, dests); err == nil || IsTemporary(err) {
+	if err := cmd.HandOff(c, dests); err == nil || fault.IsTemporary(err) {
 		t.Fatalf("got %v, want permanent", err)
 	}
 	if !present(c.Path) {
@@ -290,7 +292,7 @@ func TestCommandUnsafeList(t *testing.T) {
 	t.Setenv("OUT", dir)
 	cmd := &Command{Command: `touch "$OUT/ran"`, Timeout: time.Minute, Log: testLog(new(bytes.Buffer))}
 	d := Dest{List: "../etc", Subqueue: "post", Recipient: "x@lists.example.test"}
-	if err := cmd.HandOff(c, []Dest{d}); err == nil || IsTemporary(err) {
+	if err := cmd.HandOff(c, []Dest{d}); err == nil || fault.IsTemporary(err) {
 		t.Fatalf("got %v, want permanent", err)
 	}
 	if present(filepath.Join(dir, "ran")) {
@@ -302,8 +304,8 @@ func TestCommandClaimGone(t *testing.T) {
 	c := newClaim(t, testMessage)
 	os.Remove(c.Path)
 	cmd := &Command{Command: "exit 111", Timeout: time.Minute, Log: testLog(new(bytes.Buffer))}
-	if err := cmd.HandOff(c, []Dest{post}); err != ErrNoClaim {
-		t.Errorf("got %v, want ErrNoClaim: someone else acted first", err)
+	if err := cmd.HandOff(c, []Dest{post}); err != fault.ErrGone {
+		t.Errorf("got %v, want fault.ErrGone: someone else acted first", err)
 	}
 }
 

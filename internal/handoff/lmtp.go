@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"mdpipe/internal/fault"
+
 	"mdpipe/internal/envelope"
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
@@ -97,7 +99,7 @@ func (t *LMTP) HandOff(c intake.Claim, dests []Dest) error {
 		// Nothing from a record reaches RCPT TO that could end the
 		// address or add a parameter.
 		if err := envelope.CheckRecipient(d.Recipient); err != nil {
-			t.done.final[d.Recipient] = Permanent(err)
+			t.done.final[d.Recipient] = fault.Permanent(err)
 			continue
 		}
 		rcpts = append(rcpts, d.Recipient)
@@ -115,7 +117,7 @@ func (t *LMTP) HandOff(c intake.Claim, dests []Dest) error {
 func (t *LMTP) send(m *locked, rcpts []string) error {
 	fresh := t.client == nil
 	if err := t.connect(); err != nil {
-		return Temporary(err)
+		return fault.Temporary(err)
 	}
 	err := t.client.Mail(m.sender, nil)
 	if err != nil && brokenConn(err) && t.ctx.Err() == nil {
@@ -129,7 +131,7 @@ func (t *LMTP) send(m *locked, rcpts []string) error {
 		}
 		t.drop()
 		if err := t.connectFrom(from); err != nil {
-			return Temporary(err)
+			return fault.Temporary(err)
 		}
 		err = t.client.Mail(m.sender, nil)
 	}
@@ -145,7 +147,7 @@ func (t *LMTP) send(m *locked, rcpts []string) error {
 			continue
 		}
 		e := t.replyError("RCPT TO:<"+r+">", err)
-		if !IsTemporary(e) {
+		if !fault.IsTemporary(e) {
 			t.done.final[r] = e
 			continue
 		}
@@ -170,7 +172,7 @@ func (t *LMTP) send(m *locked, rcpts []string) error {
 	if err != nil {
 		// Without the final "." the server drops the transaction.
 		t.drop()
-		return Temporary(fmt.Errorf("DATA: %v", err))
+		return fault.Temporary(fmt.Errorf("DATA: %v", err))
 	}
 	took, err := w.CloseWithLMTPResponse()
 	for r := range took {
@@ -179,7 +181,7 @@ func (t *LMTP) send(m *locked, rcpts []string) error {
 	var replies smtp.LMTPDataError
 	errors.As(err, &replies)
 	for r, se := range replies {
-		if e := t.replyError("DATA for <"+r+">", se); IsTemporary(e) {
+		if e := t.replyError("DATA for <"+r+">", se); fault.IsTemporary(e) {
 			temp = e
 		} else {
 			t.done.final[r] = e
@@ -189,7 +191,7 @@ func (t *LMTP) send(m *locked, rcpts []string) error {
 		// The connection broke before every reply was read: the
 		// server may have taken the message for the others.
 		t.drop()
-		temp = Temporary(fmt.Errorf("DATA: %v", err))
+		temp = fault.Temporary(fmt.Errorf("DATA: %v", err))
 	}
 	return temp
 }
@@ -198,7 +200,7 @@ func (t *LMTP) send(m *locked, rcpts []string) error {
 // permanent, ends the transaction, and returns err when it is temporary.
 func (t *LMTP) refuseAll(rcpts []string, err error) error {
 	t.reset()
-	if IsTemporary(err) {
+	if fault.IsTemporary(err) {
 		return err
 	}
 	for _, r := range rcpts {
@@ -335,11 +337,11 @@ func (t *LMTP) replyError(what string, err error) error {
 	if errors.As(err, &se) {
 		e := fmt.Errorf("%s: %d %s", what, se.Code, se.Message)
 		if se.Code >= 500 {
-			return Permanent(e)
+			return fault.Permanent(e)
 		}
-		return Temporary(e)
+		return fault.Temporary(e)
 	}
-	return Temporary(fmt.Errorf("%s: %v", what, err))
+	return fault.Temporary(fmt.Errorf("%s: %v", what, err))
 }
 
 // reset ends an unfinished transaction, so that the next MAIL FROM is not
@@ -372,7 +374,7 @@ func (t *LMTP) quit() {
 // Commit implements Target.
 func (t *LMTP) Commit() error {
 	if err := t.Sync.Commit(); err != nil {
-		return Temporary(err)
+		return fault.Temporary(err)
 	}
 	return nil
 }

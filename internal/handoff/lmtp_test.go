@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"mdpipe/internal/fault"
+
 	"github.com/emersion/go-smtp"
 )
 
@@ -302,7 +304,7 @@ func TestLMTPRetryOnlyTheRest(t *testing.T) {
 			l := newLMTP(t, s.addr, new(bytes.Buffer))
 			c := newClaim(t, testMessage)
 			ds := dests("mylist", flaky, "mylist")
-			if err := l.HandOff(c, ds); !IsTemporary(err) || err == nil {
+			if err := l.HandOff(c, ds); !fault.IsTemporary(err) || err == nil {
 				t.Fatalf("first try: %v, want temporary", err)
 			}
 			if err := l.HandOff(c, ds); err != nil {
@@ -344,7 +346,7 @@ func TestLMTPDropMidData(t *testing.T) {
 			c := newClaim(t, body)
 			err := l.HandOff(c, dests("drop"))
 			t.Logf("first try: %v", err)
-			if !IsTemporary(err) || err == nil {
+			if !fault.IsTemporary(err) || err == nil {
 				t.Fatalf("got %v, want temporary", err)
 			}
 			if !present(c.Path) {
@@ -397,7 +399,7 @@ func TestLMTPServerDown(t *testing.T) {
 	ln.Close()
 	l := newLMTP(t, addr, new(bytes.Buffer))
 	c := newClaim(t, testMessage)
-	if err := l.HandOff(c, dests("mylist")); !IsTemporary(err) || err == nil {
+	if err := l.HandOff(c, dests("mylist")); !fault.IsTemporary(err) || err == nil {
 		t.Fatalf("got %v, want temporary", err)
 	}
 	if !present(c.Path) {

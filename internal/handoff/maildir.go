@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"mdpipe/internal/fault"
+
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/logline"
@@ -118,12 +120,12 @@ func (t *MaildirTree) HandOff(c intake.Claim, dests []Dest) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(c.Path, &st); err != nil {
 		if err == unix.ENOENT {
-			return ErrNoClaim // someone else acted first; no queue directory for it
+			return fault.ErrGone // someone else acted first; no queue directory for it
 		}
-		return classify(err)
+		return fault.Classify(err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return Permanent(fmt.Errorf("%w (%s)", fsx.ErrNotRegular, fsx.KindOf(st.Mode)))
+		return fault.Permanent(fmt.Errorf("%w (%s)", fsx.ErrNotRegular, fsx.KindOf(st.Mode)))
 	}
 	if t.inHand != c.Path {
 		t.inHand, t.placed = c.Path, nil
@@ -138,12 +140,12 @@ func (t *MaildirTree) HandOff(c intake.Claim, dests []Dest) error {
 		if refused == nil {
 			refused = errors.New("no destination")
 		}
-		return Permanent(refused)
+		return fault.Permanent(refused)
 	}
 	if len(dirs) == 1 && refused == nil && len(t.placed) == 0 {
 		err := t.rename(c, dirs[0])
 		if !fsx.IsCrossDevice(err) {
-			if err == nil || !IsTemporary(err) {
+			if err == nil || !fault.IsTemporary(err) {
 				t.inHand = ""
 			}
 			return err
@@ -174,7 +176,7 @@ func (t *MaildirTree) dirs(dests []Dest) (dirs []*maildir, refused, err error) {
 	for i, d := range dests {
 		m, err := t.ensure(d, paths[i])
 		if err != nil {
-			if IsTemporary(err) {
+			if fault.IsTemporary(err) {
 				return nil, nil, err
 			}
 			why = append(why, err)
@@ -202,10 +204,10 @@ func (t *MaildirTree) dirOf(d Dest) (string, error) {
 		return dir, nil
 	}
 	if err := safename.List(d.List); err != nil {
-		return "", Permanent(err)
+		return "", fault.Permanent(err)
 	}
 	if err := safename.Name(d.Subqueue); err != nil {
-		return "", Permanent(fmt.Errorf("subqueue: %v", err))
+		return "", fault.Permanent(fmt.Errorf("subqueue: %v", err))
 	}
 	if t.valid == nil || len(t.valid) >= 1<<14 {
 		t.valid = make(map[[2]string]string)
@@ -226,13 +228,13 @@ func (t *MaildirTree) ensure(d Dest, path string) (*maildir, error) {
 	root, err := unix.Open(t.Queue, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		// QUEUE gone (unmounted, being restored): wait for it.
-		return nil, Temporary(&os.PathError{Op: "open queue", Path: t.Queue, Err: err})
+		return nil, fault.Temporary(&os.PathError{Op: "open queue", Path: t.Queue, Err: err})
 	}
 	defer unix.Close(root)
 	listPath := filepath.Join(t.Queue, d.List)
 	list, err := openBelow(root, d.List, listPath, t.Create)
 	if err == unix.ENOENT {
-		return nil, Permanent(fmt.Errorf("%w '%s' (make its directory, or let mdsweep -C make lists)", ErrNoSuchList, listPath))
+		return nil, fault.Permanent(fmt.Errorf("%w '%s' (make its directory, or let mdsweep -C make lists)", ErrNoSuchList, listPath))
 	}
 	if err != nil {
 		return nil, err
@@ -275,18 +277,18 @@ func openBelow(dirfd int, name, path string, mk bool) (int, error) {
 			// With O_DIRECTORY, a symbolic link is ENOTDIR: tell them apart.
 			var st unix.Stat_t
 			if unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
-				return -1, Permanent(fmt.Errorf("'%s' is a symbolic link: refused, nothing is written outside the queue", path))
+				return -1, fault.Permanent(fmt.Errorf("'%s' is a symbolic link: refused, nothing is written outside the queue", path))
 			}
-			return -1, Permanent(fmt.Errorf("'%s' is not a directory", path))
+			return -1, fault.Permanent(fmt.Errorf("'%s' is not a directory", path))
 		case err == unix.ENOENT && mk && try == 0:
 			if err := unix.Mkdirat(dirfd, name, 0o777); err != nil && err != unix.EEXIST {
-				return -1, classify(&os.PathError{Op: "mkdir", Path: path, Err: err})
+				return -1, fault.Classify(&os.PathError{Op: "mkdir", Path: path, Err: err})
 			}
 			continue
 		case err == unix.ENOENT && !mk:
 			return -1, unix.ENOENT
 		}
-		return -1, classify(&os.PathError{Op: "open", Path: path, Err: err})
+		return -1, fault.Classify(&os.PathError{Op: "open", Path: path, Err: err})
 	}
 }
 
@@ -351,7 +353,7 @@ func destOf(t *MaildirTree, m *maildir) Dest {
 // rename is the same-file-system hand-off: one atomic rename.
 func (t *MaildirTree) rename(c intake.Claim, m *maildir) error {
 	err := fsx.RenameAt(unix.AT_FDCWD, c.Path, m.newFd, c.Base)
-	if fsx.IsNotExist(err) {
+	if fault.IsGone(err) {
 		// The claim is there, so the destination went away under us
 		// (removed by hand): open it again, once.
 		m2, rerr := t.reopen(c, m, destOf(t, m))
@@ -367,14 +369,14 @@ func (t *MaildirTree) rename(c intake.Claim, m *maildir) error {
 		t.Sync.Mark(m.newDir)
 		t.Sync.Mark(c.Cur)
 		return nil
-	case fsx.IsNotExist(err):
+	case fault.IsGone(err):
 		return nil // someone else acted first
 	case fsx.IsExist(err):
 		return t.doneBefore(c, to)
 	case fsx.IsCrossDevice(err):
 		return err
 	}
-	return classify(err)
+	return fault.Classify(err)
 }
 
 // doneBefore handles a destination that already holds B: the same bytes
@@ -382,16 +384,16 @@ func (t *MaildirTree) rename(c intake.Claim, m *maildir) error {
 func (t *MaildirTree) doneBefore(c intake.Claim, there string) error {
 	same, err := sameContent(c.Path, there)
 	if err != nil {
-		if fsx.IsNotExist(err) {
+		if fault.IsGone(err) {
 			return nil
 		}
-		return classify(err)
+		return fault.Classify(err)
 	}
 	if !same {
-		return Permanent(fmt.Errorf("%s exists already and holds another message", there))
+		return fault.Permanent(fmt.Errorf("%s exists already and holds another message", there))
 	}
 	if err := unix.Unlink(c.Path); err != nil && err != unix.ENOENT {
-		return classify(err)
+		return fault.Classify(err)
 	}
 	t.Sync.Mark(c.Cur)
 	return nil
@@ -415,7 +417,7 @@ func (t *MaildirTree) copyAll(c intake.Claim, dirs []*maildir, refused error) er
 		return nil
 	}
 	if err != nil {
-		return classify(err)
+		return fault.Classify(err)
 	}
 	crashPoint("locked")
 	if t.placed == nil {
@@ -430,7 +432,7 @@ func (t *MaildirTree) copyAll(c intake.Claim, dirs []*maildir, refused error) er
 			continue
 		}
 		err := t.place(c, lock, st.Mode, m)
-		if err != nil && IsTemporary(err) {
+		if err != nil && fault.IsTemporary(err) {
 			lock.Close()
 			return err
 		}
@@ -443,7 +445,7 @@ func (t *MaildirTree) copyAll(c intake.Claim, dirs []*maildir, refused error) er
 	t.inHand = ""
 	if len(t.placed) == 0 {
 		lock.Close()
-		return Permanent(why)
+		return fault.Permanent(why)
 	}
 	if len(why) > 0 && t.Log != nil {
 		t.Log.Path("handed off to some destinations only, not parked", c.Path, why)
@@ -465,7 +467,7 @@ func (t *MaildirTree) place(c intake.Claim, src *os.File, mode uint32, m *maildi
 			return rerr
 		}
 		if m2 == nil {
-			return Temporary(fmt.Errorf("claim gone while locked"))
+			return fault.Temporary(fmt.Errorf("claim gone while locked"))
 		}
 		m = m2
 		err = unix.Linkat(unix.AT_FDCWD, c.Path, m.newFd, c.Base, 0)
@@ -479,16 +481,16 @@ func (t *MaildirTree) place(c intake.Claim, src *os.File, mode uint32, m *maildi
 	case err == unix.EEXIST:
 		same, err := sameContent(c.Path, to)
 		if err != nil {
-			return classify(err)
+			return fault.Classify(err)
 		}
 		if !same {
-			return Permanent(fmt.Errorf("%s exists already and holds another message", to))
+			return fault.Permanent(fmt.Errorf("%s exists already and holds another message", to))
 		}
 	default:
 		if errno, ok := err.(unix.Errno); ok {
 			err = &os.PathError{Op: "link", Path: to, Err: errno}
 		}
-		return classify(err)
+		return fault.Classify(err)
 	}
 	t.Sync.Mark(m.newDir)
 	crashPoint("placed")
@@ -561,18 +563,18 @@ func (t *MaildirTree) Commit() error {
 	if len(t.pending) == 0 {
 		t.Sync.Kick()
 		if err := t.Sync.Err(); err != nil {
-			return Temporary(err)
+			return fault.Temporary(err)
 		}
 		return nil
 	}
 	if err := t.Sync.Commit(); err != nil {
-		return Temporary(err)
+		return fault.Temporary(err)
 	}
 	crashPoint("dirs-synced")
 	var first error
 	for _, p := range t.pending {
 		if err := unix.Unlink(p.claim.Path); err != nil && err != unix.ENOENT && first == nil {
-			first = Temporary(&os.PathError{Op: "unlink", Path: p.claim.Path, Err: err})
+			first = fault.Temporary(&os.PathError{Op: "unlink", Path: p.claim.Path, Err: err})
 		}
 		crashPoint("unlinked")
 		t.Sync.Mark(p.claim.Cur)
@@ -589,7 +591,7 @@ func (t *MaildirTree) Close() error {
 	err := t.Commit()
 	t.closeAll()
 	if serr := t.Sync.Commit(); serr != nil && err == nil {
-		err = Temporary(serr)
+		err = fault.Temporary(serr)
 	}
 	return err
 }

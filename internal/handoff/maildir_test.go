@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 
+	"mdpipe/internal/fault"
+
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
@@ -269,7 +271,7 @@ func TestMaildirDuplicate(t *testing.T) {
 				err = cerr
 			}
 			if tc.wantPerm {
-				if err == nil || handoff.IsTemporary(err) || !strings.Contains(err.Error(), "another message") {
+				if err == nil || fault.IsTemporary(err) || !strings.Contains(err.Error(), "another message") {
 					t.Fatalf("HandOff = %v, want a permanent error", err)
 				}
 				if readFile(t, c.Path) != body(msgB) {
@@ -318,7 +320,7 @@ func TestMaildirUnsafeNames(t *testing.T) {
 			mt := newTree(t, queue)
 			// A good destination first: nothing is placed unless all are good.
 			err := mt.HandOff(c, []handoff.Dest{dest("mylist", "post"), d})
-			if err == nil || handoff.IsTemporary(err) {
+			if err == nil || fault.IsTemporary(err) {
 				t.Fatalf("HandOff = %v, want a permanent error", err)
 			}
 			if err := mt.Commit(); err != nil {
@@ -359,7 +361,7 @@ func TestMaildirClaimGone(t *testing.T) {
 	}
 	mt := newTree(t, filepath.Join(dir, "queue"))
 	for _, dests := range [][]handoff.Dest{{dest("mylist", "post")}, {dest("mylist", "post"), dest("other", "post")}} {
-		if err := mt.HandOff(c, dests); err != handoff.ErrNoClaim {
+		if err := mt.HandOff(c, dests); err != fault.ErrGone {
 			t.Errorf("HandOff(gone claim, %d dests) = %v", len(dests), err)
 		}
 	}
@@ -383,7 +385,7 @@ func TestMaildirNotRegular(t *testing.T) {
 	}
 	mt := newTree(t, filepath.Join(dir, "queue"))
 	err := mt.HandOff(c, []handoff.Dest{dest("mylist", "post")})
-	if err == nil || handoff.IsTemporary(err) || !errors.Is(err, fsx.ErrNotRegular) {
+	if err == nil || fault.IsTemporary(err) || !errors.Is(err, fsx.ErrNotRegular) {
 		t.Errorf("HandOff(symlink) = %v, want permanent ErrNotRegular", err)
 	}
 	if fi, err := os.Lstat(c.Path); err != nil || fi.Mode()&os.ModeSymlink == 0 {
@@ -525,7 +527,7 @@ func TestMaildirDiskFull(t *testing.T) {
 	if cerr := mt.Commit(); err == nil {
 		err = cerr
 	}
-	if err == nil || !handoff.IsTemporary(err) {
+	if err == nil || !fault.IsTemporary(err) {
 		t.Fatalf("HandOff into a full file system = %v, want a temporary error", err)
 	}
 	if !exists(c.Path) {
@@ -580,7 +582,7 @@ func TestMaildirReadOnly(t *testing.T) {
 		if cerr := mt.Commit(); err == nil {
 			err = cerr
 		}
-		if err == nil || !handoff.IsTemporary(err) {
+		if err == nil || !fault.IsTemporary(err) {
 			t.Errorf("HandOff(%s) into a read-only queue = %v, want a temporary error", d.List, err)
 		}
 		if !exists(c.Path) {

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 
+	"mdpipe/internal/fault"
+
 	"mdpipe/internal/envelope"
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
@@ -23,18 +25,18 @@ type locked struct {
 }
 
 // lockMessage locks the claim and reads its envelope sender. It returns
-// nil, ErrNoClaim when the claim is gone: someone else acted first. The caller
+// nil, fault.ErrGone when the claim is gone: someone else acted first. The caller
 // closes m.file, which releases the lock.
 func lockMessage(c intake.Claim, hr *envelope.HeaderReader) (*locked, error) {
 	f, _, err := fsx.LockClaim(c.Path)
 	if err == fsx.ErrGone {
-		return nil, ErrNoClaim
+		return nil, fault.ErrGone
 	}
 	if err != nil {
 		if errors.Is(err, fsx.ErrNotRegular) {
-			return nil, Permanent(err)
+			return nil, fault.Permanent(err)
 		}
-		return nil, classify(err)
+		return nil, fault.Classify(err)
 	}
 	hdr, err := hr.Read(f)
 	if err == envelope.ErrHeaderTooLong {
@@ -42,11 +44,11 @@ func lockMessage(c intake.Claim, hr *envelope.HeaderReader) (*locked, error) {
 		// handing it off as from <> would lie. mdroute refuses such a
 		// message; a forged record must not pass it on.
 		f.Close()
-		return nil, Permanent(fmt.Errorf("no sender: %v", err))
+		return nil, fault.Permanent(fmt.Errorf("no sender: %v", err))
 	}
 	if err != nil {
 		f.Close()
-		return nil, classify(err)
+		return nil, fault.Classify(err)
 	}
 	m := &locked{claim: c, file: f}
 	if _, v, ok := envelope.Field(hdr, []string{"Return-Path"}); ok {
@@ -55,7 +57,7 @@ func lockMessage(c intake.Claim, hr *envelope.HeaderReader) (*locked, error) {
 		// message is parked, not retried.
 		if m.sender, err = envelope.Sender(v); err != nil {
 			f.Close()
-			return nil, Permanent(err)
+			return nil, fault.Permanent(err)
 		}
 	}
 	return m, nil
@@ -113,7 +115,7 @@ func (o *outcome) finish(m *locked, log *logline.Log, sync *fsx.DirSync) error {
 	sort.Strings(refused)
 	why := errors.New(strings.Join(refused, "; "))
 	if took == 0 {
-		return Permanent(why)
+		return fault.Permanent(why)
 	}
 	if len(refused) > 0 {
 		log.Path("handed off to some recipients only, not parked", m.claim.Path, why)
@@ -125,7 +127,7 @@ func (o *outcome) finish(m *locked, log *logline.Log, sync *fsx.DirSync) error {
 // manager's now. The claim's directory is marked for the batch fsync.
 func (m *locked) done(sync *fsx.DirSync) error {
 	if err := os.Remove(m.claim.Path); err != nil && !os.IsNotExist(err) {
-		return Temporary(err)
+		return fault.Temporary(err)
 	}
 	sync.Mark(m.claim.Cur)
 	return nil

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"time"
 
+	"mdpipe/internal/fault"
+
 	"mdpipe/internal/intake"
 	"mdpipe/internal/logline"
 )
@@ -36,7 +38,7 @@ type Sweeper struct {
 }
 
 // Sweep hands c off. It returns nil when the message is handed off (or
-// someone else acted first), a permanent *Error to park it, ErrGaveUp or
+// someone else acted first), a permanent *fault.Error to park it, ErrGaveUp or
 // ErrStopped with the message left claimed.
 func (s *Sweeper) Sweep(c intake.Claim, dests []Dest) error {
 	wait := s.Min
@@ -53,7 +55,7 @@ func (s *Sweeper) Sweep(c intake.Claim, dests []Dest) error {
 	start := time.Now()
 	for {
 		err := s.Target.HandOff(c, dests)
-		if err == nil || !IsTemporary(err) {
+		if err == nil || !fault.IsTemporary(err) {
 			return err
 		}
 		if stopping(s.Stop) {

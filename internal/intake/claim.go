@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"mdpipe/internal/fault"
+
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/logline"
 
@@ -87,7 +89,7 @@ func (c *Claimer) Scan(max int, emit func(path string)) (Result, error) {
 		if c.Guard != nil {
 			c.Guard.Release()
 		}
-		if err == nil || fsx.IsNotExist(err) {
+		if err == nil || fault.IsGone(err) {
 			// ENOENT: another runner claimed it first (DESIGN rule 1).
 			continue
 		}
@@ -99,7 +101,7 @@ func (c *Claimer) Scan(max int, emit func(path string)) (Result, error) {
 		case fsx.IsExist(err):
 			c.bad.skip(c.Log, e.name, path, fmt.Errorf("%s exists already; a person must look", to), true)
 			res.Refused++
-		case entryError(err):
+		case fault.IsPermanent(err):
 			// This entry's own fault (chattr +i, a name the file
 			// system refuses): it costs only itself.
 			c.bad.skip(c.Log, e.name, path, fmt.Errorf("cannot claim: %w", unwrapPath(err)), true)
@@ -168,17 +170,6 @@ func (c *Claimer) Close() {
 	}
 	unix.Close(c.srcFd)
 	c.open = false
-}
-
-// entryError reports whether a failed claim is the entry's own fault,
-// not the directory's or the file system's.
-func entryError(err error) bool {
-	for _, e := range []error{unix.EPERM, unix.ENAMETOOLONG, unix.EINVAL, unix.EISDIR, unix.ENOTDIR, unix.EBUSY, unix.ELOOP} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }
 
 // halfMoved reports whether from is gone or is the same file as to: a

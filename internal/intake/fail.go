@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"mdpipe/internal/fault"
+
 	"mdpipe/internal/fsx"
 
 	"golang.org/x/sys/unix"
@@ -58,7 +60,7 @@ func Fail(path string) (string, error) {
 		return "", fmt.Errorf("%s exists already and holds another message", x)
 	}
 	if err != nil {
-		if fsx.IsNotExist(err) && exists(x) {
+		if fault.IsGone(err) && exists(x) {
 			return x, ErrParked
 		}
 		return "", unwrapPath(err)

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"mdpipe/internal/logline"
 	"mdpipe/internal/fsx"
+	"mdpipe/internal/logline"
 )
 
 // newMaildir makes an intake maildir in a fresh temporary directory.

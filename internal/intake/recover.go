@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"mdpipe/internal/fault"
+
 	"mdpipe/internal/fsx"
 
 	"github.com/emersion/go-maildir"
@@ -71,7 +73,7 @@ func returnUnlocked(c Claim, f *os.File) (bool, error) {
 	switch err := fsx.Rename(c.Path, c.NewPath()); {
 	case err == nil:
 		return true, nil
-	case fsx.IsNotExist(err):
+	case fault.IsGone(err):
 		return false, nil
 	default:
 		return false, fmt.Errorf("cannot return '%s' to new/: %w", c.Path, unwrapPath(err))
@@ -93,7 +95,7 @@ func GiveBack(path string) (bool, error) {
 		return false, err
 	}
 	f, _, err := fsx.OpenRegular(c.Path)
-	if fsx.IsNotExist(err) {
+	if fault.IsGone(err) {
 		return false, nil
 	}
 	if err != nil {

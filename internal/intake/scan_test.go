@@ -14,7 +14,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
-
 )
 
 func TestScanOldestFirst(t *testing.T) {
@@ -319,11 +318,11 @@ func TestScanRace(t *testing.T) {
 		}
 		const runners = 2
 		var (
-			wg     sync.WaitGroup
-			claims [runners][]string
-			logs   [runners]string
+			wg      sync.WaitGroup
+			claims  [runners][]string
+			logs    [runners]string
 			refused [runners]int
-			errs   [runners]error
+			errs    [runners]error
 		)
 		for r := 0; r < runners; r++ {
 			wg.Add(1)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"mdpipe/internal/fault"
+
 	"mdpipe/internal/cli"
 	"mdpipe/internal/envelope"
 	"mdpipe/internal/record"
@@ -88,14 +90,14 @@ func (m *router) route(line []byte) {
 	hdr, err := m.hr.ReadFile(path)
 	if err != nil {
 		switch {
-		case envelope.IsGone(err) && m.operands:
+		case fault.IsGone(err) && m.operands:
 			// A path typed, or passed, as an operand: say so.
 			m.log.Path("", path, unix.ENOENT)
 			m.note(cli.Perm)
-		case envelope.IsGone(err):
+		case fault.IsGone(err):
 			// Someone else acted on the claim first (DESIGN rule 1).
 			m.log.Info("skipping '%s': gone", path)
-		case errors.Is(err, envelope.ErrHeaderTooLong), isPermanentRead(err):
+		case errors.Is(err, envelope.ErrHeaderTooLong), fault.IsPermanent(err):
 			m.unroutable(path, err)
 		default:
 			// Stays claimed for mdclaim -r; the read may work next time.

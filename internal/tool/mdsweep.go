@@ -6,6 +6,8 @@ import (
 	"os"
 	"time"
 
+	"mdpipe/internal/fault"
+
 	"mdpipe/internal/cli"
 	"mdpipe/internal/envelope"
 	"mdpipe/internal/handoff"
@@ -183,7 +185,7 @@ func (s *sweeper) sweep(line []byte) {
 				s.log.Info("handed off '%s': %s %s", c.Path, d.List, d.Subqueue)
 			}
 		}
-	case err == handoff.ErrNoClaim:
+	case errors.Is(err, fault.ErrGone):
 		// Never silent: a lost split once looked exactly like this.
 		s.log.Path("no such claim", c.Path, err)
 	case errors.Is(err, handoff.ErrStopped):
