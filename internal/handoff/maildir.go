@@ -352,7 +352,7 @@ func destOf(t *MaildirTree, m *maildir) Dest {
 
 // rename is the same-file-system hand-off: one atomic rename.
 func (t *MaildirTree) rename(c intake.Claim, m *maildir) error {
-	err := fsx.RenameAt(unix.AT_FDCWD, c.Path, m.newFd, c.Base)
+	err := c.MoveTo(m.newFd)
 	if fault.IsGone(err) {
 		// The claim is there, so the destination went away under us
 		// (removed by hand): open it again, once.
@@ -361,7 +361,7 @@ func (t *MaildirTree) rename(c intake.Claim, m *maildir) error {
 			return rerr
 		}
 		m = m2
-		err = fsx.RenameAt(unix.AT_FDCWD, c.Path, m.newFd, c.Base)
+		err = c.MoveTo(m.newFd)
 	}
 	to := m.newDir + "/" + c.Base
 	switch {
@@ -392,7 +392,7 @@ func (t *MaildirTree) doneBefore(c intake.Claim, there string) error {
 	if !same {
 		return fault.Permanent(fmt.Errorf("%s exists already and holds another message", there))
 	}
-	if err := unix.Unlink(c.Path); err != nil && err != unix.ENOENT {
+	if err := c.Drop(); err != nil {
 		return fault.Classify(err)
 	}
 	t.Sync.Mark(c.Cur)
@@ -411,8 +411,8 @@ func (t *MaildirTree) doneBefore(c intake.Claim, there string) error {
 // deliver it again to the ones that took it. Only a message that no
 // destination took is parked.
 func (t *MaildirTree) copyAll(c intake.Claim, dirs []*maildir, refused error) error {
-	lock, st, err := fsx.LockClaim(c.Path)
-	if err == fsx.ErrGone {
+	lock, st, err := c.Lock()
+	if err == fault.ErrGone {
 		t.inHand = ""
 		return nil
 	}
@@ -459,7 +459,7 @@ func (t *MaildirTree) copyAll(c intake.Claim, dirs []*maildir, refused error) er
 
 // place puts one copy of the locked claim into m's new/.
 func (t *MaildirTree) place(c intake.Claim, src *os.File, mode uint32, m *maildir) error {
-	err := unix.Linkat(unix.AT_FDCWD, c.Path, m.newFd, c.Base, 0)
+	err := c.LinkTo(m.newFd)
 	if err == unix.ENOENT {
 		// We hold the claim's lock, so the claim is there: m went away.
 		m2, rerr := t.reopen(c, m, destOf(t, m))
@@ -470,7 +470,7 @@ func (t *MaildirTree) place(c intake.Claim, src *os.File, mode uint32, m *maildi
 			return fault.Temporary(fmt.Errorf("claim gone while locked"))
 		}
 		m = m2
-		err = unix.Linkat(unix.AT_FDCWD, c.Path, m.newFd, c.Base, 0)
+		err = c.LinkTo(m.newFd)
 	}
 	if err == unix.EXDEV {
 		err = t.copyInto(c, src, mode, m)
@@ -573,8 +573,8 @@ func (t *MaildirTree) Commit() error {
 	crashPoint("dirs-synced")
 	var first error
 	for _, p := range t.pending {
-		if err := unix.Unlink(p.claim.Path); err != nil && err != unix.ENOENT && first == nil {
-			first = fault.Temporary(&os.PathError{Op: "unlink", Path: p.claim.Path, Err: err})
+		if err := p.claim.Drop(); err != nil && first == nil {
+			first = fault.Temporary(err)
 		}
 		crashPoint("unlinked")
 		t.Sync.Mark(p.claim.Cur)

@@ -28,11 +28,11 @@ type locked struct {
 // nil, fault.ErrGone when the claim is gone: someone else acted first. The caller
 // closes m.file, which releases the lock.
 func lockMessage(c intake.Claim, hr *envelope.HeaderReader) (*locked, error) {
-	f, _, err := fsx.LockClaim(c.Path)
-	if err == fsx.ErrGone {
-		return nil, fault.ErrGone
-	}
+	f, _, err := c.Lock()
 	if err != nil {
+		if err == fault.ErrGone {
+			return nil, err
+		}
 		if errors.Is(err, fsx.ErrNotRegular) {
 			return nil, fault.Permanent(err)
 		}
@@ -126,7 +126,7 @@ func (o *outcome) finish(m *locked, log *logline.Log, sync *fsx.DirSync) error {
 // done drops the claim, still under its lock: the message is the list
 // manager's now. The claim's directory is marked for the batch fsync.
 func (m *locked) done(sync *fsx.DirSync) error {
-	if err := os.Remove(m.claim.Path); err != nil && !os.IsNotExist(err) {
+	if err := m.claim.Drop(); err != nil {
 		return fault.Temporary(err)
 	}
 	sync.Mark(m.claim.Cur)

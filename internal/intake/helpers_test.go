@@ -76,3 +76,21 @@ func bothRenames(t *testing.T, f func(t *testing.T)) {
 		f(t)
 	})
 }
+
+// park parses path as mdfail does and parks the claim.
+func park(path string) (string, error) {
+	c, err := ParseClaim(path)
+	if err != nil {
+		return "", err
+	}
+	return c.Park()
+}
+
+// giveBack parses path and gives the claim back.
+func giveBack(path string) (bool, error) {
+	c, err := ParseClaim(path)
+	if err != nil {
+		return false, err
+	}
+	return c.GiveBack()
+}

@@ -283,7 +283,11 @@ func (m *claimer) loop() int {
 // caller holds the Stopper, which the stop's own give-back takes too.
 func (m *claimer) giveBack() {
 	for _, p := range m.out.unwritten() {
-		if _, err := intake.GiveBack(p); err != nil {
+		c, err := intake.ParseClaim(p)
+		if err == nil {
+			_, err = c.GiveBack()
+		}
+		if err != nil {
 			m.log.Printf("%v", err)
 		}
 	}

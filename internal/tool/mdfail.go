@@ -40,7 +40,11 @@ func Mdfail(args []string) int {
 			r.note(cli.Perm)
 			return
 		}
-		x, err := intake.Fail(path)
+		c, err := intake.ParseClaim(path)
+		var x string
+		if err == nil {
+			x, err = c.Park()
+		}
 		switch {
 		case err == nil:
 			r.out.Record(x)

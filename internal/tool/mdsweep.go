@@ -163,7 +163,7 @@ func (s *sweeper) sweep(line []byte) {
 		return
 	}
 	if s.handBack || s.stopping() {
-		s.giveBack(rec.Path)
+		s.giveBack(c)
 		return
 	}
 	s.dests = append(s.dests[:0], handoff.Dest{List: rec.List, Subqueue: rec.Subqueue, Recipient: rec.Recipient})
@@ -208,12 +208,12 @@ func (s *sweeper) sweep(line []byte) {
 // and GiveBack leaves it; the records after the first that name the same
 // claim are skipped, so that a claim given back and claimed again by
 // another runner meanwhile is never taken from it.
-func (s *sweeper) giveBack(path string) {
-	if path == s.lastBack {
+func (s *sweeper) giveBack(c intake.Claim) {
+	if c.Path == s.lastBack {
 		return
 	}
-	s.lastBack = path
-	back, err := intake.GiveBack(path)
+	s.lastBack = c.Path
+	back, err := c.GiveBack()
 	if err != nil {
 		s.log.Printf("%v", err)
 		s.note(cli.Temp)
