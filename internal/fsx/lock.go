@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrNotRegular says a path is not a regular file (DESIGN rule 4).
+// ErrNotRegular says a path is not a regular file (mdpipe(7), RULES: regular files only).
 var ErrNotRegular = errors.New("not a regular file")
 
 // OpenRegularFd is OpenRegular without the *os.File: a bare descriptor

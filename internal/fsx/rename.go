@@ -15,7 +15,7 @@ import (
 var noRenameat2 atomic.Bool
 
 // Rename moves oldpath to newpath and never replaces an existing newpath
-// (DESIGN rule 2). It returns an error wrapping unix.EEXIST if newpath
+// (mdpipe(7), RULES: never overwrite). It returns an error wrapping unix.EEXIST if newpath
 // exists, and one wrapping unix.ENOENT if oldpath is gone (someone else
 // acted first) or a directory of newpath is missing.
 func Rename(oldpath, newpath string) error {
@@ -40,7 +40,7 @@ func RenameAt(olddir int, oldname string, newdir int, newname string) error {
 	return linkRename(olddir, oldname, newdir, newname)
 }
 
-// linkRename is the fallback of DESIGN rule 2: link() never replaces, and
+// linkRename is the fallback for never overwrite: link() never replaces, and
 // the unlink that follows completes the move. Of two processes racing for
 // the same oldname, the second link fails (EEXIST or ENOENT).
 func linkRename(olddir int, oldname string, newdir int, newname string) error {

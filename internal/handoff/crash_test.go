@@ -19,7 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The crash test of issue 4: a hand-off that is more than one rename (a
+// The crash test: a hand-off that is more than one rename (a
 // copy across file systems, or links into several queues) is stopped
 // (SIGKILL, in a child process, so the kernel drops its locks and files
 // as after a real crash) between each pair of its system calls, then the

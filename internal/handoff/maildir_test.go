@@ -293,7 +293,7 @@ func TestMaildirDuplicate(t *testing.T) {
 }
 
 // TestMaildirUnsafeNames: LIST and SUBQUEUE are checked again here
-// (DESIGN rule 5); a bad one is permanent, and nothing is written.
+// (mdpipe(7), RULES: nothing outside QUEUE); a bad one is permanent, and nothing is written.
 func TestMaildirUnsafeNames(t *testing.T) {
 	for _, d := range []handoff.Dest{
 		dest("..", "post"),

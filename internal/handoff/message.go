@@ -17,7 +17,7 @@ import (
 )
 
 // locked is a claim held under flock for a hand-off that is more than one
-// rename (DESIGN rule 1): recovery leaves it alone until it is closed.
+// rename (mdpipe(7), RULES: the owner rule): recovery leaves it alone until it is closed.
 type locked struct {
 	claim  intake.Claim
 	file   *os.File

@@ -90,7 +90,8 @@ func (c *Claimer) Scan(max int, emit func(path string)) (Result, error) {
 			c.Guard.Release()
 		}
 		if err == nil || fault.IsGone(err) {
-			// ENOENT: another runner claimed it first (DESIGN rule 1).
+			// ENOENT: another runner claimed it first (mdpipe(7),
+			// RULES: the owner rule).
 			continue
 		}
 		path, to := filepath.Join(src, e.name), filepath.Join(cur, claim)

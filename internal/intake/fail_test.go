@@ -62,7 +62,7 @@ func TestFailRefuses(t *testing.T) {
 }
 
 // TestFailNotRegular refuses a claim-named symlink or directory: Fail
-// acts on messages only (DESIGN rule 4).
+// acts on messages only (mdpipe(7), RULES: regular files only).
 func TestFailNotRegular(t *testing.T) {
 	md := newMaildir(t)
 	target := put(t, md, "tmp/t")

@@ -73,7 +73,7 @@ func TestScanRelativeMaildir(t *testing.T) {
 	}
 }
 
-// TestScanSkips checks DESIGN rule 4: only regular files are claimed; a
+// TestScanSkips checks regular files only (mdpipe(7), RULES): only regular files are claimed; a
 // dot-file, symlink, FIFO or directory is left with one log line, once,
 // however often new/ is scanned again.
 func TestScanSkips(t *testing.T) {
@@ -304,7 +304,7 @@ func TestScanWindowOverflow(t *testing.T) {
 }
 
 // TestScanRace runs two Claimers over one maildir at once: every message
-// is claimed exactly once, and losing a race is quiet (DESIGN rule 1).
+// is claimed exactly once, and losing a race is quiet (mdpipe(7), RULES: the owner rule).
 func TestScanRace(t *testing.T) {
 	bothRenames(t, func(t *testing.T) {
 		md := newMaildir(t)
