@@ -37,12 +37,18 @@ type lmtpServer struct {
 	bodies    []string       // each message taken
 }
 
+// startLMTP starts the fake server on a free loopback port.
 func startLMTP(t *testing.T) *lmtpServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveLMTP(t, ln)
+}
+
+// serveLMTP runs the fake server on ln until the test ends.
+func serveLMTP(t *testing.T, ln net.Listener) *lmtpServer {
 	s := &lmtpServer{addr: ln.Addr().String(), tries: map[string]int{}, delivered: map[string]int{}}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &lmtpSession{s: s, conn: c}, nil
@@ -413,13 +419,7 @@ func TestLMTPUnixSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &lmtpServer{tries: map[string]int{}, delivered: map[string]int{}}
-	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &lmtpSession{s: s, conn: c}, nil
-	}))
-	srv.LMTP = true
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	s := serveLMTP(t, ln)
 	l := newLMTP(t, sock, new(bytes.Buffer))
 	if err := l.HandOff(newClaim(t, testMessage), dests("mylist")); err != nil {
 		t.Fatal(err)
