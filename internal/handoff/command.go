@@ -11,9 +11,8 @@ import (
 	"syscall"
 	"time"
 
-	"mdpipe/internal/fault"
-
 	"mdpipe/internal/envelope"
+	"mdpipe/internal/fault"
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/logline"

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"mdpipe/internal/fault"
-
 	"mdpipe/internal/intake"
 	"mdpipe/internal/logline"
 )
@@ -22,21 +21,7 @@ const testMessage = "Return-Path: <alice@example.org>\nDelivered-To: mylist@list
 // intake maildir.
 func newClaim(t *testing.T, body string) intake.Claim {
 	t.Helper()
-	md := t.TempDir()
-	for _, d := range []string{"tmp", "new", "cur"} {
-		if err := os.Mkdir(filepath.Join(md, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	path := filepath.Join(md, "cur", "1700000000.M1P1.test:1,P")
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, err := intake.ParseClaim(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return claimIn(t, t.TempDir(), "1700000000.M1P1.test", body)
 }
 
 func present(path string) bool {

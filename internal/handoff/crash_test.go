@@ -113,11 +113,7 @@ type crashSite struct {
 func newCrashSite(t *testing.T, sameFS bool) crashSite {
 	dir := t.TempDir()
 	s := crashSite{intake: filepath.Join(dir, "intake"), b: "1700000000.M1P1Q1.crash"}
-	for _, d := range []string{"tmp", "new", "cur"} {
-		if err := os.MkdirAll(filepath.Join(s.intake, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mkMaildir(t, s.intake)
 	s.claim = filepath.Join(s.intake, "cur", s.b+intake.ClaimInfo)
 	if err := os.WriteFile(s.claim, []byte(crashBody), 0o644); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"mdpipe/internal/fault"
-
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/logline"
@@ -115,7 +114,7 @@ func (t *MaildirTree) Check() error {
 func (t *MaildirTree) HandOff(c intake.Claim, dests []Dest) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(c.Path, &st); err != nil {
-		if err == unix.ENOENT {
+		if fault.IsGone(err) {
 			return fault.ErrGone // someone else acted first; no queue directory for it
 		}
 		return fault.Classify(err)

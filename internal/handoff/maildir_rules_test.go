@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"mdpipe/internal/fault"
-
 	"mdpipe/internal/handoff"
 )
 
@@ -62,7 +61,7 @@ func TestMaildirGoneClaimMakesNothing(t *testing.T) {
 	c := claimIn(t, dir, msgB, body(msgB))
 	os.Remove(c.Path)
 	if err := mt.HandOff(c, []handoff.Dest{dest("mylist", "post"), dest("other", "post")}); err != fault.ErrGone {
-		t.Fatalf("HandOff(gone claim) = %v, want ErrNoClaim", err)
+		t.Fatalf("HandOff(gone claim) = %v, want fault.ErrGone", err)
 	}
 	if ents, _ := os.ReadDir(queue); len(ents) != 0 {
 		t.Errorf("queue holds %v for a claim that is not there", ents)
@@ -81,11 +80,7 @@ func TestMaildirSymlinks(t *testing.T) {
 				t.Fatal(err)
 			}
 			outside := filepath.Join(dir, "outside")
-			for _, d := range []string{"tmp", "new", "cur"} {
-				if err := os.MkdirAll(filepath.Join(outside, d), 0o777); err != nil {
-					t.Fatal(err)
-				}
-			}
+			handoff.MkMaildir(t, outside)
 			l := filepath.Join(real, link)
 			if err := os.MkdirAll(filepath.Dir(l), 0o777); err != nil {
 				t.Fatal(err)

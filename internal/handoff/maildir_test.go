@@ -11,38 +11,22 @@ import (
 	"syscall"
 	"testing"
 
-	"mdpipe/internal/fault"
-
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
+	"mdpipe/internal/fault"
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/handoff"
-	"mdpipe/internal/intake"
 	"mdpipe/internal/testkit"
 )
 
 const msgB = "1795893886.Vfe00Ib80b5M516465.vm"
 
-// claimIn makes an intake maildir under dir holding one claim of body.
-func claimIn(t *testing.T, dir, b, body string) intake.Claim {
-	t.Helper()
-	md := filepath.Join(dir, "intake")
-	for _, d := range []string{"tmp", "new", "cur"} {
-		if err := os.MkdirAll(filepath.Join(md, d), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p := filepath.Join(md, "cur", b+intake.ClaimInfo)
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := intake.ParseClaim(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+// The set-up helpers of package handoff's tests.
+var (
+	mkMaildir = handoff.MkMaildir
+	claimIn   = handoff.ClaimIn
+)
 
 // newTree returns a maildir tree on queue, which it makes, that makes
 // lists on first use (mdsweep -C).
@@ -257,11 +241,7 @@ func TestMaildirDuplicate(t *testing.T) {
 			c := claimIn(t, dir, msgB, body(msgB))
 			queue := filepath.Join(dir, "queue")
 			there := filepath.Join(queue, "mylist", "post", "new", msgB)
-			for _, sub := range []string{"tmp", "new", "cur"} {
-				if err := os.MkdirAll(filepath.Join(queue, "mylist", "post", sub), 0o755); err != nil {
-					t.Fatal(err)
-				}
-			}
+			mkMaildir(t, filepath.Join(queue, "mylist", "post"))
 			if err := os.WriteFile(there, []byte(tc.there), 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -352,7 +332,7 @@ func contains(xs []string, s string) bool {
 }
 
 // TestMaildirClaimGone: someone else acted first; nothing to do, and
-// ErrNoClaim says so.
+// fault.ErrGone says so.
 func TestMaildirClaimGone(t *testing.T) {
 	dir := t.TempDir()
 	c := claimIn(t, dir, msgB, body(msgB))
@@ -471,11 +451,7 @@ func TestMaildirCrossDeviceDuplicate(t *testing.T) {
 	dir := t.TempDir()
 	c := claimIn(t, dir, msgB, body(msgB))
 	md := filepath.Join(other, "mylist", "post")
-	for _, sub := range []string{"tmp", "new", "cur"} {
-		if err := os.MkdirAll(filepath.Join(md, sub), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mkMaildir(t, md)
 	if err := os.WriteFile(filepath.Join(md, "new", msgB), []byte(body(msgB)), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -499,11 +475,7 @@ func TestMaildirCrossDeviceDuplicate(t *testing.T) {
 func TestMaildirDiskFull(t *testing.T) {
 	other := mountTmpfs(t, "1m")
 	md := filepath.Join(other, "mylist", "post")
-	for _, sub := range []string{"tmp", "new", "cur"} {
-		if err := os.MkdirAll(filepath.Join(md, sub), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mkMaildir(t, md)
 	// Fill the file system.
 	fill, err := os.Create(filepath.Join(other, "fill"))
 	if err != nil {
@@ -559,11 +531,7 @@ func TestMaildirReadOnly(t *testing.T) {
 	dir := t.TempDir()
 	rw := filepath.Join(dir, "rw")
 	md := filepath.Join(rw, "mylist", "post")
-	for _, sub := range []string{"tmp", "new", "cur"} {
-		if err := os.MkdirAll(filepath.Join(md, sub), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mkMaildir(t, md)
 	ro := filepath.Join(dir, "ro")
 	if err := os.Mkdir(ro, 0o755); err != nil {
 		t.Fatal(err)

@@ -8,9 +8,8 @@ import (
 	"sort"
 	"strings"
 
-	"mdpipe/internal/fault"
-
 	"mdpipe/internal/envelope"
+	"mdpipe/internal/fault"
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/logline"

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"mdpipe/internal/fault"
-
 	"mdpipe/internal/testkit"
 )
 

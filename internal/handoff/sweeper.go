@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"mdpipe/internal/fault"
-
 	"mdpipe/internal/intake"
 	"mdpipe/internal/logline"
 )

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"mdpipe/internal/fault"
-
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/logline"
 

@@ -3,9 +3,8 @@ package tool
 import (
 	"errors"
 
-	"mdpipe/internal/fault"
-
 	"mdpipe/internal/cli"
+	"mdpipe/internal/fault"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/record"
 

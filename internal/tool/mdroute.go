@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"strings"
 
-	"mdpipe/internal/fault"
-
 	"mdpipe/internal/cli"
 	"mdpipe/internal/envelope"
+	"mdpipe/internal/fault"
 	"mdpipe/internal/record"
 	"mdpipe/internal/route"
 

@@ -6,10 +6,9 @@ import (
 	"os"
 	"time"
 
-	"mdpipe/internal/fault"
-
 	"mdpipe/internal/cli"
 	"mdpipe/internal/envelope"
+	"mdpipe/internal/fault"
 	"mdpipe/internal/handoff"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/record"
