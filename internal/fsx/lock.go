@@ -8,7 +8,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrNotRegular says a path is not a regular file (mdpipe(7), RULES: regular files only).
+// ErrNotRegular says a path is not a regular file (mdpipe(7), RULES:
+// regular files only).
 var ErrNotRegular = errors.New("not a regular file")
 
 // OpenRegularFd is OpenRegular without the *os.File: a bare descriptor

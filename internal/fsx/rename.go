@@ -15,9 +15,9 @@ import (
 var noRenameat2 atomic.Bool
 
 // Rename moves oldpath to newpath and never replaces an existing newpath
-// (mdpipe(7), RULES: never overwrite). It returns an error wrapping unix.EEXIST if newpath
-// exists, and one wrapping unix.ENOENT if oldpath is gone (someone else
-// acted first) or a directory of newpath is missing.
+// (mdpipe(7), RULES: never overwrite). It returns an error wrapping
+// unix.EEXIST if newpath exists, and one wrapping unix.ENOENT if oldpath is
+// gone (someone else acted first) or a directory of newpath is missing.
 func Rename(oldpath, newpath string) error {
 	return RenameAt(unix.AT_FDCWD, oldpath, unix.AT_FDCWD, newpath)
 }

@@ -19,9 +19,9 @@ import (
 
 // copyAll puts the message into several destinations, or into one on
 // another file system, while holding the claim's lock (mdpipe(7), RULES:
-// the owner rule). A destination on the claim's file system gets a hard link; another gets a
-// durable copy. The claim is dropped at Commit, after the destinations'
-// directories are fsynced.
+// the owner rule). A destination on the claim's file system gets a hard
+// link; another gets a durable copy. The claim is dropped at Commit, after
+// the destinations' directories are fsynced.
 //
 // A partial hand-off is never delivered twice: once one destination
 // holds the message, a destination that refuses it for good is logged,

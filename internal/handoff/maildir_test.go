@@ -273,7 +273,8 @@ func TestMaildirDuplicate(t *testing.T) {
 }
 
 // TestMaildirUnsafeNames: LIST and SUBQUEUE are checked again here
-// (mdpipe(7), RULES: nothing outside QUEUE); a bad one is permanent, and nothing is written.
+// (mdpipe(7), RULES: nothing outside QUEUE); a bad one is permanent, and
+// nothing is written.
 func TestMaildirUnsafeNames(t *testing.T) {
 	for _, d := range []handoff.Dest{
 		dest("..", "post"),

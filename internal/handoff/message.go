@@ -16,7 +16,8 @@ import (
 )
 
 // locked is a claim held under flock for a hand-off that is more than one
-// rename (mdpipe(7), RULES: the owner rule): recovery leaves it alone until it is closed.
+// rename (mdpipe(7), RULES: the owner rule): recovery leaves it alone until
+// it is closed.
 type locked struct {
 	claim  intake.Claim
 	file   *os.File
@@ -24,18 +25,15 @@ type locked struct {
 }
 
 // lockMessage locks the claim and reads its envelope sender. It returns
-// nil, fault.ErrGone when the claim is gone: someone else acted first. The caller
-// closes m.file, which releases the lock.
+// nil, fault.ErrGone when the claim is gone: someone else acted first. The
+// caller closes m.file, which releases the lock.
 func lockMessage(c intake.Claim, hr *envelope.HeaderReader) (*locked, error) {
 	f, _, err := c.Lock()
+	if err == fault.ErrGone {
+		return nil, err
+	}
 	if err != nil {
-		if err == fault.ErrGone {
-			return nil, err
-		}
-		if errors.Is(err, fsx.ErrNotRegular) {
-			return nil, fault.Permanent(err)
-		}
-		return nil, fault.Classify(err)
+		return nil, fault.Classify(err) // not a regular file: permanent
 	}
 	hdr, err := hr.Read(f)
 	if err == envelope.ErrHeaderTooLong {

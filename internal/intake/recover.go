@@ -12,10 +12,10 @@ import (
 	"github.com/emersion/go-maildir"
 )
 
-// Recover returns to new/ every claim older than age that no process
-// holds a lock on (mdpipe(7), RULES: no stranded claims): the claims of a pipeline that died.
-// Age is measured from the claim's ctime, which the claiming rename set.
-// It calls returned for each claim it moved back.
+// Recover returns to new/ every claim older than age that no process holds
+// a lock on (mdpipe(7), RULES: no stranded claims): the claims of a
+// pipeline that died. Age is measured from the claim's ctime, which the
+// claiming rename set. It calls returned for each claim it moved back.
 func Recover(maildir string, age time.Duration, returned func(claim, back string)) error {
 	cur := filepath.Join(maildir, "cur")
 	ents, err := os.ReadDir(cur)

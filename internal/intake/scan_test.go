@@ -73,9 +73,9 @@ func TestScanRelativeMaildir(t *testing.T) {
 	}
 }
 
-// TestScanSkips checks regular files only (mdpipe(7), RULES): only regular files are claimed; a
-// dot-file, symlink, FIFO or directory is left with one log line, once,
-// however often new/ is scanned again.
+// TestScanSkips checks regular files only (mdpipe(7), RULES): only regular
+// files are claimed; a dot-file, symlink, FIFO or directory is left with
+// one log line, once, however often new/ is scanned again.
 func TestScanSkips(t *testing.T) {
 	md := newMaildir(t)
 	target := put(t, md, "tmp/elsewhere")
@@ -303,8 +303,9 @@ func TestScanWindowOverflow(t *testing.T) {
 	}
 }
 
-// TestScanRace runs two Claimers over one maildir at once: every message
-// is claimed exactly once, and losing a race is quiet (mdpipe(7), RULES: the owner rule).
+// TestScanRace runs two Claimers over one maildir at once: every message is
+// claimed exactly once, and losing a race is quiet (mdpipe(7), RULES: the
+// owner rule).
 func TestScanRace(t *testing.T) {
 	bothRenames(t, func(t *testing.T) {
 		md := newMaildir(t)

@@ -1,5 +1,6 @@
 // Package safename checks list and subqueue names before they become path
-// components (mdpipe(7), RULES: nothing outside QUEUE): nothing is ever written outside QUEUE.
+// components (mdpipe(7), RULES: nothing outside QUEUE): nothing is ever
+// written outside QUEUE.
 package safename
 
 import (
