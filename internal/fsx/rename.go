@@ -1,5 +1,7 @@
 // Package fsx holds the few file system operations the safety rules rest
-// on: rename without overwriting, claim locks, and batched directory fsync.
+// on: rename without overwriting, opening only regular files, the flock a
+// claim's lock takes, and batched directory fsync. What they do to a
+// claim is package intake's to decide (a Claim's verbs).
 package fsx
 
 import (
