@@ -8,14 +8,17 @@
 # go1.27). A count never arms that deadline. 200,000 runs take about 10 s
 # per target on an idle 2-CPU machine; a longer hunt is FUZZTIME=5000000x.
 FUZZTIME ?= 200000x
-FUZZ_TARGETS = FuzzHeaderReader FuzzSplitAddress FuzzRoute FuzzSender FuzzCheckRecipient
+# Each target is PACKAGE:NAME: the header and address parsers are in
+# internal/envelope, the router in internal/route.
+FUZZ_TARGETS = envelope:FuzzHeaderReader envelope:FuzzSplitAddress route:FuzzRoute envelope:FuzzSender envelope:FuzzCheckRecipient
 
-# Each fuzz target for FUZZTIME executions. A crash stays in
-# internal/route/testdata/fuzz/, where every later `go test` runs it.
+# Each fuzz target for FUZZTIME executions. A crash stays in the
+# package's testdata/fuzz/, where every later `go test` runs it.
 fuzz:
-	@for f in $(FUZZ_TARGETS); do \
+	@for t in $(FUZZ_TARGETS); do \
+		p=$${t%%:*}; f=$${t#*:}; \
 		echo "fuzz $$f, $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./internal/route || exit 1; \
+		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./internal/$$p || exit 1; \
 	done
 
 TEST_EXTRA += fuzz

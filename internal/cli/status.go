@@ -1,5 +1,6 @@
 // Package cli holds what the four mdpipe tools share at their edges: exit
-// statuses, the one log format, reading records from operands or stdin,
+// statuses, the one log format (from package logline, which the packages
+// below the tools use directly), reading records from operands or stdin,
 // writing records so that a streaming pipeline never holds mail, and
 // stopping cleanly on SIGTERM.
 package cli

@@ -8,12 +8,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrGone says a claim vanished before it could be locked, or is locked:
-// someone else acted on it first, or is acting on it now (DESIGN rule 1),
-// so the caller skips it quietly.
-var ErrGone = errors.New("claim is gone")
-
-// ErrNotRegular says a path is not a regular file (DESIGN rule 4).
+// ErrNotRegular says a path is not a regular file (mdpipe(7), RULES:
+// regular files only).
 var ErrNotRegular = errors.New("not a regular file")
 
 // OpenRegularFd is OpenRegular without the *os.File: a bare descriptor
@@ -59,39 +55,6 @@ func OpenRegular(path string) (*os.File, unix.Stat_t, error) {
 		return nil, st, fmt.Errorf("%w (%s)", ErrNotRegular, KindOf(st.Mode))
 	}
 	return os.NewFile(uintptr(fd), path), st, nil
-}
-
-// LockClaim opens a claim and holds flock(LOCK_EX) on it (DESIGN rule 1),
-// for a hand-off that is more than one rename. A claim locked already is
-// ErrGone, not waited for: its holder owns it, and leaves it claimed for
-// mdclaim -r if it fails. Waiting would hold this pipeline for as long as
-// another's command or LMTP hand-off runs, deaf to SIGTERM, and for ever
-// when the holder is ourselves: a claim that came back through recovery
-// while still in our input, and whose first hand-off awaits its batch's
-// commit. After the lock is taken it checks that path still names the
-// locked file: a recovery or a hand-off may have moved it on since the
-// open, and then the claim is ErrGone too.
-func LockClaim(path string) (*os.File, unix.Stat_t, error) {
-	f, st, err := OpenRegular(path)
-	if err != nil {
-		if IsNotExist(err) {
-			return nil, st, ErrGone
-		}
-		return nil, st, err
-	}
-	if ok, err := TryLock(f); !ok {
-		f.Close()
-		if err != nil {
-			return nil, st, &os.PathError{Op: "flock", Path: path, Err: err}
-		}
-		return nil, st, ErrGone
-	}
-	var now unix.Stat_t
-	if err := unix.Lstat(path, &now); err != nil || now.Ino != st.Ino || now.Dev != st.Dev {
-		f.Close()
-		return nil, st, ErrGone
-	}
-	return f, st, nil
 }
 
 // TryLock takes flock(LOCK_EX) on f without waiting; false if another

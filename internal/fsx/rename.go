@@ -1,5 +1,7 @@
 // Package fsx holds the few file system operations the safety rules rest
-// on: rename without overwriting, claim locks, and batched directory fsync.
+// on: rename without overwriting, opening only regular files, the flock a
+// claim's lock takes, and batched directory fsync. What they do to a
+// claim is package intake's to decide (a Claim's verbs).
 package fsx
 
 import (
@@ -15,9 +17,9 @@ import (
 var noRenameat2 atomic.Bool
 
 // Rename moves oldpath to newpath and never replaces an existing newpath
-// (DESIGN rule 2). It returns an error wrapping unix.EEXIST if newpath
-// exists, and one wrapping unix.ENOENT if oldpath is gone (someone else
-// acted first) or a directory of newpath is missing.
+// (mdpipe(7), RULES: never overwrite). It returns an error wrapping
+// unix.EEXIST if newpath exists, and one wrapping unix.ENOENT if oldpath is
+// gone (someone else acted first) or a directory of newpath is missing.
 func Rename(oldpath, newpath string) error {
 	return RenameAt(unix.AT_FDCWD, oldpath, unix.AT_FDCWD, newpath)
 }
@@ -40,7 +42,7 @@ func RenameAt(olddir int, oldname string, newdir int, newname string) error {
 	return linkRename(olddir, oldname, newdir, newname)
 }
 
-// linkRename is the fallback of DESIGN rule 2: link() never replaces, and
+// linkRename is the fallback for never overwrite: link() never replaces, and
 // the unlink that follows completes the move. Of two processes racing for
 // the same oldname, the second link fails (EEXIST or ENOENT).
 func linkRename(olddir int, oldname string, newdir int, newname string) error {
@@ -59,9 +61,6 @@ func ForceLinkFallback(on bool) { noRenameat2.Store(on) }
 
 // IsExist reports whether err says the target exists.
 func IsExist(err error) bool { return errors.Is(err, unix.EEXIST) }
-
-// IsNotExist reports whether err says a path is missing.
-func IsNotExist(err error) bool { return errors.Is(err, unix.ENOENT) }
 
 // IsCrossDevice reports whether err says source and target are on
 // different file systems.

@@ -11,10 +11,11 @@ import (
 	"syscall"
 	"time"
 
-	"mdpipe/internal/cli"
+	"mdpipe/internal/envelope"
+	"mdpipe/internal/fault"
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
-	"mdpipe/internal/route"
+	"mdpipe/internal/logline"
 	"mdpipe/internal/safename"
 )
 
@@ -33,10 +34,10 @@ type Command struct {
 	Command string
 	Timeout time.Duration // kill the command's process group after this
 	Delims  string        // extension delimiters for DETAIL; "+" if empty
-	Log     *cli.Log
+	Log     *logline.Log
 	Sync    fsx.DirSync
 
-	hr   route.HeaderReader
+	hr   envelope.HeaderReader
 	done outcome
 	stop <-chan struct{}
 }
@@ -65,13 +66,13 @@ func (t *Command) HandOff(c intake.Claim, dests []Dest) error {
 	defer watchStop(t.stop, abandon)()
 	for _, d := range t.done.pending(dests) {
 		if ctx.Err() != nil {
-			return Temporary(errStopping)
+			return fault.Temporary(errStopping)
 		}
 		err := t.run(ctx, m, d)
 		if errors.Is(err, errStopSignal) {
 			err = t.run(ctx, m, d)
 		}
-		if err != nil && IsTemporary(err) {
+		if err != nil && fault.IsTemporary(err) {
 			temp = err
 			continue
 		}
@@ -86,20 +87,20 @@ func (t *Command) HandOff(c intake.Claim, dests []Dest) error {
 // run runs the command for one recipient.
 func (t *Command) run(stopCtx context.Context, m *locked, d Dest) error {
 	// LIST and SUBQUEUE reach scripts that may make paths of them
-	// (DESIGN rule 5).
+	// (mdpipe(7), RULES: nothing outside QUEUE).
 	if err := safename.List(d.List); err != nil {
-		return Permanent(err)
+		return fault.Permanent(err)
 	}
 	if err := safename.Name(d.Subqueue); err != nil {
-		return Permanent(fmt.Errorf("subqueue: %v", err))
+		return fault.Permanent(fmt.Errorf("subqueue: %v", err))
 	}
 	// RECIPIENT, LOCAL, HOST, EXT, DEFAULT and DETAIL too: no "/", no
 	// "..", no control character.
-	if err := route.CheckRecipient(d.Recipient); err != nil {
-		return Permanent(err)
+	if err := envelope.CheckRecipient(d.Recipient); err != nil {
+		return fault.Permanent(err)
 	}
 	if err := m.rewind(); err != nil {
-		return Temporary(err)
+		return fault.Temporary(err)
 	}
 	timeout := t.Timeout
 	if timeout <= 0 {
@@ -133,19 +134,19 @@ func (t *Command) run(stopCtx context.Context, m *locked, d Dest) error {
 		// behind still holds its output.
 		return nil
 	case stopCtx.Err() != nil:
-		return Temporary(fmt.Errorf("command killed: %v", errStopping))
+		return fault.Temporary(fmt.Errorf("command killed: %v", errStopping))
 	case ctx.Err() == context.DeadlineExceeded:
-		return Temporary(fmt.Errorf("command killed after %v", timeout))
+		return fault.Temporary(fmt.Errorf("command killed after %v", timeout))
 	case st == nil:
-		return Temporary(fmt.Errorf("command: %v", err))
+		return fault.Temporary(fmt.Errorf("command: %v", err))
 	case permanentExits[st.ExitCode()]:
-		return Permanent(fmt.Errorf("command exited %d", st.ExitCode()))
+		return fault.Permanent(fmt.Errorf("command exited %d", st.ExitCode()))
 	case st.ExitCode() < 0 && t.killedByStop(st):
-		return Temporary(fmt.Errorf("command %v: %w", st, errStopSignal))
+		return fault.Temporary(fmt.Errorf("command %v: %w", st, errStopSignal))
 	case st.ExitCode() < 0:
-		return Temporary(fmt.Errorf("command %v", st))
+		return fault.Temporary(fmt.Errorf("command %v", st))
 	}
-	return Temporary(fmt.Errorf("command exited %d", st.ExitCode()))
+	return fault.Temporary(fmt.Errorf("command exited %d", st.ExitCode()))
 }
 
 // errStopSignal says a command died of the stop's own signal. A
@@ -176,7 +177,7 @@ func (t *Command) killedByStop(st *os.ProcessState) bool {
 // Commit implements Target.
 func (t *Command) Commit() error {
 	if err := t.Sync.Commit(); err != nil {
-		return Temporary(err)
+		return fault.Temporary(err)
 	}
 	return nil
 }
@@ -265,7 +266,7 @@ func defaultPart(local, list string) (string, bool) {
 // lineLog passes what a command writes to the log, a line at a time, each
 // prefixed. A line longer than maxLine is cut.
 type lineLog struct {
-	log    *cli.Log
+	log    *logline.Log
 	prefix string
 	buf    []byte
 }

@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"mdpipe/internal/cli"
+	"mdpipe/internal/fault"
 	"mdpipe/internal/intake"
+	"mdpipe/internal/logline"
 )
 
 const testMessage = "Return-Path: <alice@example.org>\nDelivered-To: mylist@lists.example.test\nSubject: hi\n\nhello\n"
@@ -20,21 +21,7 @@ const testMessage = "Return-Path: <alice@example.org>\nDelivered-To: mylist@list
 // intake maildir.
 func newClaim(t *testing.T, body string) intake.Claim {
 	t.Helper()
-	md := t.TempDir()
-	for _, d := range []string{"tmp", "new", "cur"} {
-		if err := os.Mkdir(filepath.Join(md, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	path := filepath.Join(md, "cur", "1700000000.M1P1.test:1,P")
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, err := intake.ParseClaim(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return claimIn(t, t.TempDir(), "1700000000.M1P1.test", body)
 }
 
 func present(path string) bool {
@@ -42,8 +29,8 @@ func present(path string) bool {
 	return err == nil
 }
 
-func testLog(buf *bytes.Buffer) *cli.Log {
-	l := cli.NewLog("mdsweep")
+func testLog(buf *bytes.Buffer) *logline.Log {
+	l := logline.New("mdsweep")
 	l.SetOutput(buf)
 	return l
 }
@@ -66,7 +53,7 @@ func outcomeOf(err error) string {
 	switch {
 	case err == nil:
 		return "delivered"
-	case IsTemporary(err):
+	case fault.IsTemporary(err):
 		return "temporary"
 	}
 	return "permanent"
@@ -184,7 +171,7 @@ func TestCommandTimeout(t *testing.T) {
 	err := cmd.HandOff(c, []Dest{post})
 	took := time.Since(start)
 	t.Logf("hand-off took %v", took)
-	if !IsTemporary(err) || err == nil || !strings.Contains(err.Error(), "killed after 300ms") {
+	if !fault.IsTemporary(err) || err == nil || !strings.Contains(err.Error(), "killed after 300ms") {
 		t.Fatalf("got %v, want a temporary kill", err)
 	}
 	if took > 5*time.Second {
@@ -252,7 +239,7 @@ func TestCommandSeveralRecipients(t *testing.T) {
 		{List: "third", Subqueue: "post", Recipient: "third@lists.example.test"},
 		post, // a repeated record adds nothing
 	}
-	if err := cmd.HandOff(c, dests); !IsTemporary(err) || err == nil {
+	if err := cmd.HandOff(c, dests); !fault.IsTemporary(err) || err == nil {
 		t.Fatalf("first try: %v, want temporary", err)
 	}
 	if err := cmd.HandOff(c, dests); err != nil {
@@ -276,7 +263,7 @@ func TestCommandEveryRecipientRefuses(t *testing.T) {
 	c := newClaim(t, testMessage)
 	cmd := &Command{Command: "exit 100", Timeout: time.Minute, Log: testLog(new(bytes.Buffer))}
 	dests := []Dest{post, {List: "other", Subqueue: "post", Recipient: "other@lists.example.test"}}
-	if err := cmd.HandOff(c, dests); err == nil || IsTemporary(err) {
+	if err := cmd.HandOff(c, dests); err == nil || fault.IsTemporary(err) {
 		t.Fatalf("got %v, want permanent", err)
 	}
 	if !present(c.Path) {
@@ -290,7 +277,7 @@ func TestCommandUnsafeList(t *testing.T) {
 	t.Setenv("OUT", dir)
 	cmd := &Command{Command: `touch "$OUT/ran"`, Timeout: time.Minute, Log: testLog(new(bytes.Buffer))}
 	d := Dest{List: "../etc", Subqueue: "post", Recipient: "x@lists.example.test"}
-	if err := cmd.HandOff(c, []Dest{d}); err == nil || IsTemporary(err) {
+	if err := cmd.HandOff(c, []Dest{d}); err == nil || fault.IsTemporary(err) {
 		t.Fatalf("got %v, want permanent", err)
 	}
 	if present(filepath.Join(dir, "ran")) {
@@ -302,8 +289,8 @@ func TestCommandClaimGone(t *testing.T) {
 	c := newClaim(t, testMessage)
 	os.Remove(c.Path)
 	cmd := &Command{Command: "exit 111", Timeout: time.Minute, Log: testLog(new(bytes.Buffer))}
-	if err := cmd.HandOff(c, []Dest{post}); err != ErrNoClaim {
-		t.Errorf("got %v, want ErrNoClaim: someone else acted first", err)
+	if err := cmd.HandOff(c, []Dest{post}); err != fault.ErrGone {
+		t.Errorf("got %v, want fault.ErrGone: someone else acted first", err)
 	}
 }
 

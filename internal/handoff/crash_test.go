@@ -12,14 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"mdpipe/internal/cli"
 	"mdpipe/internal/intake"
+	"mdpipe/internal/logline"
 	"mdpipe/internal/testkit"
 
 	"golang.org/x/sys/unix"
 )
 
-// The crash test of issue 4: a hand-off that is more than one rename (a
+// The crash test: a hand-off that is more than one rename (a
 // copy across file systems, or links into several queues) is stopped
 // (SIGKILL, in a child process, so the kernel drops its locks and files
 // as after a real crash) between each pair of its system calls, then the
@@ -113,11 +113,7 @@ type crashSite struct {
 func newCrashSite(t *testing.T, sameFS bool) crashSite {
 	dir := t.TempDir()
 	s := crashSite{intake: filepath.Join(dir, "intake"), b: "1700000000.M1P1Q1.crash"}
-	for _, d := range []string{"tmp", "new", "cur"} {
-		if err := os.MkdirAll(filepath.Join(s.intake, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mkMaildir(t, s.intake)
 	s.claim = filepath.Join(s.intake, "cur", s.b+intake.ClaimInfo)
 	if err := os.WriteFile(s.claim, []byte(crashBody), 0o644); err != nil {
 		t.Fatal(err)
@@ -155,7 +151,7 @@ func (s crashSite) child(t *testing.T, step int, dests string) []string {
 // off. No step of it may be skipped, and none may be needed twice.
 func (s crashSite) rerun(t *testing.T, dests string) {
 	var log strings.Builder
-	l := cli.NewLog("crash-test")
+	l := logline.New("crash-test")
 	l.SetOutput(&log)
 	if err := intake.Recover(s.intake, time.Nanosecond, func(string, string) {}); err != nil {
 		t.Fatalf("recover: %v", err)

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Several LMTP addresses (issue 14 §5): tried in order; the next is used
+// Several LMTP addresses (mdsweep -l a,b): tried in order; the next is used
 // when one refuses the connection or answers 421.
 
 func TestLMTPFirstAddressDown(t *testing.T) {

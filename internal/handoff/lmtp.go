@@ -11,10 +11,11 @@ import (
 	"sync"
 	"time"
 
-	"mdpipe/internal/cli"
+	"mdpipe/internal/envelope"
+	"mdpipe/internal/fault"
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
-	"mdpipe/internal/route"
+	"mdpipe/internal/logline"
 
 	"github.com/emersion/go-smtp"
 )
@@ -39,7 +40,7 @@ import (
 // (the next Commit).
 type LMTP struct {
 	Address string // host:port or a unix socket path; several, comma-separated
-	Log     *cli.Log
+	Log     *logline.Log
 	Sync    fsx.DirSync
 	Timeout time.Duration // per command and for the data; 5 minutes if 0
 	// FailBack is how long a connection to a later address is kept
@@ -52,7 +53,7 @@ type LMTP struct {
 	client *smtp.Client
 	cur    int       // index in addrs of the open connection
 	opened time.Time // when it was opened
-	hr     route.HeaderReader
+	hr     envelope.HeaderReader
 	done   outcome
 
 	stop <-chan struct{}
@@ -80,17 +81,6 @@ const (
 // hand-off in hand, and the message stays claimed.
 func (t *LMTP) SetStop(stop <-chan struct{}) { t.stop = stop }
 
-// Addresses splits an -l value into its addresses, in order.
-func Addresses(list string) []string {
-	var out []string
-	for _, a := range strings.Split(list, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
 // HandOff implements Target.
 func (t *LMTP) HandOff(c intake.Claim, dests []Dest) error {
 	m, err := lockMessage(c, &t.hr)
@@ -107,8 +97,8 @@ func (t *LMTP) HandOff(c intake.Claim, dests []Dest) error {
 	for _, d := range t.done.pending(dests) {
 		// Nothing from a record reaches RCPT TO that could end the
 		// address or add a parameter.
-		if err := route.CheckRecipient(d.Recipient); err != nil {
-			t.done.final[d.Recipient] = Permanent(err)
+		if err := envelope.CheckRecipient(d.Recipient); err != nil {
+			t.done.final[d.Recipient] = fault.Permanent(err)
 			continue
 		}
 		rcpts = append(rcpts, d.Recipient)
@@ -126,7 +116,7 @@ func (t *LMTP) HandOff(c intake.Claim, dests []Dest) error {
 func (t *LMTP) send(m *locked, rcpts []string) error {
 	fresh := t.client == nil
 	if err := t.connect(); err != nil {
-		return Temporary(err)
+		return fault.Temporary(err)
 	}
 	err := t.client.Mail(m.sender, nil)
 	if err != nil && brokenConn(err) && t.ctx.Err() == nil {
@@ -140,7 +130,7 @@ func (t *LMTP) send(m *locked, rcpts []string) error {
 		}
 		t.drop()
 		if err := t.connectFrom(from); err != nil {
-			return Temporary(err)
+			return fault.Temporary(err)
 		}
 		err = t.client.Mail(m.sender, nil)
 	}
@@ -156,7 +146,7 @@ func (t *LMTP) send(m *locked, rcpts []string) error {
 			continue
 		}
 		e := t.replyError("RCPT TO:<"+r+">", err)
-		if !IsTemporary(e) {
+		if !fault.IsTemporary(e) {
 			t.done.final[r] = e
 			continue
 		}
@@ -181,7 +171,7 @@ func (t *LMTP) send(m *locked, rcpts []string) error {
 	if err != nil {
 		// Without the final "." the server drops the transaction.
 		t.drop()
-		return Temporary(fmt.Errorf("DATA: %v", err))
+		return fault.Temporary(fmt.Errorf("DATA: %v", err))
 	}
 	took, err := w.CloseWithLMTPResponse()
 	for r := range took {
@@ -190,7 +180,7 @@ func (t *LMTP) send(m *locked, rcpts []string) error {
 	var replies smtp.LMTPDataError
 	errors.As(err, &replies)
 	for r, se := range replies {
-		if e := t.replyError("DATA for <"+r+">", se); IsTemporary(e) {
+		if e := t.replyError("DATA for <"+r+">", se); fault.IsTemporary(e) {
 			temp = e
 		} else {
 			t.done.final[r] = e
@@ -200,7 +190,7 @@ func (t *LMTP) send(m *locked, rcpts []string) error {
 		// The connection broke before every reply was read: the
 		// server may have taken the message for the others.
 		t.drop()
-		temp = Temporary(fmt.Errorf("DATA: %v", err))
+		temp = fault.Temporary(fmt.Errorf("DATA: %v", err))
 	}
 	return temp
 }
@@ -209,7 +199,7 @@ func (t *LMTP) send(m *locked, rcpts []string) error {
 // permanent, ends the transaction, and returns err when it is temporary.
 func (t *LMTP) refuseAll(rcpts []string, err error) error {
 	t.reset()
-	if IsTemporary(err) {
+	if fault.IsTemporary(err) {
 		return err
 	}
 	for _, r := range rcpts {
@@ -241,7 +231,7 @@ func (t *LMTP) connect() error {
 // connectFrom opens a connection to the first of the addresses from index
 // from on that takes it and says LHLO.
 func (t *LMTP) connectFrom(from int) error {
-	addrs := Addresses(t.Address)
+	addrs := envelope.Addresses(t.Address)
 	var errs []string
 	for i := from; i < len(addrs); i++ {
 		if t.ctx != nil && t.ctx.Err() != nil {
@@ -346,11 +336,11 @@ func (t *LMTP) replyError(what string, err error) error {
 	if errors.As(err, &se) {
 		e := fmt.Errorf("%s: %d %s", what, se.Code, se.Message)
 		if se.Code >= 500 {
-			return Permanent(e)
+			return fault.Permanent(e)
 		}
-		return Temporary(e)
+		return fault.Temporary(e)
 	}
-	return Temporary(fmt.Errorf("%s: %v", what, err))
+	return fault.Temporary(fmt.Errorf("%s: %v", what, err))
 }
 
 // reset ends an unfinished transaction, so that the next MAIL FROM is not
@@ -383,7 +373,7 @@ func (t *LMTP) quit() {
 // Commit implements Target.
 func (t *LMTP) Commit() error {
 	if err := t.Sync.Commit(); err != nil {
-		return Temporary(err)
+		return fault.Temporary(err)
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"mdpipe/internal/fault"
+
 	"github.com/emersion/go-smtp"
 )
 
@@ -35,12 +37,18 @@ type lmtpServer struct {
 	bodies    []string       // each message taken
 }
 
+// startLMTP starts the fake server on a free loopback port.
 func startLMTP(t *testing.T) *lmtpServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveLMTP(t, ln)
+}
+
+// serveLMTP runs the fake server on ln until the test ends.
+func serveLMTP(t *testing.T, ln net.Listener) *lmtpServer {
 	s := &lmtpServer{addr: ln.Addr().String(), tries: map[string]int{}, delivered: map[string]int{}}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &lmtpSession{s: s, conn: c}, nil
@@ -302,7 +310,7 @@ func TestLMTPRetryOnlyTheRest(t *testing.T) {
 			l := newLMTP(t, s.addr, new(bytes.Buffer))
 			c := newClaim(t, testMessage)
 			ds := dests("mylist", flaky, "mylist")
-			if err := l.HandOff(c, ds); !IsTemporary(err) || err == nil {
+			if err := l.HandOff(c, ds); !fault.IsTemporary(err) || err == nil {
 				t.Fatalf("first try: %v, want temporary", err)
 			}
 			if err := l.HandOff(c, ds); err != nil {
@@ -344,7 +352,7 @@ func TestLMTPDropMidData(t *testing.T) {
 			c := newClaim(t, body)
 			err := l.HandOff(c, dests("drop"))
 			t.Logf("first try: %v", err)
-			if !IsTemporary(err) || err == nil {
+			if !fault.IsTemporary(err) || err == nil {
 				t.Fatalf("got %v, want temporary", err)
 			}
 			if !present(c.Path) {
@@ -397,7 +405,7 @@ func TestLMTPServerDown(t *testing.T) {
 	ln.Close()
 	l := newLMTP(t, addr, new(bytes.Buffer))
 	c := newClaim(t, testMessage)
-	if err := l.HandOff(c, dests("mylist")); !IsTemporary(err) || err == nil {
+	if err := l.HandOff(c, dests("mylist")); !fault.IsTemporary(err) || err == nil {
 		t.Fatalf("got %v, want temporary", err)
 	}
 	if !present(c.Path) {
@@ -411,13 +419,7 @@ func TestLMTPUnixSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &lmtpServer{tries: map[string]int{}, delivered: map[string]int{}}
-	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &lmtpSession{s: s, conn: c}, nil
-	}))
-	srv.LMTP = true
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	s := serveLMTP(t, ln)
 	l := newLMTP(t, sock, new(bytes.Buffer))
 	if err := l.HandOff(newClaim(t, testMessage), dests("mylist")); err != nil {
 		t.Fatal(err)

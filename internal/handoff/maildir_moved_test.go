@@ -24,11 +24,7 @@ func TestMaildirMovedWhileIdle(t *testing.T) {
 	handOff := func(b string) {
 		t.Helper()
 		md := filepath.Join(dir, "intake")
-		for _, d := range []string{"tmp", "new", "cur"} {
-			if err := os.MkdirAll(filepath.Join(md, d), 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
+		mkMaildir(t, md)
 		c, err := intake.ParseClaim(filepath.Join(md, "cur", b+intake.ClaimInfo))
 		if err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"mdpipe/internal/fault"
 	"mdpipe/internal/handoff"
 )
 
@@ -23,7 +24,7 @@ func TestMaildirNoSuchList(t *testing.T) {
 	c := claimIn(t, dir, msgB, body(msgB))
 	create := &handoff.MaildirTree{Queue: queue, Create: true}
 	err := create.HandOff(c, []handoff.Dest{dest("mylist", "post")})
-	if err == nil || !handoff.IsTemporary(err) {
+	if err == nil || !fault.IsTemporary(err) {
 		t.Fatalf("HandOff into a missing queue = %v, want a temporary error", err)
 	}
 	if exists(queue) {
@@ -37,7 +38,7 @@ func TestMaildirNoSuchList(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = mt.HandOff(c, []handoff.Dest{dest("typo-lsit", "post")})
-	if err == nil || handoff.IsTemporary(err) || !errors.Is(err, handoff.ErrNoSuchList) {
+	if err == nil || fault.IsTemporary(err) || !errors.Is(err, handoff.ErrNoSuchList) {
 		t.Fatalf("HandOff to a list with no directory = %v, want a permanent no such list", err)
 	}
 	if exists(filepath.Join(queue, "typo-lsit")) || !exists(c.Path) {
@@ -59,8 +60,8 @@ func TestMaildirGoneClaimMakesNothing(t *testing.T) {
 	mt := newTree(t, queue)
 	c := claimIn(t, dir, msgB, body(msgB))
 	os.Remove(c.Path)
-	if err := mt.HandOff(c, []handoff.Dest{dest("mylist", "post"), dest("other", "post")}); err != handoff.ErrNoClaim {
-		t.Fatalf("HandOff(gone claim) = %v, want ErrNoClaim", err)
+	if err := mt.HandOff(c, []handoff.Dest{dest("mylist", "post"), dest("other", "post")}); err != fault.ErrGone {
+		t.Fatalf("HandOff(gone claim) = %v, want fault.ErrGone", err)
 	}
 	if ents, _ := os.ReadDir(queue); len(ents) != 0 {
 		t.Errorf("queue holds %v for a claim that is not there", ents)
@@ -79,11 +80,7 @@ func TestMaildirSymlinks(t *testing.T) {
 				t.Fatal(err)
 			}
 			outside := filepath.Join(dir, "outside")
-			for _, d := range []string{"tmp", "new", "cur"} {
-				if err := os.MkdirAll(filepath.Join(outside, d), 0o777); err != nil {
-					t.Fatal(err)
-				}
-			}
+			handoff.MkMaildir(t, outside)
 			l := filepath.Join(real, link)
 			if err := os.MkdirAll(filepath.Dir(l), 0o777); err != nil {
 				t.Fatal(err)
@@ -94,7 +91,7 @@ func TestMaildirSymlinks(t *testing.T) {
 			mt := &handoff.MaildirTree{Queue: queue, Create: true}
 			c := claimIn(t, dir, msgB, body(msgB))
 			err := mt.HandOff(c, []handoff.Dest{dest("mylist", "post")})
-			if err == nil || handoff.IsTemporary(err) || !strings.Contains(err.Error(), "is a symbolic link: refused") {
+			if err == nil || fault.IsTemporary(err) || !strings.Contains(err.Error(), "is a symbolic link: refused") {
 				t.Fatalf("HandOff = %v, want a permanent refusal of the link", err)
 			}
 			if !strings.Contains(err.Error(), filepath.Join(queue, link)) {
@@ -173,7 +170,7 @@ func TestMaildirRemovedUnderUs(t *testing.T) {
 					t.Errorf("create %v two %v: after the list went: %v", create, two, err)
 				}
 			default:
-				if !errors.Is(err, handoff.ErrNoSuchList) || handoff.IsTemporary(err) {
+				if !errors.Is(err, handoff.ErrNoSuchList) || fault.IsTemporary(err) {
 					t.Errorf("create %v two %v: after the list went: %v, want no such list", create, two, err)
 				}
 			}

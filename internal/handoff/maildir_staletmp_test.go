@@ -19,11 +19,7 @@ func TestMaildirCrossDeviceStaleTmp(t *testing.T) {
 	other := mountTmpfs(t, "8m")
 	c := claimIn(t, t.TempDir(), msgB, body(msgB))
 	md := filepath.Join(other, "mylist", "post")
-	for _, sub := range []string{"tmp", "new", "cur"} {
-		if err := os.MkdirAll(filepath.Join(md, sub), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mkMaildir(t, md)
 	taken, tmpB := filepath.Join(md, "cur", msgB+":2,S"), filepath.Join(md, "tmp", msgB)
 	if err := os.WriteFile(taken, []byte(body(msgB)), 0o600); err != nil {
 		t.Fatal(err)

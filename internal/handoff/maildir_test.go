@@ -14,33 +14,19 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
+	"mdpipe/internal/fault"
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/handoff"
-	"mdpipe/internal/intake"
 	"mdpipe/internal/testkit"
 )
 
 const msgB = "1795893886.Vfe00Ib80b5M516465.vm"
 
-// claimIn makes an intake maildir under dir holding one claim of body.
-func claimIn(t *testing.T, dir, b, body string) intake.Claim {
-	t.Helper()
-	md := filepath.Join(dir, "intake")
-	for _, d := range []string{"tmp", "new", "cur"} {
-		if err := os.MkdirAll(filepath.Join(md, d), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p := filepath.Join(md, "cur", b+intake.ClaimInfo)
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := intake.ParseClaim(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+// The set-up helpers of package handoff's tests.
+var (
+	mkMaildir = handoff.MkMaildir
+	claimIn   = handoff.ClaimIn
+)
 
 // newTree returns a maildir tree on queue, which it makes, that makes
 // lists on first use (mdsweep -C).
@@ -255,11 +241,7 @@ func TestMaildirDuplicate(t *testing.T) {
 			c := claimIn(t, dir, msgB, body(msgB))
 			queue := filepath.Join(dir, "queue")
 			there := filepath.Join(queue, "mylist", "post", "new", msgB)
-			for _, sub := range []string{"tmp", "new", "cur"} {
-				if err := os.MkdirAll(filepath.Join(queue, "mylist", "post", sub), 0o755); err != nil {
-					t.Fatal(err)
-				}
-			}
+			mkMaildir(t, filepath.Join(queue, "mylist", "post"))
 			if err := os.WriteFile(there, []byte(tc.there), 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -269,7 +251,7 @@ func TestMaildirDuplicate(t *testing.T) {
 				err = cerr
 			}
 			if tc.wantPerm {
-				if err == nil || handoff.IsTemporary(err) || !strings.Contains(err.Error(), "another message") {
+				if err == nil || fault.IsTemporary(err) || !strings.Contains(err.Error(), "another message") {
 					t.Fatalf("HandOff = %v, want a permanent error", err)
 				}
 				if readFile(t, c.Path) != body(msgB) {
@@ -291,7 +273,8 @@ func TestMaildirDuplicate(t *testing.T) {
 }
 
 // TestMaildirUnsafeNames: LIST and SUBQUEUE are checked again here
-// (DESIGN rule 5); a bad one is permanent, and nothing is written.
+// (mdpipe(7), RULES: nothing outside QUEUE); a bad one is permanent, and
+// nothing is written.
 func TestMaildirUnsafeNames(t *testing.T) {
 	for _, d := range []handoff.Dest{
 		dest("..", "post"),
@@ -318,7 +301,7 @@ func TestMaildirUnsafeNames(t *testing.T) {
 			mt := newTree(t, queue)
 			// A good destination first: nothing is placed unless all are good.
 			err := mt.HandOff(c, []handoff.Dest{dest("mylist", "post"), d})
-			if err == nil || handoff.IsTemporary(err) {
+			if err == nil || fault.IsTemporary(err) {
 				t.Fatalf("HandOff = %v, want a permanent error", err)
 			}
 			if err := mt.Commit(); err != nil {
@@ -350,7 +333,7 @@ func contains(xs []string, s string) bool {
 }
 
 // TestMaildirClaimGone: someone else acted first; nothing to do, and
-// ErrNoClaim says so.
+// fault.ErrGone says so.
 func TestMaildirClaimGone(t *testing.T) {
 	dir := t.TempDir()
 	c := claimIn(t, dir, msgB, body(msgB))
@@ -359,7 +342,7 @@ func TestMaildirClaimGone(t *testing.T) {
 	}
 	mt := newTree(t, filepath.Join(dir, "queue"))
 	for _, dests := range [][]handoff.Dest{{dest("mylist", "post")}, {dest("mylist", "post"), dest("other", "post")}} {
-		if err := mt.HandOff(c, dests); err != handoff.ErrNoClaim {
+		if err := mt.HandOff(c, dests); err != fault.ErrGone {
 			t.Errorf("HandOff(gone claim, %d dests) = %v", len(dests), err)
 		}
 	}
@@ -383,7 +366,7 @@ func TestMaildirNotRegular(t *testing.T) {
 	}
 	mt := newTree(t, filepath.Join(dir, "queue"))
 	err := mt.HandOff(c, []handoff.Dest{dest("mylist", "post")})
-	if err == nil || handoff.IsTemporary(err) || !errors.Is(err, fsx.ErrNotRegular) {
+	if err == nil || fault.IsTemporary(err) || !errors.Is(err, fsx.ErrNotRegular) {
 		t.Errorf("HandOff(symlink) = %v, want permanent ErrNotRegular", err)
 	}
 	if fi, err := os.Lstat(c.Path); err != nil || fi.Mode()&os.ModeSymlink == 0 {
@@ -469,11 +452,7 @@ func TestMaildirCrossDeviceDuplicate(t *testing.T) {
 	dir := t.TempDir()
 	c := claimIn(t, dir, msgB, body(msgB))
 	md := filepath.Join(other, "mylist", "post")
-	for _, sub := range []string{"tmp", "new", "cur"} {
-		if err := os.MkdirAll(filepath.Join(md, sub), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mkMaildir(t, md)
 	if err := os.WriteFile(filepath.Join(md, "new", msgB), []byte(body(msgB)), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -497,11 +476,7 @@ func TestMaildirCrossDeviceDuplicate(t *testing.T) {
 func TestMaildirDiskFull(t *testing.T) {
 	other := mountTmpfs(t, "1m")
 	md := filepath.Join(other, "mylist", "post")
-	for _, sub := range []string{"tmp", "new", "cur"} {
-		if err := os.MkdirAll(filepath.Join(md, sub), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mkMaildir(t, md)
 	// Fill the file system.
 	fill, err := os.Create(filepath.Join(other, "fill"))
 	if err != nil {
@@ -525,7 +500,7 @@ func TestMaildirDiskFull(t *testing.T) {
 	if cerr := mt.Commit(); err == nil {
 		err = cerr
 	}
-	if err == nil || !handoff.IsTemporary(err) {
+	if err == nil || !fault.IsTemporary(err) {
 		t.Fatalf("HandOff into a full file system = %v, want a temporary error", err)
 	}
 	if !exists(c.Path) {
@@ -557,11 +532,7 @@ func TestMaildirReadOnly(t *testing.T) {
 	dir := t.TempDir()
 	rw := filepath.Join(dir, "rw")
 	md := filepath.Join(rw, "mylist", "post")
-	for _, sub := range []string{"tmp", "new", "cur"} {
-		if err := os.MkdirAll(filepath.Join(md, sub), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mkMaildir(t, md)
 	ro := filepath.Join(dir, "ro")
 	if err := os.Mkdir(ro, 0o755); err != nil {
 		t.Fatal(err)
@@ -580,7 +551,7 @@ func TestMaildirReadOnly(t *testing.T) {
 		if cerr := mt.Commit(); err == nil {
 			err = cerr
 		}
-		if err == nil || !handoff.IsTemporary(err) {
+		if err == nil || !fault.IsTemporary(err) {
 			t.Errorf("HandOff(%s) into a read-only queue = %v, want a temporary error", d.List, err)
 		}
 		if !exists(c.Path) {

@@ -8,54 +8,53 @@ import (
 	"sort"
 	"strings"
 
-	"mdpipe/internal/cli"
+	"mdpipe/internal/envelope"
+	"mdpipe/internal/fault"
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
-	"mdpipe/internal/route"
+	"mdpipe/internal/logline"
 )
 
 // locked is a claim held under flock for a hand-off that is more than one
-// rename (DESIGN rule 1): recovery leaves it alone until it is closed.
+// rename (mdpipe(7), RULES: the owner rule): recovery leaves it alone until
+// it is closed.
 type locked struct {
 	claim  intake.Claim
 	file   *os.File
-	sender string // from Return-Path, checked by route.Sender; "" for <>
+	sender string // from Return-Path, checked by envelope.Sender; "" for <>
 }
 
 // lockMessage locks the claim and reads its envelope sender. It returns
-// nil, ErrNoClaim when the claim is gone: someone else acted first. The caller
-// closes m.file, which releases the lock.
-func lockMessage(c intake.Claim, hr *route.HeaderReader) (*locked, error) {
-	f, _, err := fsx.LockClaim(c.Path)
-	if err == fsx.ErrGone {
-		return nil, ErrNoClaim
+// nil, fault.ErrGone when the claim is gone: someone else acted first. The
+// caller closes m.file, which releases the lock.
+func lockMessage(c intake.Claim, hr *envelope.HeaderReader) (*locked, error) {
+	f, _, err := c.Lock()
+	if err == fault.ErrGone {
+		return nil, err
 	}
 	if err != nil {
-		if errors.Is(err, fsx.ErrNotRegular) {
-			return nil, Permanent(err)
-		}
-		return nil, classify(err)
+		return nil, fault.Classify(err) // not a regular file: permanent
 	}
 	hdr, err := hr.Read(f)
-	if err == route.ErrHeaderTooLong {
+	if err == envelope.ErrHeaderTooLong {
 		// No Return-Path can be trusted in a header that does not end:
 		// handing it off as from <> would lie. mdroute refuses such a
 		// message; a forged record must not pass it on.
 		f.Close()
-		return nil, Permanent(fmt.Errorf("no sender: %v", err))
+		return nil, fault.Permanent(fmt.Errorf("no sender: %v", err))
 	}
 	if err != nil {
 		f.Close()
-		return nil, classify(err)
+		return nil, fault.Classify(err)
 	}
 	m := &locked{claim: c, file: f}
-	if _, v, ok := route.Field(hdr, []string{"Return-Path"}); ok {
+	if _, v, ok := envelope.Field(hdr, []string{"Return-Path"}); ok {
 		// The message's own bytes: a sender no command environment or
 		// MAIL FROM can carry as it is stays so on every try, so the
 		// message is parked, not retried.
-		if m.sender, err = route.Sender(v); err != nil {
+		if m.sender, err = envelope.Sender(v); err != nil {
 			f.Close()
-			return nil, Permanent(err)
+			return nil, fault.Permanent(err)
 		}
 	}
 	return m, nil
@@ -101,7 +100,7 @@ func (o *outcome) pending(dests []Dest) []Dest {
 // none took it, it returns the refusals as a permanent error (mdfail parks
 // it). When some took it, it drops the claim, and logs any refusal: parking
 // the message for a retry would deliver it to the others twice.
-func (o *outcome) finish(m *locked, log *cli.Log, sync *fsx.DirSync) error {
+func (o *outcome) finish(m *locked, log *logline.Log, sync *fsx.DirSync) error {
 	var refused []string
 	for _, err := range o.final {
 		if err != nil {
@@ -113,7 +112,7 @@ func (o *outcome) finish(m *locked, log *cli.Log, sync *fsx.DirSync) error {
 	sort.Strings(refused)
 	why := errors.New(strings.Join(refused, "; "))
 	if took == 0 {
-		return Permanent(why)
+		return fault.Permanent(why)
 	}
 	if len(refused) > 0 {
 		log.Path("handed off to some recipients only, not parked", m.claim.Path, why)
@@ -124,8 +123,8 @@ func (o *outcome) finish(m *locked, log *cli.Log, sync *fsx.DirSync) error {
 // done drops the claim, still under its lock: the message is the list
 // manager's now. The claim's directory is marked for the batch fsync.
 func (m *locked) done(sync *fsx.DirSync) error {
-	if err := os.Remove(m.claim.Path); err != nil && !os.IsNotExist(err) {
-		return Temporary(err)
+	if err := m.claim.Drop(); err != nil {
+		return fault.Temporary(err)
 	}
 	sync.Mark(m.claim.Cur)
 	return nil

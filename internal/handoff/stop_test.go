@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"mdpipe/internal/fault"
 	"mdpipe/internal/testkit"
 )
 
@@ -141,7 +142,7 @@ func TestCommandRerunAfterStopSignal(t *testing.T) {
 			close(stop) // a stop under way
 			cmd.SetStop(stop)
 			err := cmd.HandOff(claim, []Dest{post})
-			if (err == nil) != c.ok || (err != nil && !IsTemporary(err)) {
+			if (err == nil) != c.ok || (err != nil && !fault.IsTemporary(err)) {
 				t.Errorf("HandOff: %v, want ok %v, or a temporary error", err, c.ok)
 			}
 			if n := strings.Count(testkit.ReadFile(t, runs), "\n"); n != c.runs {
@@ -160,7 +161,7 @@ func TestCommandRerunAfterStopSignal(t *testing.T) {
 	var log bytes.Buffer
 	cmd := &Command{Command: `echo >>"$RUNS"; kill -TERM $$`, Timeout: time.Hour, Log: testLog(&log)}
 	cmd.SetStop(make(chan struct{}))
-	if err := cmd.HandOff(claim, []Dest{post}); err == nil || !IsTemporary(err) {
+	if err := cmd.HandOff(claim, []Dest{post}); err == nil || !fault.IsTemporary(err) {
 		t.Errorf("HandOff without a stop: %v, want a temporary error", err)
 	}
 	if n := strings.Count(testkit.ReadFile(t, runs), "\n"); n != 1 {

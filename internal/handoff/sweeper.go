@@ -4,11 +4,13 @@ import (
 	"errors"
 	"time"
 
-	"mdpipe/internal/cli"
+	"mdpipe/internal/fault"
 	"mdpipe/internal/intake"
+	"mdpipe/internal/logline"
 )
 
-// Backoff limits of DESIGN rule 6: 1 s doubling to 60 s.
+// Backoff limits (mdpipe(7), RULES: temporary or permanent): 1 s
+// doubling to 60 s.
 const (
 	MinBackoff = time.Second
 	MaxBackoff = time.Minute
@@ -28,7 +30,7 @@ var ErrStopped = errors.New("stopped while waiting to retry")
 // (back-pressure), and the message is never parked for a temporary cause.
 type Sweeper struct {
 	Target Target
-	Log    *cli.Log
+	Log    *logline.Log
 	GiveUp time.Duration   // 0: retry for ever
 	Stop   <-chan struct{} // closed on SIGTERM
 	Min    time.Duration   // first wait; MinBackoff if 0
@@ -36,7 +38,7 @@ type Sweeper struct {
 }
 
 // Sweep hands c off. It returns nil when the message is handed off (or
-// someone else acted first), a permanent *Error to park it, ErrGaveUp or
+// someone else acted first), a permanent *fault.Error to park it, ErrGaveUp or
 // ErrStopped with the message left claimed.
 func (s *Sweeper) Sweep(c intake.Claim, dests []Dest) error {
 	wait := s.Min
@@ -53,7 +55,7 @@ func (s *Sweeper) Sweep(c intake.Claim, dests []Dest) error {
 	start := time.Now()
 	for {
 		err := s.Target.HandOff(c, dests)
-		if err == nil || !IsTemporary(err) {
+		if err == nil || !fault.IsTemporary(err) {
 			return err
 		}
 		if stopping(s.Stop) {

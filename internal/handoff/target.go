@@ -18,7 +18,7 @@ type Dest struct {
 type Target interface {
 	// HandOff hands claim c off to every one of dests. It returns nil
 	// once the message is the target's, or when the claim is gone because
-	// someone else acted first. Errors are classified (*Error).
+	// someone else acted first. Errors are classified (*fault.Error).
 	HandOff(c intake.Claim, dests []Dest) error
 	// Commit makes the hand-offs since the last Commit durable and drops
 	// their claims where that waited for durability. It runs when the

@@ -3,7 +3,7 @@ package intake
 import (
 	"hash/maphash"
 
-	"mdpipe/internal/cli"
+	"mdpipe/internal/logline"
 )
 
 // maxBad bounds how many bad entries of new/ a Claimer remembers (a hash
@@ -23,7 +23,9 @@ type badEntries struct {
 	known map[uint64]bool // hash of the name: true if its claim failed
 	seen  map[uint64]bool // bad names met by the read under way
 	full  bool            // the cap was reached and said
-	perm  bool            // a bad entry that makes the run's status 100
+	// refused counts the entries of the read under way that no claim
+	// can carry, for Result.Refused.
+	refused int
 }
 
 func (b *badEntries) hash(name string) uint64 {
@@ -66,7 +68,7 @@ func (b *badEntries) unclaimable(name string) bool {
 
 // skip logs a skipped entry, once. failed marks an entry whose claim
 // failed: it is not tried again.
-func (b *badEntries) skip(log *cli.Log, name, path string, why error, failed bool) {
+func (b *badEntries) skip(log *logline.Log, name, path string, why error, failed bool) {
 	h := b.hash(name)
 	if was, ok := b.known[h]; ok {
 		if failed && !was {

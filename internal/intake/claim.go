@@ -8,8 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"mdpipe/internal/cli"
+	"mdpipe/internal/fault"
 	"mdpipe/internal/fsx"
+	"mdpipe/internal/logline"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,7 +18,7 @@ import (
 // Claimer claims messages from one intake maildir.
 type Claimer struct {
 	Maildir string // as given on the command line; records are joined to it
-	Log     *cli.Log
+	Log     *logline.Log
 
 	// Retry claims parked failures (cur/B:1,X) instead of new/ (mdclaim -x).
 	Retry bool
@@ -47,8 +48,13 @@ type Claimer struct {
 // Result of one scan.
 type Result struct {
 	Claimed int
-	More    bool       // names are left to try: scan again at once
-	Status  cli.Status // worst status of the skipped entries
+	More    bool // names are left to try: scan again at once
+
+	// Refused counts the entries skipped because they cannot be claimed
+	// as they are (a name no claim can carry, a claim name taken, a file
+	// that refuses the rename): only a person can mend them, so the tool
+	// reports a permanent failure.
+	Refused int
 }
 
 // Scan claims up to max messages (max <= 0: no limit), oldest first, and
@@ -61,9 +67,7 @@ func (c *Claimer) Scan(max int, emit func(path string)) (Result, error) {
 		if err := c.fill(max); err != nil {
 			return res, err
 		}
-		if c.bad.perm {
-			res.Status, c.bad.perm = cli.Perm, false
-		}
+		res.Refused, c.bad.refused = c.bad.refused, 0
 	}
 	src, cur := c.src(), filepath.Join(c.Maildir, "cur")
 	for len(c.window) > 0 {
@@ -84,8 +88,9 @@ func (c *Claimer) Scan(max int, emit func(path string)) (Result, error) {
 		if c.Guard != nil {
 			c.Guard.Release()
 		}
-		if err == nil || fsx.IsNotExist(err) {
-			// ENOENT: another runner claimed it first (DESIGN rule 1).
+		if err == nil || fault.IsGone(err) {
+			// ENOENT: another runner claimed it first (mdpipe(7),
+			// RULES: the owner rule).
 			continue
 		}
 		path, to := filepath.Join(src, e.name), filepath.Join(cur, claim)
@@ -95,12 +100,12 @@ func (c *Claimer) Scan(max int, emit func(path string)) (Result, error) {
 			// calls (or died there): the claim is made, it is not ours.
 		case fsx.IsExist(err):
 			c.bad.skip(c.Log, e.name, path, fmt.Errorf("%s exists already; a person must look", to), true)
-			res.Status = cli.Worse(res.Status, cli.Perm)
-		case entryError(err):
+			res.Refused++
+		case fault.IsPermanent(err):
 			// This entry's own fault (chattr +i, a name the file
 			// system refuses): it costs only itself.
 			c.bad.skip(c.Log, e.name, path, fmt.Errorf("cannot claim: %w", unwrapPath(err)), true)
-			res.Status = cli.Worse(res.Status, cli.Perm)
+			res.Refused++
 		default:
 			return res, fmt.Errorf("cannot claim '%s': %w", path, unwrapPath(err))
 		}
@@ -167,17 +172,6 @@ func (c *Claimer) Close() {
 	c.open = false
 }
 
-// entryError reports whether a failed claim is the entry's own fault,
-// not the directory's or the file system's.
-func entryError(err error) bool {
-	for _, e := range []error{unix.EPERM, unix.ENAMETOOLONG, unix.EINVAL, unix.EISDIR, unix.ENOTDIR, unix.EBUSY, unix.ELOOP} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
-
 // halfMoved reports whether from is gone or is the same file as to: a
 // move by link+unlink that stopped after the link. It finishes the unlink,
 // which the mover ignores if it finds the name gone.
@@ -202,21 +196,22 @@ func (c *Claimer) keepNew(name string, typ fs.FileMode) bool {
 		return false
 	}
 	var why error
-	status := cli.OK
+	refused := false
 	switch {
 	case strings.HasPrefix(name, "."):
 		why = errors.New("dot-file, not a message")
 	case typ&fs.ModeType != 0:
 		why = fmt.Errorf("not a regular file (%s)", kind(typ))
 	default:
-		why, status = claimable(name), cli.Perm
+		why = claimable(name)
+		refused = why != nil
 	}
 	if why == nil {
 		return true
 	}
 	c.bad.skip(c.Log, name, filepath.Join(c.Maildir, "new", name), why, false)
-	if status == cli.Perm {
-		c.bad.perm = true
+	if refused {
+		c.bad.refused++
 	}
 	return false
 }

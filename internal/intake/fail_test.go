@@ -16,7 +16,7 @@ func TestFail(t *testing.T) {
 	bothRenames(t, func(t *testing.T) {
 		md := newMaildir(t)
 		p := put(t, md, "cur/1.a:1,P")
-		x, err := Fail(p)
+		x, err := park(p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -27,7 +27,7 @@ func TestFail(t *testing.T) {
 			t.Errorf("cur/ (-want +got):\n%s", d)
 		}
 		// Again: the claim is gone and its X is there, parked already.
-		if x2, err := Fail(p); !errors.Is(err, ErrParked) || x2 != x {
+		if x2, err := park(p); !errors.Is(err, ErrParked) || x2 != x {
 			t.Errorf("second Fail = %q, %v; want %q, ErrParked", x2, err, x)
 		}
 	})
@@ -49,7 +49,7 @@ func TestFailRefuses(t *testing.T) {
 	} {
 		p := put(t, md, rel)
 		before, _ := os.ReadFile(p)
-		if x, err := Fail(p); !errors.Is(err, ErrNotClaim) {
+		if x, err := park(p); !errors.Is(err, ErrNotClaim) {
 			t.Errorf("Fail(%s) = %q, %v; want ErrNotClaim", rel, x, err)
 		}
 		if after, err := os.ReadFile(p); err != nil || string(after) != string(before) {
@@ -62,7 +62,7 @@ func TestFailRefuses(t *testing.T) {
 }
 
 // TestFailNotRegular refuses a claim-named symlink or directory: Fail
-// acts on messages only (DESIGN rule 4).
+// acts on messages only (mdpipe(7), RULES: regular files only).
 func TestFailNotRegular(t *testing.T) {
 	md := newMaildir(t)
 	target := put(t, md, "tmp/t")
@@ -75,7 +75,7 @@ func TestFailNotRegular(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{link, dir} {
-		if x, err := Fail(p); !errors.Is(err, fsx.ErrNotRegular) {
+		if x, err := park(p); !errors.Is(err, fsx.ErrNotRegular) {
 			t.Errorf("Fail(%s) = %q, %v; want ErrNotRegular", p, x, err)
 		}
 	}
@@ -93,7 +93,7 @@ func TestFailXExists(t *testing.T) {
 	if err := os.Link(p, filepath.Join(md, "cur", "1.a:1,X")); err != nil {
 		t.Fatal(err)
 	}
-	if x, err := Fail(p); !errors.Is(err, ErrParked) || x != md+"/cur/1.a:1,X" {
+	if x, err := park(p); !errors.Is(err, ErrParked) || x != md+"/cur/1.a:1,X" {
 		t.Errorf("Fail(half-parked) = %q, %v; want ErrParked", x, err)
 	}
 	if d := cmp.Diff([]string{"1.a:1,X"}, ls(t, md, "cur")); d != "" {
@@ -105,7 +105,7 @@ func TestFailXExists(t *testing.T) {
 	if err := os.WriteFile(q, []byte("another message"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if x, err := Fail(q); err == nil || errors.Is(err, ErrParked) || !strings.Contains(err.Error(), "another message") {
+	if x, err := park(q); err == nil || errors.Is(err, ErrParked) || !strings.Contains(err.Error(), "another message") {
 		t.Errorf("Fail(clash) = %q, %v; want an error", x, err)
 	}
 	if b, _ := os.ReadFile(q); string(b) != "another message" {
@@ -118,7 +118,7 @@ func TestFailXExists(t *testing.T) {
 
 func TestFailGone(t *testing.T) {
 	md := newMaildir(t)
-	if _, err := Fail(filepath.Join(md, "cur", "1.a:1,P")); err == nil || errors.Is(err, ErrParked) {
+	if _, err := park(filepath.Join(md, "cur", "1.a:1,P")); err == nil || errors.Is(err, ErrParked) {
 		t.Errorf("Fail(missing, no X) = %v, want an error", err)
 	}
 }

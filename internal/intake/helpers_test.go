@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"mdpipe/internal/cli"
 	"mdpipe/internal/fsx"
+	"mdpipe/internal/logline"
 )
 
 // newMaildir makes an intake maildir in a fresh temporary directory.
@@ -51,9 +51,9 @@ func ls(t *testing.T, md, sub string) []string {
 }
 
 // testLog returns a Log that writes into a buffer.
-func testLog() (*cli.Log, *bytes.Buffer) {
+func testLog() (*logline.Log, *bytes.Buffer) {
 	var buf bytes.Buffer
-	l := cli.NewLog("mdclaim")
+	l := logline.New("mdclaim")
 	l.SetOutput(&buf)
 	return l, &buf
 }
@@ -75,4 +75,22 @@ func bothRenames(t *testing.T, f func(t *testing.T)) {
 		t.Cleanup(func() { fsx.ForceLinkFallback(false) })
 		f(t)
 	})
+}
+
+// park parses path as mdfail does and parks the claim.
+func park(path string) (string, error) {
+	c, err := ParseClaim(path)
+	if err != nil {
+		return "", err
+	}
+	return c.Park()
+}
+
+// giveBack parses path and gives the claim back.
+func giveBack(path string) (bool, error) {
+	c, err := ParseClaim(path)
+	if err != nil {
+		return false, err
+	}
+	return c.GiveBack()
 }

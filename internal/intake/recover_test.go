@@ -133,7 +133,7 @@ func TestGiveBack(t *testing.T) {
 			{locked, false},
 			{free, false}, // gone now: no error
 		} {
-			back, err := GiveBack(c.path)
+			back, err := giveBack(c.path)
 			if back != c.back || err != nil {
 				t.Errorf("GiveBack(%s) = %v, %v, want %v, nil", c.path, back, err, c.back)
 			}
@@ -147,7 +147,7 @@ func TestGiveBack(t *testing.T) {
 		// new/ holds B again (put back by hand): never overwritten.
 		put(t, md, "new/2.locked")
 		f.Close()
-		if back, err := GiveBack(locked); back || err == nil {
+		if back, err := giveBack(locked); back || err == nil {
 			t.Errorf("GiveBack onto an existing new/B = %v, %v, want false and an error", back, err)
 		}
 	})

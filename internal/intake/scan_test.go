@@ -14,8 +14,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
-
-	"mdpipe/internal/cli"
 )
 
 func TestScanOldestFirst(t *testing.T) {
@@ -75,9 +73,9 @@ func TestScanRelativeMaildir(t *testing.T) {
 	}
 }
 
-// TestScanSkips checks DESIGN rule 4: only regular files are claimed; a
-// dot-file, symlink, FIFO or directory is left with one log line, once,
-// however often new/ is scanned again.
+// TestScanSkips checks regular files only (mdpipe(7), RULES): only regular
+// files are claimed; a dot-file, symlink, FIFO or directory is left with
+// one log line, once, however often new/ is scanned again.
 func TestScanSkips(t *testing.T) {
 	md := newMaildir(t)
 	target := put(t, md, "tmp/elsewhere")
@@ -103,7 +101,7 @@ func TestScanSkips(t *testing.T) {
 		if d := cmp.Diff([]string{fmt.Sprintf("5.msg%d:1,P", i)}, got); d != "" {
 			t.Errorf("scan %d: claims (-want +got):\n%s", i, d)
 		}
-		if res.Status != cli.OK || res.More {
+		if res.Refused != 0 || res.More {
 			t.Errorf("scan %d: result %+v, want OK and no More", i, res)
 		}
 	}
@@ -144,8 +142,8 @@ func TestScanUnsafeNames(t *testing.T) {
 	if d := cmp.Diff([]string{"3.good:1,P"}, got); d != "" {
 		t.Errorf("claims (-want +got):\n%s", d)
 	}
-	if res.Status != cli.Perm {
-		t.Errorf("status %v, want Perm", res.Status)
+	if res.Refused == 0 {
+		t.Errorf("Refused %d, want the bad entries counted", res.Refused)
 	}
 	lines := logLines(buf)
 	if len(lines) != 2 {
@@ -305,8 +303,9 @@ func TestScanWindowOverflow(t *testing.T) {
 	}
 }
 
-// TestScanRace runs two Claimers over one maildir at once: every message
-// is claimed exactly once, and losing a race is quiet (DESIGN rule 1).
+// TestScanRace runs two Claimers over one maildir at once: every message is
+// claimed exactly once, and losing a race is quiet (mdpipe(7), RULES: the
+// owner rule).
 func TestScanRace(t *testing.T) {
 	bothRenames(t, func(t *testing.T) {
 		md := newMaildir(t)
@@ -320,11 +319,11 @@ func TestScanRace(t *testing.T) {
 		}
 		const runners = 2
 		var (
-			wg     sync.WaitGroup
-			claims [runners][]string
-			logs   [runners]string
-			status [runners]cli.Status
-			errs   [runners]error
+			wg      sync.WaitGroup
+			claims  [runners][]string
+			logs    [runners]string
+			refused [runners]int
+			errs    [runners]error
 		)
 		for r := 0; r < runners; r++ {
 			wg.Add(1)
@@ -335,7 +334,7 @@ func TestScanRace(t *testing.T) {
 				// Small windows make the two runners meet often.
 				for {
 					res, err := c.Scan(7, func(p string) { claims[r] = append(claims[r], p) })
-					status[r] = cli.Worse(status[r], res.Status)
+					refused[r] += res.Refused
 					if err != nil {
 						errs[r] = err
 						return
@@ -350,8 +349,8 @@ func TestScanRace(t *testing.T) {
 		wg.Wait()
 		seen := map[string]int{}
 		for r := 0; r < runners; r++ {
-			if errs[r] != nil || logs[r] != "" || status[r] != cli.OK {
-				t.Errorf("runner %d: err %v, status %v, log %q; want a quiet run", r, errs[r], status[r], logs[r])
+			if errs[r] != nil || logs[r] != "" || refused[r] != 0 {
+				t.Errorf("runner %d: err %v, refused %d, log %q; want a quiet run", r, errs[r], refused[r], logs[r])
 			}
 			for _, p := range claims[r] {
 				seen[p]++
@@ -396,7 +395,7 @@ func TestScanRetry(t *testing.T) {
 		if d := cmp.Diff([]string{md + "/cur/1.a:1,P", md + "/cur/2.b:1,P"}, got); d != "" {
 			t.Errorf("claims (-want +got):\n%s", d)
 		}
-		if res.Claimed != 2 || res.Status != cli.OK {
+		if res.Claimed != 2 || res.Refused != 0 {
 			t.Errorf("result %+v", res)
 		}
 		if d := cmp.Diff([]string{".5.e:1,X", "1.a:1,P", "2.b:1,P", "3.c:1,P", "4.d:2,S"}, ls(t, md, "cur")); d != "" {

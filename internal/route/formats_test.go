@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"mdpipe/internal/envelope"
+
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -127,7 +129,7 @@ func TestRouteMTAFormats(t *testing.T) {
 		{"getmail/multidrop", getmail("mylist-join@lists.example.test"), plain,
 			one("mylist", "join", "mylist-join@lists.example.test"), ""},
 		{"getmail/single-drop-unknown", getmail("unknown"), plain,
-			nil, ErrNoAt.Error()},
+			nil, envelope.ErrNoAt.Error()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,17 +153,17 @@ func TestRouteMTAFormats(t *testing.T) {
 // routeMessage routes msg as mdroute does with its default -H: the
 // topmost envelope field, each address in it.
 func routeMessage(msg string, rt *Router) ([]Route, error) {
-	var hr HeaderReader
+	var hr envelope.HeaderReader
 	hdr, err := hr.Read(strings.NewReader(msg))
 	if err != nil {
 		return nil, err
 	}
-	_, value, ok := Field(hdr, DefaultHeaders)
+	_, value, ok := envelope.Field(hdr, DefaultHeaders)
 	if !ok {
-		return nil, ErrEmptyAddress
+		return nil, envelope.ErrEmptyAddress
 	}
 	var routes []Route
-	for _, a := range Addresses(value) {
+	for _, a := range envelope.Addresses(value) {
 		r, err := rt.Route(a)
 		if err != nil {
 			return routes, err

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"mdpipe/internal/envelope"
+
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -97,7 +99,7 @@ func TestRouteMTADeliveries(t *testing.T) {
 	if len(rows) < 50 {
 		t.Fatalf("index.tsv has %d deliveries, want the 52 of the fixtures", len(rows))
 	}
-	var hr HeaderReader
+	var hr envelope.HeaderReader
 	folders := map[string]int{}
 	for _, row := range rows {
 		t.Run(row.file, func(t *testing.T) {
@@ -111,7 +113,7 @@ func TestRouteMTADeliveries(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			name, value, ok := Field(hdr, DefaultHeaders)
+			name, value, ok := envelope.Field(hdr, DefaultHeaders)
 			if !ok {
 				t.Fatal("no envelope header found")
 			}
@@ -122,7 +124,7 @@ func TestRouteMTADeliveries(t *testing.T) {
 			if name != wantName {
 				t.Errorf("topmost envelope field is %s, want %s", name, wantName)
 			}
-			addrs := Addresses(value)
+			addrs := envelope.Addresses(value)
 			var got, want []Route
 			for _, a := range addrs {
 				if !contains(row.rcpts, strings.ToLower(a)) {
@@ -188,7 +190,7 @@ func TestForwardedFixtureTopmost(t *testing.T) {
 		"postfix/local-home-maildir/new/1795893898.Vfe00Ib80e0M306619.vm",
 		"exim/lists/new/1795894069.M593162P12768.mx.example.test",
 	} {
-		var hr HeaderReader
+		var hr envelope.HeaderReader
 		hdr, err := hr.ReadFile(filepath.Join(mtaDir, file))
 		if err != nil {
 			t.Fatal(err)
@@ -197,7 +199,7 @@ func TestForwardedFixtureTopmost(t *testing.T) {
 			t.Fatalf("%s: fixture lacks the older Delivered-To", file)
 		}
 		for _, names := range [][]string{DefaultHeaders, {"Delivered-To"}, {"X-Original-To"}} {
-			_, v, ok := Field(hdr, names)
+			_, v, ok := envelope.Field(hdr, names)
 			if strings.HasPrefix(file, "exim") && len(names) == 1 {
 				// Exim writes no Delivered-To of its own: the old one is
 				// the only one there, and that is why -H must be right.

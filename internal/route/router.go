@@ -1,3 +1,6 @@
+// Package route splits a message's envelope recipient, which package
+// envelope reads from its header, into list, subqueue and recipient
+// (mdroute(1)).
 package route
 
 import (
@@ -5,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"mdpipe/internal/envelope"
 	"mdpipe/internal/safename"
 )
 
@@ -51,7 +55,7 @@ var ErrUnknownList = errors.New("unknown list")
 
 // Route routes one address.
 func (r *Router) Route(addr string) (Route, error) {
-	local, domain, err := SplitAddress(addr)
+	local, domain, err := envelope.SplitAddress(addr)
 	if err != nil {
 		return Route{}, err
 	}
@@ -109,6 +113,14 @@ func nameReason(err error) string {
 	s := err.Error()
 	if i := strings.LastIndex(s, "\" "); i >= 0 {
 		return s[i+2:]
+	}
+	return s
+}
+
+// clip keeps a hostile 10,000-byte name from flooding the log line.
+func clip(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "..."
 	}
 	return s
 }

@@ -1,5 +1,6 @@
 // Package safename checks list and subqueue names before they become path
-// components (DESIGN rule 5): nothing is ever written outside QUEUE.
+// components (mdpipe(7), RULES: nothing outside QUEUE): nothing is ever
+// written outside QUEUE.
 package safename
 
 import (
@@ -8,7 +9,7 @@ import (
 	"strings"
 )
 
-// Limits from DESIGN rule 5.
+// Limits of nothing outside QUEUE (mdpipe(7), RULES).
 const (
 	MaxName   = 64
 	MaxDomain = 255

@@ -200,7 +200,9 @@ func (m *claimer) loop() int {
 				}
 			})
 			claimed += res.Claimed
-			m.note(res.Status)
+			if res.Refused > 0 {
+				m.note(cli.Perm)
+			}
 			m.stop.Hold()
 			if ferr := m.out.flush(); ferr != nil {
 				// Nobody will read these: back to new/ at once.
@@ -279,7 +281,11 @@ func (m *claimer) loop() int {
 // caller holds the Stopper, which the stop's own give-back takes too.
 func (m *claimer) giveBack() {
 	for _, p := range m.out.unwritten() {
-		if _, err := intake.GiveBack(p); err != nil {
+		c, err := intake.ParseClaim(p)
+		if err == nil {
+			_, err = c.GiveBack()
+		}
+		if err != nil {
 			m.log.Printf("%v", err)
 		}
 	}

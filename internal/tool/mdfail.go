@@ -4,7 +4,7 @@ import (
 	"errors"
 
 	"mdpipe/internal/cli"
-	"mdpipe/internal/fsx"
+	"mdpipe/internal/fault"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/record"
 
@@ -39,23 +39,27 @@ func Mdfail(args []string) int {
 			r.note(cli.Perm)
 			return
 		}
-		x, err := intake.Fail(path)
+		c, err := intake.ParseClaim(path)
+		var x string
+		if err == nil {
+			x, err = c.Park()
+		}
 		switch {
 		case err == nil:
 			r.out.Record(x)
 			r.log.Info("parked '%s' as '%s'", path, x)
 		case errors.Is(err, intake.ErrParked):
 			r.log.Info("'%s': parked already as '%s'", path, x)
-		case fsx.IsNotExist(err) && in.FromOperands():
+		case fault.IsGone(err) && in.FromOperands():
 			// A path typed, or passed, as an operand: say so.
 			r.log.Path("", path, unix.ENOENT)
 			r.note(cli.Perm)
-		case fsx.IsNotExist(err):
+		case fault.IsGone(err):
 			// Someone else acted on the claim first (DESIGN rule 1).
 			r.log.Info("skipping '%s': gone", path)
 		default:
 			r.log.Path("cannot park", path, err)
-			if isPermanentRead(err) || errors.Is(err, intake.ErrNotClaim) || errors.Is(err, intake.ErrNotInMaildir) {
+			if fault.IsPermanent(err) || errors.Is(err, intake.ErrNotClaim) || errors.Is(err, intake.ErrNotInMaildir) {
 				r.note(cli.Perm)
 			} else {
 				r.note(cli.Temp)

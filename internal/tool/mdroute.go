@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"mdpipe/internal/cli"
+	"mdpipe/internal/envelope"
+	"mdpipe/internal/fault"
 	"mdpipe/internal/record"
 	"mdpipe/internal/route"
 
@@ -66,7 +68,7 @@ type router struct {
 	*run
 	rt      *route.Router
 	headers []string
-	hr      route.HeaderReader
+	hr      envelope.HeaderReader
 	routes  []route.Route
 	// operands: each input is a whole path, not a record.
 	operands bool
@@ -87,14 +89,14 @@ func (m *router) route(line []byte) {
 	hdr, err := m.hr.ReadFile(path)
 	if err != nil {
 		switch {
-		case route.IsGone(err) && m.operands:
+		case fault.IsGone(err) && m.operands:
 			// A path typed, or passed, as an operand: say so.
 			m.log.Path("", path, unix.ENOENT)
 			m.note(cli.Perm)
-		case route.IsGone(err):
+		case fault.IsGone(err):
 			// Someone else acted on the claim first (DESIGN rule 1).
 			m.log.Info("skipping '%s': gone", path)
-		case errors.Is(err, route.ErrHeaderTooLong), isPermanentRead(err):
+		case errors.Is(err, envelope.ErrHeaderTooLong), fault.IsPermanent(err):
 			m.unroutable(path, err)
 		default:
 			// Stays claimed for mdclaim -r; the read may work next time.
@@ -103,14 +105,14 @@ func (m *router) route(line []byte) {
 		}
 		return
 	}
-	name, value, ok := route.Field(hdr, m.headers)
+	name, value, ok := envelope.Field(hdr, m.headers)
 	if !ok {
 		m.unroutable(path, fmt.Errorf("no %s field in the header", strings.Join(m.headers, ", ")))
 		return
 	}
 	var first error
 	routes := m.routes[:0]
-	for _, a := range route.Addresses(value) {
+	for _, a := range envelope.Addresses(value) {
 		rt, err := m.rt.Route(a)
 		if err != nil {
 			if first == nil {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"mdpipe/internal/cli"
+	"mdpipe/internal/envelope"
+	"mdpipe/internal/fault"
 	"mdpipe/internal/handoff"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/record"
@@ -47,7 +49,7 @@ func Mdsweep(args []string) int {
 		err = fmt.Errorf("%s: choose one of -q, -c, -l", fs.Clash(targets...))
 	case *create && *queue == "":
 		err = fmt.Errorf("%s only goes with -q", fs.Origin("C"))
-	case *lmtp != "" && len(handoff.Addresses(*lmtp)) == 0:
+	case *lmtp != "" && len(envelope.Addresses(*lmtp)) == 0:
 		err = fmt.Errorf("%s: no address in it", fs.Origin("l"))
 	case *giveUp < 0:
 		err = fmt.Errorf("%s: must be 0s or more", fs.Origin("t"))
@@ -173,7 +175,7 @@ func (s *sweeper) sweep(line []byte) {
 		return
 	}
 	if s.handBack || s.stopping() {
-		s.giveBack(rec.Path)
+		s.giveBack(c)
 		return
 	}
 	s.dests = append(s.dests[:0], handoff.Dest{List: rec.List, Subqueue: rec.Subqueue, Recipient: rec.Recipient})
@@ -195,7 +197,7 @@ func (s *sweeper) sweep(line []byte) {
 				s.log.Info("handed off '%s': %s %s", c.Path, d.List, d.Subqueue)
 			}
 		}
-	case err == handoff.ErrNoClaim:
+	case errors.Is(err, fault.ErrGone):
 		// Never silent: a lost split once looked exactly like this.
 		s.log.Path("no such claim", c.Path, err)
 	case errors.Is(err, handoff.ErrStopped):
@@ -218,12 +220,12 @@ func (s *sweeper) sweep(line []byte) {
 // and GiveBack leaves it; the records after the first that name the same
 // claim are skipped, so that a claim given back and claimed again by
 // another runner meanwhile is never taken from it.
-func (s *sweeper) giveBack(path string) {
-	if path == s.lastBack {
+func (s *sweeper) giveBack(c intake.Claim) {
+	if c.Path == s.lastBack {
 		return
 	}
-	s.lastBack = path
-	back, err := intake.GiveBack(path)
+	s.lastBack = c.Path
+	back, err := c.GiveBack()
 	if err != nil {
 		s.log.Printf("%v", err)
 		s.note(cli.Temp)

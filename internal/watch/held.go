@@ -4,7 +4,7 @@ import (
 	"time"
 	"unsafe"
 
-	"mdpipe/internal/cli"
+	"mdpipe/internal/pipewait"
 
 	"golang.org/x/sys/unix"
 )
@@ -84,8 +84,8 @@ func (h *Held) Wait(below int, timeout time.Duration, outFd int) (downstreamGone
 		if h.fd < 0 && (wait < 0 || wait > pollHeld) {
 			wait = pollHeld
 		}
-		err := cli.WaitReadable(h.fd, outFd, wait)
-		if err == cli.ErrDownstreamGone {
+		err := pipewait.Readable(h.fd, outFd, wait)
+		if err == pipewait.ErrDownstreamGone {
 			return true
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"errors"
 	"time"
 
-	"mdpipe/internal/cli"
+	"mdpipe/internal/pipewait"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,11 +51,11 @@ func (w *Watcher) Wait(timeout time.Duration, outFd int) (downstreamGone bool) {
 	}
 	// poll(2) ignores a negative descriptor: without inotify this is a
 	// sleep that still watches outFd.
-	err := cli.WaitReadable(w.fd, outFd, timeout)
+	err := pipewait.Readable(w.fd, outFd, timeout)
 	if w.fd >= 0 {
 		w.drain()
 	}
-	return errors.Is(err, cli.ErrDownstreamGone)
+	return errors.Is(err, pipewait.ErrDownstreamGone)
 }
 
 // drain reads all queued events; which files they name does not matter,

@@ -1,9 +1,10 @@
-package route
+package envelope
 
 import (
 	"bytes"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,8 +166,8 @@ func TestHeaderReadFile(t *testing.T) {
 			t.Errorf("ReadFile(%s) = %v, want ErrNotRegular", name, err)
 		}
 	}
-	if _, err := hr.ReadFile(filepath.Join(dir, "gone")); !IsGone(err) {
-		t.Errorf("ReadFile(missing) = %v, want IsGone", err)
+	if _, err := hr.ReadFile(filepath.Join(dir, "gone")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadFile(missing) = %v, want fs.ErrNotExist", err)
 	}
 }
 
@@ -179,23 +180,23 @@ func TestField(t *testing.T) {
 		wantValue string
 		wantOK    bool
 	}{
-		{"topmost of any name wins", "X-Original-To: a@x\nDelivered-To: b@x\n", DefaultHeaders, "X-Original-To", "a@x", true},
+		{"topmost of any name wins", "X-Original-To: a@x\nDelivered-To: b@x\n", envelopeHeaders, "X-Original-To", "a@x", true},
 		{"order of names does not matter", "Delivered-To: a@x\nX-Original-To: b@x\n", []string{"X-Original-To", "Delivered-To"}, "Delivered-To", "a@x", true},
-		{"older hop lower down", "Delivered-To: new@x\nReceived: by y\nDelivered-To: old@y\n", DefaultHeaders, "Delivered-To", "new@x", true},
-		{"case-insensitive name", "ENVELOPE-TO: a@x\n", DefaultHeaders, "Envelope-to", "a@x", true},
-		{"space before colon", "Delivered-To : a@x\n", DefaultHeaders, "Delivered-To", "a@x", true},
-		{"longer name is another field", "Delivered-To-Foo: a@x\nDelivered-To: b@x\n", DefaultHeaders, "Delivered-To", "b@x", true},
-		{"value in a continuation only", "Delivered-Tox: a@x\nX-Original-To:\n a@x\n", DefaultHeaders, "X-Original-To", "a@x", true},
-		{"folded Envelope-to", "Envelope-to: a@x,\n b@x,\n\tc@x\nDelivery-date: now\n", DefaultHeaders, "Envelope-to", "a@x, b@x, c@x", true},
-		{"folded CRLF", "Envelope-to: a@x,\r\n b@x\r\nX: y\r\n", DefaultHeaders, "Envelope-to", "a@x, b@x", true},
-		{"CRLF", "Delivered-To: a@x\r\n", DefaultHeaders, "Delivered-To", "a@x", true},
-		{"a match in a continuation line is not a field", "Subject: hi\n Delivered-To: evil@x\nDelivered-To: a@x\n", DefaultHeaders, "Delivered-To", "a@x", true},
-		{"mbox From_ line skipped", "From someone Mon Jan 1\nDelivered-To: a@x\n", DefaultHeaders, "Delivered-To", "a@x", true},
-		{"8-bit field before", "Subject: \xff\xfe\nDelivered-To: a@x\n", DefaultHeaders, "Delivered-To", "a@x", true},
+		{"older hop lower down", "Delivered-To: new@x\nReceived: by y\nDelivered-To: old@y\n", envelopeHeaders, "Delivered-To", "new@x", true},
+		{"case-insensitive name", "ENVELOPE-TO: a@x\n", envelopeHeaders, "Envelope-to", "a@x", true},
+		{"space before colon", "Delivered-To : a@x\n", envelopeHeaders, "Delivered-To", "a@x", true},
+		{"longer name is another field", "Delivered-To-Foo: a@x\nDelivered-To: b@x\n", envelopeHeaders, "Delivered-To", "b@x", true},
+		{"value in a continuation only", "Delivered-Tox: a@x\nX-Original-To:\n a@x\n", envelopeHeaders, "X-Original-To", "a@x", true},
+		{"folded Envelope-to", "Envelope-to: a@x,\n b@x,\n\tc@x\nDelivery-date: now\n", envelopeHeaders, "Envelope-to", "a@x, b@x, c@x", true},
+		{"folded CRLF", "Envelope-to: a@x,\r\n b@x\r\nX: y\r\n", envelopeHeaders, "Envelope-to", "a@x, b@x", true},
+		{"CRLF", "Delivered-To: a@x\r\n", envelopeHeaders, "Delivered-To", "a@x", true},
+		{"a match in a continuation line is not a field", "Subject: hi\n Delivered-To: evil@x\nDelivered-To: a@x\n", envelopeHeaders, "Delivered-To", "a@x", true},
+		{"mbox From_ line skipped", "From someone Mon Jan 1\nDelivered-To: a@x\n", envelopeHeaders, "Delivered-To", "a@x", true},
+		{"8-bit field before", "Subject: \xff\xfe\nDelivered-To: a@x\n", envelopeHeaders, "Delivered-To", "a@x", true},
 		{"custom -H names", "Delivered-To: a@x\nX-Envelope-To: b@x\n", []string{"X-Envelope-To"}, "X-Envelope-To", "b@x", true},
-		{"none", "From: a@x\nTo: b@x\n", DefaultHeaders, "", "", false},
-		{"empty header", "", DefaultHeaders, "", "", false},
-		{"empty value", "Delivered-To:\nX-Original-To: a@x\n", DefaultHeaders, "Delivered-To", "", true},
+		{"none", "From: a@x\nTo: b@x\n", envelopeHeaders, "", "", false},
+		{"empty header", "", envelopeHeaders, "", "", false},
+		{"empty value", "Delivered-To:\nX-Original-To: a@x\n", envelopeHeaders, "Delivered-To", "", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -209,6 +210,9 @@ func TestField(t *testing.T) {
 	}
 }
 
+// mtaDir holds real deliveries by Postfix and Exim (testdata/mta/README.md).
+const mtaDir = "../../testdata/mta"
+
 // TestBatchFixtureFolded reads Exim's batched delivery: one Envelope-to,
 // folded over two lines, naming both recipients.
 func TestBatchFixtureFolded(t *testing.T) {
@@ -217,7 +221,7 @@ func TestBatchFixtureFolded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, v, ok := Field(hdr, DefaultHeaders)
+	_, v, ok := Field(hdr, envelopeHeaders)
 	if !ok {
 		t.Fatal("no Envelope-to")
 	}

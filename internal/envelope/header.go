@@ -1,7 +1,9 @@
-// Package route finds a message's envelope recipient in the header its MTA
-// prepended at delivery, and splits it into list, subqueue and recipient
-// (DESIGN: "Routing").
-package route
+// Package envelope reads what a message says about its envelope: the
+// header its MTA prepended at delivery, the fields in it, and the
+// addresses there, checked so that an envelope sender or recipient can go
+// as it is into a record, a command's environment or an LMTP command.
+// mdroute reads the recipient with it, and every hand-off the sender.
+package envelope
 
 import (
 	"bytes"
@@ -199,6 +201,3 @@ func equalFold(b []byte, s string) bool {
 	}
 	return true
 }
-
-// IsGone reports whether err says the file is no longer there.
-func IsGone(err error) bool { return errors.Is(err, os.ErrNotExist) }

@@ -1,0 +1,36 @@
+package handoff
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"mdpipe/internal/intake"
+)
+
+// mkMaildir makes dir, and its tmp/, new/ and cur/: a maildir.
+func mkMaildir(t testing.TB, dir string) {
+	t.Helper()
+	for _, d := range []string{"tmp", "new", "cur"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// claimIn makes an intake maildir under dir holding one claim, B:1,P, of
+// body, mode 0600.
+func claimIn(t testing.TB, dir, b, body string) intake.Claim {
+	t.Helper()
+	md := filepath.Join(dir, "intake")
+	mkMaildir(t, md)
+	p := filepath.Join(md, "cur", b+intake.ClaimInfo)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := intake.ParseClaim(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

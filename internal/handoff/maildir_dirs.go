@@ -1,0 +1,218 @@
+package handoff
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"mdpipe/internal/fault"
+	"mdpipe/internal/intake"
+	"mdpipe/internal/safename"
+
+	"golang.org/x/sys/unix"
+)
+
+// The destinations of a MaildirTree: checked, opened below QUEUE without
+// following a symbolic link, made where they may be, and looked up again.
+
+// maxOpen bounds the maildirs kept open between messages.
+const maxOpen = 512
+
+// dirs validates the destinations again (mdpipe(7), RULES: nothing
+// outside QUEUE; every tool that makes a path of LIST and SUBQUEUE
+// checks them) and returns each
+// distinct destination maildir once, open, creating what may be created.
+// A destination refused for good (no such list, a symbolic link) is left
+// out and said in refused; any other failure is returned.
+func (t *MaildirTree) dirs(dests []Dest) (dirs []*maildir, refused, err error) {
+	t.refresh()
+	if len(t.open) > maxOpen {
+		t.closeAll()
+	}
+	// A name that is not safe is a broken record: nothing is placed.
+	paths := make([]string, len(dests))
+	for i, d := range dests {
+		if paths[i], err = t.dirOf(d); err != nil {
+			return nil, nil, err
+		}
+	}
+	dirs = t.dirsBuf[:0]
+	var why refusals
+	for i, d := range dests {
+		m, err := t.ensure(d, paths[i])
+		if err != nil {
+			if fault.IsTemporary(err) {
+				return nil, nil, err
+			}
+			why = append(why, err)
+			continue
+		}
+		dup := false
+		for _, x := range dirs {
+			dup = dup || x == m
+		}
+		if !dup {
+			dirs = append(dirs, m)
+		}
+	}
+	t.dirsBuf = dirs
+	if len(why) > 0 {
+		refused = why
+	}
+	return dirs, refused, nil
+}
+
+// dirOf checks a destination's names and returns its maildir's path.
+func (t *MaildirTree) dirOf(d Dest) (string, error) {
+	key := [2]string{d.List, d.Subqueue}
+	if dir, ok := t.valid[key]; ok {
+		return dir, nil
+	}
+	if err := safename.List(d.List); err != nil {
+		return "", fault.Permanent(err)
+	}
+	if err := safename.Name(d.Subqueue); err != nil {
+		return "", fault.Permanent(fmt.Errorf("subqueue: %v", err))
+	}
+	if t.valid == nil || len(t.valid) >= 1<<14 {
+		t.valid = make(map[[2]string]string)
+	}
+	dir := filepath.Join(t.Queue, d.List, d.Subqueue)
+	t.valid[key] = dir
+	return dir, nil
+}
+
+// ensure opens the maildir of d at path, making SUBQUEUE and its
+// directories (and LIST, with Create) where they are missing. Later calls
+// cost nothing, until forget.
+func (t *MaildirTree) ensure(d Dest, path string) (*maildir, error) {
+	if m, ok := t.open[path]; ok {
+		return m, nil
+	}
+	// QUEUE itself may be a symbolic link; nothing below it may.
+	root, err := unix.Open(t.Queue, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		// QUEUE gone (unmounted, being restored): wait for it.
+		return nil, fault.Temporary(&os.PathError{Op: "open queue", Path: t.Queue, Err: err})
+	}
+	defer unix.Close(root)
+	listPath := filepath.Join(t.Queue, d.List)
+	list, err := openBelow(root, d.List, listPath, t.Create)
+	if err == unix.ENOENT {
+		return nil, fault.Permanent(fmt.Errorf("%w '%s' (make its directory, or let mdsweep -C make lists)", ErrNoSuchList, listPath))
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(list)
+	fd, err := openBelow(list, d.Subqueue, path, true)
+	if err != nil {
+		return nil, err
+	}
+	m := &maildir{dir: path, newDir: filepath.Join(path, "new"), fd: fd, newFd: -1}
+	for _, sub := range []string{"tmp", "cur", "new"} {
+		sfd, err := openBelow(fd, sub, filepath.Join(path, sub), true)
+		if err != nil {
+			m.close()
+			return nil, err
+		}
+		if sub == "new" {
+			m.newFd = sfd
+		} else {
+			unix.Close(sfd)
+		}
+	}
+	if t.open == nil {
+		t.open = make(map[string]*maildir)
+	}
+	t.open[path] = m
+	return m, nil
+}
+
+// openBelow opens the directory name below the directory dirfd, never
+// through a symbolic link, and makes it first if it is missing and mk
+// is set. A missing directory that may not be made is unix.ENOENT.
+func openBelow(dirfd int, name, path string, mk bool) (int, error) {
+	for try := 0; ; try++ {
+		fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		switch {
+		case err == nil:
+			return fd, nil
+		case err == unix.ELOOP || err == unix.ENOTDIR:
+			// With O_DIRECTORY, a symbolic link is ENOTDIR: tell them apart.
+			var st unix.Stat_t
+			if unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				return -1, fault.Permanent(fmt.Errorf("'%s' is a symbolic link: refused, nothing is written outside the queue", path))
+			}
+			return -1, fault.Permanent(fmt.Errorf("'%s' is not a directory", path))
+		case err == unix.ENOENT && mk && try == 0:
+			if err := unix.Mkdirat(dirfd, name, 0o777); err != nil && err != unix.EEXIST {
+				return -1, fault.Classify(&os.PathError{Op: "mkdir", Path: path, Err: err})
+			}
+			continue
+		case err == unix.ENOENT && !mk:
+			return -1, unix.ENOENT
+		}
+		return -1, fault.Classify(&os.PathError{Op: "open", Path: path, Err: err})
+	}
+}
+
+// forget drops an open maildir that went away under us (removed by hand),
+// and the fsync descriptors kept below it, so the next use opens it anew.
+func (t *MaildirTree) forget(m *maildir) {
+	if t.open[m.dir] == m {
+		delete(t.open, m.dir)
+	}
+	m.close()
+	t.Sync.Forget(m.dir)
+}
+
+// reopenEvery bounds how long an open destination is trusted before it
+// is looked up by name again.
+const reopenEvery = time.Second
+
+// refresh closes the open destinations, and the descriptors DirSync keeps
+// below QUEUE, once they have been trusted for reopenEvery, so that the
+// next hand-off looks each one up by name again. A destination removed
+// under us shows at once (ENOENT: reopen); one moved away, or swapped for
+// another directory, shows only so. It runs before each message, not
+// only at a commit: the first message after a quiet hour must not go
+// into a directory an admin moved away meanwhile. Once a second, not at every
+// message: ten system calls a destination each time would cost a
+// streaming mdsweep a third of its speed.
+func (t *MaildirTree) refresh() {
+	if now := time.Now(); now.Sub(t.opened) >= reopenEvery {
+		t.closeAll()
+		t.Sync.Forget(t.Queue)
+		t.opened = now
+	}
+}
+
+// closeAll closes every open maildir. Between messages only: a message in
+// hand uses them.
+func (t *MaildirTree) closeAll() {
+	for _, m := range t.open {
+		m.close()
+	}
+	clear(t.open)
+}
+
+// reopen checks, after a rename or link into m failed with ENOENT, whether
+// the claim is still there. If it is, m went away: reopen it (made again,
+// or refused), and return the new one; nil, nil means the claim is gone.
+func (t *MaildirTree) reopen(c intake.Claim, m *maildir, d Dest) (*maildir, error) {
+	if !exists(c.Path) {
+		return nil, nil
+	}
+	t.forget(m)
+	return t.ensure(d, m.dir)
+}
+
+// destOf returns the Dest whose maildir is m, for reopen.
+func destOf(t *MaildirTree, m *maildir) Dest {
+	rel, _ := filepath.Rel(t.Queue, m.dir)
+	list, sub, _ := strings.Cut(rel, "/")
+	return Dest{List: list, Subqueue: sub}
+}
