@@ -30,11 +30,12 @@ func pageLine(t *testing.T, name, prefix string, subs ...string) string {
 }
 
 // deliver writes a message into the intake's new/ as an MTA running as
-// own would: mode 0600, the envelope recipient on top.
+// own would: mode 0600, the envelope sender and recipient on top, as
+// Postfix writes them.
 func deliver(t *testing.T, intake string, own testkit.Owner, name, rcpt, subject string) {
 	t.Helper()
 	p := filepath.Join(intake, "new", name)
-	testkit.WriteFile(t, p, "X-Original-To: "+rcpt+"\nDelivered-To: "+rcpt+"\nFrom: alice@example.org\nTo: "+rcpt+
+	testkit.WriteFile(t, p, "Return-Path: <alice@example.org>\nX-Original-To: "+rcpt+"\nDelivered-To: "+rcpt+"\nFrom: alice@example.org\nTo: "+rcpt+
 		"\nMessage-ID: <"+name+"@example.org>\nDate: Sun, 06 Dec 2026 09:00:00 +0000\nSubject: "+subject+"\n\nHello.\n")
 	if err := os.Chmod(p, 0o600); err != nil {
 		t.Fatal(err)
