@@ -15,6 +15,10 @@
 //     gives, as a supervisor runs it (no HOME of its own).
 //   - several_test.go: mlmmj and public-inbox behind one service, by the
 //     script examples/lists/by-list.
+//   - mailman_test.go: the script examples/lists/mailman-inject against a
+//     private Mailman 3.
+//   - pages_test.go: the deployment checklist and where it points, users
+//     made one way in one place, virtual_minimum_uid, the demo's modules.
 //
 // The tests that need root or Debian's packages skip with the reason (and
 // fail under CI=true, as testkit.SkipMissing does).
