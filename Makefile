@@ -6,11 +6,15 @@ GO ?= go
 # staticcheck is pinned in go.mod (its tool directive): no install needed.
 STATICCHECK ?= $(GO) tool staticcheck
 TOOLS = mdclaim mdroute mdsweep mdfail
+# What -V prints: the checkout's git describe (empty outside a git
+# checkout: then the tools name the version Go stamped, or "devel").
+# A packager sets it: make VERSION=1.2.
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null)
 
 all: $(TOOLS:%=bin/%)
 
 bin/%: FORCE
-	$(GO) build -o $@ ./cmd/$*
+	$(GO) build -ldflags '-X mdpipe/internal/cli.version=$(VERSION)' -o $@ ./cmd/$*
 
 FORCE:
 

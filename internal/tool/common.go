@@ -185,10 +185,15 @@ func (r *run) stopping() bool {
 
 // usage says what is wrong (err, in words) and the usage line on stderr,
 // and returns 100. For -h (cli.ErrHelp) it prints the usage line and the
-// flags on stdout, and returns 0.
+// flags on stdout, for -V (cli.ErrVersion) the tool's name and version,
+// and returns 0.
 func usage(fs *cli.Flags, synopsis string, err error) int {
 	if errors.Is(err, cli.ErrHelp) {
 		fs.PrintUsage(os.Stdout, synopsis)
+		return int(cli.OK)
+	}
+	if errors.Is(err, cli.ErrVersion) {
+		fmt.Printf("%s %s\n", fs.Name(), cli.Version())
 		return int(cli.OK)
 	}
 	cli.NewLog(fs.Name()).Printf("%v", err)

@@ -2,8 +2,7 @@ package tool
 
 import (
 	"errors"
-	"flag"
-	"os"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -39,19 +38,29 @@ func Mdclaim(args []string) int {
 	age := fs.Duration("r", "MDCLAIM_RECOVER", 0, "first return claims older than `age` that nobody holds a lock on to new/ (with -f: also every age/2; default 0: none)")
 	retry := fs.Bool("x", "MDCLAIM_RETRY", "claim the failed (cur/B:1,X) messages instead")
 	rescan := fs.Duration("i", "MDCLAIM_RESCAN", 5*time.Minute, "with -w or -f, rescan new/ at least every `interval` even without a wake-up")
-	err := fs.Parse(args,
-		cli.AtMostOne("w", "f"),
-		cli.AtLeast(0, "n"),
-		cli.AtLeast(0, "k"),
-		cli.AtLeast(0, "r"),
-		cli.Above(0, "i"),
-		cli.Operands("maildir", 1, 1),
-	)
+	err := fs.Parse(args)
+	switch {
+	case err != nil:
+	case *wait && *follow:
+		err = fmt.Errorf("%s: choose one of -w, -f", fs.Clash("w", "f"))
+	case *max < 0:
+		err = fmt.Errorf("%s: must be 0 or more", fs.Origin("n"))
+	case *inflight < 0:
+		err = fmt.Errorf("%s: must be 0 or more", fs.Origin("k"))
+	case *age < 0:
+		err = fmt.Errorf("%s: must be 0s or more", fs.Origin("r"))
+	case *rescan <= 0:
+		err = fmt.Errorf("%s: must be more than 0s", fs.Origin("i"))
+	case fs.NArg() == 0:
+		err = errors.New("no maildir given")
+	case fs.NArg() > 1:
+		err = fmt.Errorf("%d operands ('%s'), want one maildir", fs.NArg(), strings.Join(fs.Args(), "' '"))
+	}
 	if err != nil {
 		return usage(fs, mdclaimUsage, err)
 	}
 	bound := *inflight
-	if !*follow && !given(fs, "k", "MDCLAIM_INFLIGHT") {
+	if !*follow && !fs.Given("k") {
 		// A one-shot run may feed a program that reads all its input
 		// before it acts (sort, xargs): a bound would never free up.
 		bound = 0
@@ -86,17 +95,6 @@ func Mdclaim(args []string) int {
 	})
 	c.Guard = r.stop
 	return cl.loop()
-}
-
-// given reports whether a flag was set on the command line or through its
-// environment variable.
-func given(fs *cli.Flags, name, env string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	if v, ok := os.LookupEnv(env); ok && v != "" {
-		set = true
-	}
-	return set
 }
 
 // writable reports whether fd is open for writing to something that

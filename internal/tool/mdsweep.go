@@ -3,7 +3,6 @@ package tool
 import (
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"mdpipe/internal/cli"
@@ -14,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const mdsweepUsage = "mdsweep [-v] [-s] (-q queue [-C] | -c command | -l lmtp-address) [-t give-up-after] [-T timeout] [path-record ...]"
+const mdsweepUsage = "mdsweep [-v] [-s] (-q queue [-C] | -c command [-e delims] | -l lmtp-address) [-t give-up-after] [-T timeout] [path-record ...]"
 
 // Mdsweep hands each routed claim off to its list queue.
 func Mdsweep(args []string) int {
@@ -24,21 +23,37 @@ func Mdsweep(args []string) int {
 	lmtp := fs.String("l", "MDSWEEP_LMTP", "", "hand off over LMTP to `address` (host:port, or a unix socket path; several, comma-separated, tried in order)")
 	giveUp := fs.Duration("t", "MDSWEEP_GIVEUP", 0, "give up on a temporary failure after `duration` and exit 111, leaving the message claimed (0: retry for ever)")
 	timeout := fs.Duration("T", "MDSWEEP_TIMEOUT", 10*time.Minute, "kill a command that runs longer than `duration`; temporary failure")
+	// Its own, not mdroute's MDROUTE_DELIMITERS: a tool reads only its
+	// own variables, and a service sets the two to the same value.
+	delims := fs.String("e", "MDSWEEP_DELIMITERS", "+", "with -c: the extension `delimiters` of a recipient, as mdroute -e, where DETAIL starts")
 	create := fs.Bool("C", "MDSWEEP_CREATE", "with -q: make a list's directory QUEUE/LIST on its first message (default: a list exists when its directory does; mail for any other is parked: no such list)")
 	noSync := fs.Bool("s", "MDSWEEP_NOSYNC", "do not fsync directories after a hand-off (faster; a crash may lose hand-offs of the last seconds)")
 	verbose := fs.Bool("v", "MDSWEEP_VERBOSE", "log each hand-off")
-	err := fs.Parse(args,
-		cli.OneOf("q", "c", "l"),
-		cli.Requires("C", "q"),
-		cli.Check("l", func(v string) error {
-			if len(handoff.Addresses(v)) == 0 {
-				return errors.New("no address in it")
-			}
-			return nil
-		}),
-		cli.AtLeast(0, "t"),
-		cli.Above(0, "T"),
-	)
+	err := fs.Parse(args)
+	var targets []string // the flags of the targets set
+	for _, t := range []struct{ flag, value string }{{"q", *queue}, {"c", *command}, {"l", *lmtp}} {
+		if t.value != "" {
+			targets = append(targets, t.flag)
+		}
+	}
+	switch {
+	case err != nil:
+	case len(targets) == 0:
+		err = errors.New("one of -q, -c, -l is needed")
+	case len(targets) > 1:
+		// A target on the command line does not override one in the
+		// environment: a service switched to LMTP with its queue still
+		// set is told so rather than guessed at.
+		err = fmt.Errorf("%s: choose one of -q, -c, -l", fs.Clash(targets...))
+	case *create && *queue == "":
+		err = fmt.Errorf("%s only goes with -q", fs.Origin("C"))
+	case *lmtp != "" && len(handoff.Addresses(*lmtp)) == 0:
+		err = fmt.Errorf("%s: no address in it", fs.Origin("l"))
+	case *giveUp < 0:
+		err = fmt.Errorf("%s: must be 0s or more", fs.Origin("t"))
+	case *timeout <= 0:
+		err = fmt.Errorf("%s: must be more than 0s", fs.Origin("T"))
+	}
 	if err != nil {
 		return usage(fs, mdsweepUsage, err)
 	}
@@ -61,9 +76,7 @@ func Mdsweep(args []string) int {
 		}
 		target = t
 	case *command != "":
-		// DETAIL splits the recipient at mdroute's delimiters.
-		target = &handoff.Command{Command: *command, Timeout: *timeout, Log: r.log,
-			Delims: os.Getenv("MDROUTE_DELIMITERS")}
+		target = &handoff.Command{Command: *command, Timeout: *timeout, Log: r.log, Delims: *delims}
 	default:
 		target = &handoff.LMTP{Address: *lmtp, Log: r.log}
 	}
