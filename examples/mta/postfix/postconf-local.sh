@@ -3,7 +3,9 @@
 # 2.1's genaliases wrote them (there, to its wrapper program). Run once, as
 # root: each line adds to what main.cf has (Debian's /etc/aliases stays in
 # alias_maps), then build mdpipe-aliases (see that file) and run
-# postfix reload. See mdpipe-mta(7).
+# postfix reload. See mdpipe-mta(7). main.cf must exist: Debian's "No
+# configuration" leaves none, and mdpipe-mta(7), "Postfix without main.cf",
+# makes it.
 #
 # Placeholder (test/postfix substitutes it; so do you):
 #   @CONFIG_DIR@   where mdpipe-aliases is (/etc/postfix)

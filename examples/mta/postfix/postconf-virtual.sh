@@ -9,7 +9,12 @@
 #   @CONFIG_DIR@   where vmailbox.pcre is (/etc/postfix)
 #   @INTAKE_BASE@  the directory that holds the intake maildir
 #                  (/var/spool/mdpipe; it must exist, owned by that user)
-#   @UID@ @GID@    the numeric uid and gid of that user (id -u, id -g)
+#   @UID@ @GID@    the numeric uid and gid of that user (id -u, id -g);
+#                  virtual_minimum_uid is that uid too: virtual(8)
+#                  refuses a uid below it
+#
+# main.cf must exist: Debian's "No configuration" leaves none, and
+# mdpipe-mta(7), "Postfix without main.cf", makes it.
 #
 # Postfix writes X-Original-To (the RCPT TO as sent, +extension kept)
 # above Delivered-To; mdroute's default -H reads the topmost of them.
