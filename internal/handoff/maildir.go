@@ -279,8 +279,19 @@ func openBelow(dirfd int, name, path string, mk bool) (int, error) {
 			}
 			return -1, Permanent(fmt.Errorf("'%s' is not a directory", path))
 		case err == unix.ENOENT && mk && try == 0:
-			if err := unix.Mkdirat(dirfd, name, 0o777); err != nil && err != unix.EEXIST {
+			err := unix.Mkdirat(dirfd, name, 0o777)
+			if err != nil && err != unix.EEXIST {
 				return -1, classify(&os.PathError{Op: "mkdir", Path: path, Err: err})
+			}
+			// A directory's name is durable only once its parent is
+			// fsynced: without this, a system crash can take away a
+			// new subqueue with the mail already in it, whose claims
+			// are gone (mdpipe(7), RULES: exactly once). Once per
+			// directory made, so even with -s.
+			if err == nil {
+				if err := unix.Fsync(dirfd); err != nil {
+					return -1, Temporary(&os.PathError{Op: "fsync", Path: filepath.Dir(path), Err: err})
+				}
 			}
 			continue
 		case err == unix.ENOENT && !mk:
@@ -470,12 +481,20 @@ func (t *MaildirTree) place(c intake.Claim, src *os.File, mode uint32, m *maildi
 		m = m2
 		err = unix.Linkat(unix.AT_FDCWD, c.Path, m.newFd, c.Base, 0)
 	}
+	copied := false
 	if err == unix.EXDEV {
 		err = t.copyInto(c, src, mode, m)
+		copied = err == nil
 	}
 	to := m.newDir + "/" + c.Base
 	switch {
 	case err == nil:
+		if copied {
+			// The rename out of tmp/ changed tmp/ too: a system crash
+			// may keep it only once tmp/ is fsynced as well as new/
+			// (mdpipe(7), RULES: exactly once).
+			t.Sync.Mark(filepath.Join(m.dir, "tmp"))
+		}
 	case err == unix.EEXIST:
 		same, err := sameContent(c.Path, to)
 		if err != nil {
