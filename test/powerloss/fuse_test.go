@@ -28,8 +28,7 @@ import (
 type event struct {
 	disk string // "intake" or "queue": which disk
 	kind string // create mkdir link unlink rmdir rename write fsync-file fsync-dir
-	dir  string // the directory it changed (a rename: its target)
-	from string // a rename's source directory
+	dir  string // the directory it changed (a rename: its target; a write or fsync of a file: the file)
 }
 
 // power is the supply of every disk of a trial: cut, every disk stops at
@@ -250,18 +249,9 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 		return syscall.EXDEV
 	}
 	dir2 := to.rel()
-	p := n.d.p
-	errno := n.do("rename", dir2, func() syscall.Errno {
+	return n.do("rename", dir2, func() syscall.Errno {
 		return n.LoopbackNode.Rename(ctx, name, newParent, newName, flags)
 	}, func() { n.d.m.rename(dir, name, dir2, newName) })
-	if errno == 0 {
-		p.mu.Lock()
-		if p.off && p.cutAt.kind == "rename" {
-			p.cutAt.from = dir
-		}
-		p.mu.Unlock()
-	}
-	return errno
 }
 
 func (n *node) Symlink(context.Context, string, string, *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
