@@ -184,7 +184,7 @@ func (tr *trial) trigger() func(event) bool {
 // run runs one pipeline over the mounted disks until it ends or the
 // power is cut, and then cuts the power (if it is on) and stops the
 // pipeline's processes.
-func (tr *trial) run(p *power, epoch int, nosync bool, recover bool) (string, error) {
+func (tr *trial) run(p *power, epoch int, nosync, recovery bool) (string, error) {
 	intake := filepath.Join(tr.a.mnt, "intake")
 	var target string
 	switch tr.h.target {
@@ -197,7 +197,7 @@ func (tr *trial) run(p *power, epoch int, nosync bool, recover bool) (string, er
 		tr.lmtp.phase(epoch, p)
 	}
 	r := ""
-	if recover {
+	if recovery {
 		r = "-r 1ns "
 	}
 	line := fmt.Sprintf("%s/mdclaim %s%s | %s/mdroute | %s/mdsweep %s | %s/mdfail >/dev/null",
