@@ -90,12 +90,20 @@ func (t *MaildirTree) place(c intake.Claim, src *os.File, mode uint32, m *maildi
 		m = m2
 		err = c.LinkTo(m.newFd)
 	}
+	copied := false
 	if err == unix.EXDEV {
 		err = t.copyInto(c, src, mode, m)
+		copied = err == nil
 	}
 	to := m.newDir + "/" + c.Base
 	switch {
 	case err == nil:
+		if copied {
+			// The rename out of tmp/ changed tmp/ too: a system crash
+			// may keep it only once tmp/ is fsynced as well as new/
+			// (mdpipe(7), RULES: exactly once).
+			t.Sync.Mark(filepath.Join(m.dir, "tmp"))
+		}
 	case err == unix.EEXIST:
 		same, err := sameContent(c.Path, to)
 		if err != nil {

@@ -148,8 +148,19 @@ func openBelow(dirfd int, name, path string, mk bool) (int, error) {
 			}
 			return -1, fault.Permanent(fmt.Errorf("'%s' is not a directory", path))
 		case err == unix.ENOENT && mk && try == 0:
-			if err := unix.Mkdirat(dirfd, name, 0o777); err != nil && err != unix.EEXIST {
+			err := unix.Mkdirat(dirfd, name, 0o777)
+			if err != nil && err != unix.EEXIST {
 				return -1, fault.Classify(&os.PathError{Op: "mkdir", Path: path, Err: err})
+			}
+			// A directory's name is durable only once its parent is
+			// fsynced: without this, a system crash can take away a
+			// new subqueue with the mail already in it, whose claims
+			// are gone (mdpipe(7), RULES: exactly once). Once per
+			// directory made, so even with -s.
+			if err == nil {
+				if err := unix.Fsync(dirfd); err != nil {
+					return -1, fault.Temporary(&os.PathError{Op: "fsync", Path: filepath.Dir(path), Err: err})
+				}
 			}
 			continue
 		case err == unix.ENOENT && !mk:
