@@ -17,8 +17,10 @@
 // namespace of its own (unshare -m) where private directories of the test
 // are bound over /var/lib, /var/spool, /var/log and /run, and the unpacked
 // /usr/sbin or /usr/libexec over the system's. Nothing on the machine
-// changes but the system users the packages' postinst would create
-// (Debian-exim; opensmtpd, opensmtpq) and the test user.
+// changes: the system users the packages' postinst would create
+// (Debian-exim; opensmtpd, opensmtpq) and the user of the intake exist
+// only while a test runs, made and removed by the test itself, unless
+// the machine had them before.
 //
 // They need root; without it, or without the unpacked packages, they skip
 // with the reason.
@@ -94,13 +96,12 @@ func requireLive(t testing.TB) {
 	}
 }
 
-// systemUsers creates the system users a package's postinst would.
+// systemUsers makes sure of the system users a package's postinst would
+// have made; those the machine lacks exist for the test alone.
 func systemUsers(t testing.TB, names ...string) {
 	t.Helper()
 	for _, n := range names {
-		if _, err := testkit.SystemUser(n); err != nil {
-			t.Fatal(err)
-		}
+		testkit.NeedSystemUser(t, n)
 	}
 }
 
@@ -131,10 +132,7 @@ var knownLists = []string{"mylist", "foo-bar"}
 
 func newSite(t *testing.T) *site {
 	t.Helper()
-	own, err := testkit.SystemUser(testkit.TestUser)
-	if err != nil {
-		t.Fatal(err)
-	}
+	name, own := testkit.NewUser(t)
 	base, err := os.MkdirTemp("", "mdpipe-mta-")
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +140,7 @@ func newSite(t *testing.T) *site {
 	t.Cleanup(func() { os.RemoveAll(base) }) // registered first: runs after the MTA stops
 	testkit.Mkdir(t, base, 0o755)
 	s := &site{base: base, intake: filepath.Join(base, "mail", "intake"), queue: filepath.Join(base, "queue"),
-		lists: filepath.Join(base, "lists"), own: own, user: testkit.TestUser, bin: testkit.BuildTools(t)}
+		lists: filepath.Join(base, "lists"), own: own, user: name, bin: testkit.BuildTools(t)}
 	testkit.Mkdir(t, filepath.Join(base, "mail"), 0o755)
 	for _, d := range []string{s.intake, s.intake + "/tmp", s.intake + "/new", s.intake + "/cur", s.queue} {
 		testkit.Mkdir(t, d, 0o700)
