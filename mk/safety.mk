@@ -1,4 +1,4 @@
-# Safety (issue 4): fuzzing and the torture runs. The short torture run,
+# Safety: fuzzing and the torture runs. The short torture run,
 # the hostile-input suite and the crash test are plain go tests, part of
 # `make test` already.
 
@@ -10,13 +10,17 @@
 FUZZTIME ?= 200000x
 FUZZ_TARGETS = FuzzHeaderReader FuzzSplitAddress FuzzRoute FuzzSender FuzzCheckRecipient
 
-# Each fuzz target for FUZZTIME executions. A crash stays in
-# internal/route/testdata/fuzz/, where every later `go test` runs it.
+# Each fuzz target for FUZZTIME executions, every one even after one has
+# failed; the step fails at the end naming those that failed. A crash
+# stays in internal/route/testdata/fuzz/, where every later `go test`
+# runs it.
 fuzz:
-	@for f in $(FUZZ_TARGETS); do \
+	@failed=; \
+	for f in $(FUZZ_TARGETS); do \
 		echo "fuzz $$f, $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./internal/route || exit 1; \
-	done
+		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./internal/route || failed="$$failed $$f"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make fuzz: failed:$$failed"; exit 1; fi
 
 TEST_EXTRA += fuzz
 

@@ -59,6 +59,18 @@ func (s *site) write(path, content string) {
 	}
 }
 
+// readOnly makes dirs 0555 until the test ends, then writable again, so
+// that the test's user can remove its temporary directory.
+func (s *site) readOnly(dirs ...string) {
+	s.t.Helper()
+	for _, d := range dirs {
+		if err := os.Chmod(d, 0o555); err != nil {
+			s.t.Fatal(err)
+		}
+		s.t.Cleanup(func() { os.Chmod(d, 0o755) })
+	}
+}
+
 // deliver puts a message into new/ the MTA way, and returns its name B.
 func (s *site) deliver(b, content string) string {
 	s.t.Helper()
