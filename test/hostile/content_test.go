@@ -28,7 +28,7 @@ func unroutable(t *testing.T, content, re string) result {
 }
 
 // Hostile list names, through the envelope header: mdroute refuses each
-// (DESIGN rule 5), and the message is parked.
+// (mdpipe(7), RULES: nothing outside QUEUE), and the message is parked.
 func TestListNames(t *testing.T) {
 	for _, tc := range []struct{ name, list string }{
 		{"dotdot", ".."},
@@ -46,8 +46,8 @@ func TestListNames(t *testing.T) {
 }
 
 // The same names, forged straight into mdsweep's input: it checks them
-// again, whoever wrote the record (DESIGN rule 5: every tool that makes a
-// path of LIST or SUBQUEUE).
+// again, whoever wrote the record (mdpipe(7), RULES: nothing outside
+// QUEUE, for every tool that makes a path of LIST or SUBQUEUE).
 func TestForgedRecords(t *testing.T) {
 	for _, tc := range []struct{ name, list, sub string }{
 		{"dotdot", "..", "post"},

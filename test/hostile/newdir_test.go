@@ -1,5 +1,5 @@
 // Package hostile feeds the mdpipe tools what a hostile or broken world
-// can put in their way (issue 4), and checks each time that the tools
+// can put in their way, and checks each time that the tools
 // give a one-line reason, park or leave the message but never lose it,
 // and write nothing outside the queue.
 package hostile
@@ -21,7 +21,7 @@ import (
 	"mdpipe/internal/testkit"
 )
 
-// Only regular files move (DESIGN rule 4): anything else in new/ is left
+// Only regular files move (mdpipe(7), RULES: regular files only): anything else in new/ is left
 // where it is, with a reason, and the real messages go on.
 
 func TestSymlinkInNew(t *testing.T) {
@@ -130,7 +130,7 @@ func TestIntakeNewUnreadable(t *testing.T) {
 	s.wantAt(ok, "new")
 }
 
-// One bad entry in new/ costs only itself (issue 11 §3): it is skipped
+// One bad entry in new/ costs only itself: it is skipped
 // with one line, and the message behind it is handed off.
 
 // TestClaimNameTooLong: a name whose claim name (B:1,P) would pass

@@ -13,7 +13,7 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// Poison messages (issue 11 §2): a message whose own bytes make its
+// Poison messages (mdpipe(7), RULES: temporary or permanent): a message whose own bytes make its
 // hand-off fail fails so on every try. It is parked as X with its reason,
 // and the message behind it is handed off in the same run; before, each
 // was retried as temporary for ever (here: until -t gives up, exit 111).

@@ -12,7 +12,8 @@ import (
 	"mdpipe/internal/testkit"
 )
 
-// A queue that cannot be written is a temporary failure (DESIGN rule 6):
+// A queue that cannot be written is a temporary failure
+// (mdpipe(7), RULES: temporary or permanent):
 // mdsweep retries, then with -t gives up with 111, and the message stays
 // claimed for mdclaim -r; never parked.
 func TestQueueNotWritable(t *testing.T) {
@@ -97,7 +98,7 @@ func fill(t *testing.T, path string) {
 
 // A claim that someone else deletes or moves on while it is in the
 // pipeline (a second runner, a person) is skipped: quietly by mdroute
-// (DESIGN rule 1), with one line by mdsweep, which is never silent about
+// (mdpipe(7), RULES: the owner rule), with one line by mdsweep, which is never silent about
 // a record whose claim is not there (a lost split once looked like that).
 func TestClaimGoneMidPipeline(t *testing.T) {
 	for _, tc := range []struct {

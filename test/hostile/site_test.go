@@ -117,7 +117,7 @@ func (s *site) mark() {
 	s.t.Cleanup(s.nothingOutside)
 }
 
-// nothingOutside checks DESIGN rule 5: nothing was written outside QUEUE
+// nothingOutside checks (mdpipe(7), RULES: nothing outside QUEUE) that nothing was written outside QUEUE
 // (nor in the intake beyond its three directories), and the queue holds
 // maildirs of safe names only.
 func (s *site) nothingOutside() {

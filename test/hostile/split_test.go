@@ -121,7 +121,7 @@ func asleep(pid int) bool {
 	return true
 }
 
-// Issue 11 §1: every record of a message reaches the same hand-off, for
+// Every record of a message reaches the same hand-off, for
 // any read boundary. A read that ended between two records of one message
 // once made mdsweep hand the message off to the lists it had read, and
 // skip the rest in silence: the claim was gone by then.

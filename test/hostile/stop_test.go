@@ -14,7 +14,7 @@ import (
 	"mdpipe/internal/testkit"
 )
 
-// A stop is bounded (issue 11 §7): SIGTERM while a hand-off hangs ends
+// A stop is bounded (mdpipe(7), RULES: a clean stop): SIGTERM while a hand-off hangs ends
 // mdsweep within seconds, leaving the message claimed. Before, an LMTP
 // server that took the message and never answered held mdsweep for its
 // 5-minute reply timeout (297 s), and a command for its -T (10 minutes).

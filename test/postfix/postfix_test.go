@@ -4,7 +4,8 @@
 // the intake, hands every message to the list queue its RCPT TO names.
 //
 // It needs root (it starts Postfix, on a port of its own on 127.0.0.1,
-// and adds the system user mdpipe-test) and Debian's postfix and
+// and adds a system user for the intake, removed when it ends) and
+// Debian's postfix and
 // postfix-pcre; it skips without them (under CI=true: fails). CI runs it
 // as root.
 package postfix

@@ -39,7 +39,7 @@ const forwardedHeader = "Received: from old.elsewhere.test by mx.elsewhere.test;
 	"Delivered-To: other@elsewhere.test\n" +
 	"X-Original-To: other@elsewhere.test\n"
 
-// cases are the list addresses of issue 3, each with its route.
+// cases are the kinds of list address mdroute knows, each with its route.
 func cases() []message {
 	const s = "sender@example.org"
 	one := func(id, from, rcpt, list, sub string) message {

@@ -122,13 +122,11 @@ func Require(t testing.TB) {
 	}
 }
 
-// Owner returns testkit.TestUser, creating it if missing.
+// Owner returns the intake's user, a user of the test's own
+// (testkit.NewUser), removed when the test ends.
 func Owner(t testing.TB) testkit.Owner {
 	t.Helper()
-	own, err := testkit.SystemUser(testkit.TestUser)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, own := testkit.NewUser(t)
 	return own
 }
 
