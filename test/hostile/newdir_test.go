@@ -130,62 +130,55 @@ func TestIntakeNewUnreadable(t *testing.T) {
 	s.wantAt(ok, "new")
 }
 
-// One bad entry in new/ costs only itself: it is skipped
-// with one line, and the message behind it is handed off.
-
-// TestClaimNameTooLong: a name whose claim name (B:1,P) would pass
-// NAME_MAX. Sorting first, it stopped every later claim.
-func TestClaimNameTooLong(t *testing.T) {
-	s := newSite(t)
-	ok := s.control()
-	long := "1600000000." + strings.Repeat("a", 255-len("1600000000."))
-	s.deliver(long, okMessage)
-	s.mark()
-	r := s.sh(pipeline)
-	r.wantStatus(t, 100, 0, 0, 0)
-	r.reason(t, "mdclaim", "skipping '.*"+long+"': its claim name would be longer than 255 bytes")
-	s.wantAt(ok, "mylist/post")
-	s.wantAt(long, "new")
-}
-
-// TestImmutableInNew: a file that cannot be renamed (chattr +i). Sorting
-// first, it stopped every later claim, logged every 10 s for ever.
-func TestImmutableInNew(t *testing.T) {
-	if os.Geteuid() != 0 {
-		testkit.SkipMissing(t, "chattr +i needs root")
-	}
-	s := newSite(t)
-	ok := s.control()
-	stuck := s.deliver("1600000000.M1P1Q1.immutable", okMessage)
-	p := filepath.Join(s.intake, "new", stuck)
-	if out, err := exec.Command("chattr", "+i", p).CombinedOutput(); err != nil {
-		testkit.SkipMissing(t, "chattr +i: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("chattr", "-i", p).Run() })
-	s.mark()
-	r := s.sh(pipeline)
-	r.wantStatus(t, 100, 0, 0, 0)
-	r.reason(t, "mdclaim", "skipping '"+p+"': cannot claim: operation not permitted")
-	s.wantAt(ok, "mylist/post")
-	s.wantAt(stuck, "new")
-}
-
-// TestColonNameInNew: a name that begins with ':' was claimed as
-// cur/:1,P, which no tool parses back: it waited for ever.
-func TestColonNameInNew(t *testing.T) {
-	s := newSite(t)
-	ok := s.control()
-	colon := s.deliver(":2,S", okMessage)
-	s.mark()
-	r := s.sh(pipeline)
-	r.wantStatus(t, 100, 0, 0, 0)
-	r.reason(t, "mdclaim", "skipping '.*/new/:2,S': the name begins with ':'")
-	s.wantAt(ok, "mylist/post")
-	if _, err := os.Lstat(filepath.Join(s.intake, "new", colon)); err != nil {
-		t.Errorf("%s was not left in new/: %v", colon, err)
-	}
-	if _, err := os.Lstat(filepath.Join(s.intake, "cur", ":1,P")); err == nil {
-		t.Errorf("claimed as cur/:1,P")
+// One bad entry in new/ costs only itself: it is skipped with one line
+// (mdclaim exits 100), it stays in new/, and the message behind it is
+// handed off. Each row puts one such entry and returns its name and the
+// line mdclaim must give for it.
+func TestBadEntryInNew(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		put  func(t *testing.T, s *site) (entry, reason string)
+	}{
+		// A name whose claim name (B:1,P) would pass NAME_MAX. Sorting
+		// first, it stopped every later claim.
+		{"ClaimNameTooLong", func(t *testing.T, s *site) (string, string) {
+			long := s.deliver("1600000000."+strings.Repeat("a", 255-len("1600000000.")), okMessage)
+			return long, "skipping '.*" + long + "': its claim name would be longer than 255 bytes"
+		}},
+		// A file that cannot be renamed (chattr +i). Sorting first, it
+		// stopped every later claim, logged every 10 s for ever.
+		{"Immutable", func(t *testing.T, s *site) (string, string) {
+			if os.Geteuid() != 0 {
+				testkit.SkipMissing(t, "chattr +i needs root")
+			}
+			stuck := s.deliver("1600000000.M1P1Q1.immutable", okMessage)
+			p := filepath.Join(s.intake, "new", stuck)
+			if out, err := exec.Command("chattr", "+i", p).CombinedOutput(); err != nil {
+				testkit.SkipMissing(t, "chattr +i: %v %s", err, out)
+			}
+			t.Cleanup(func() { exec.Command("chattr", "-i", p).Run() })
+			return stuck, "skipping '" + p + "': cannot claim: operation not permitted"
+		}},
+		// A name that begins with ':' was claimed as cur/:1,P, which no
+		// tool parses back: it waited for ever.
+		{"ColonName", func(t *testing.T, s *site) (string, string) {
+			return s.deliver(":2,S", okMessage), "skipping '.*/new/:2,S': the name begins with ':'"
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSite(t)
+			ok := s.control()
+			bad, reason := tc.put(t, s)
+			s.mark()
+			r := s.sh(pipeline)
+			r.wantStatus(t, 100, 0, 0, 0)
+			r.reason(t, "mdclaim", reason)
+			s.wantAt(ok, "mylist/post")
+			s.wantAt(bad, "new")
+			if _, err := os.Lstat(filepath.Join(s.intake, "cur", ":1,P")); err == nil {
+				t.Errorf("claimed as cur/:1,P")
+			}
+		})
 	}
 }
 

@@ -67,19 +67,8 @@ func TestPoisonSenderFolded200K(t *testing.T) {
 }
 
 func TestPoisonSenderBareCRLMTP(t *testing.T) {
-	sink := startSink(t)
-	s := newSite(t)
-	ok := s.control()
-	s.deliver(poisonB, "Return-Path: <a\rb@example.org>\n"+poisonTail)
-	s.mark()
-	r := s.sh(`mdclaim "$INTAKE" | mdroute | mdsweep -t 3s -l ` + sink.addr + ` | mdfail`)
-	r.wantStatus(t, 0, 0, 100, 0)
+	s, r, sink := poisonLMTP(t, "Return-Path: <a\rb@example.org>\n")
 	r.reason(t, "mdsweep", "cannot hand off '"+filepath.Join(s.intake, "cur", poisonB+":1,P")+"': .*sender .*control character")
-	s.wantAt(poisonB, "X")
-	s.wantGone(ok)
-	if n := sink.taken(); n != 1 {
-		t.Errorf("the server took %d messages, want 1 (the control)", n)
-	}
 	for _, f := range sink.froms() {
 		if strings.ContainsAny(f, "\r\n ") {
 			t.Errorf("MAIL FROM:<%q> reached the server", f)
@@ -89,18 +78,27 @@ func TestPoisonSenderBareCRLMTP(t *testing.T) {
 
 // A header cannot add a MAIL FROM parameter: the server sees none.
 func TestPoisonSenderParameterLMTP(t *testing.T) {
+	poisonLMTP(t, "Return-Path: <a@example.org> SIZE=1 BODY=8BITMIME\n")
+}
+
+// poisonLMTP hands a control message and a poison one (head, then
+// poisonTail) to an LMTP server: the poison is parked as X, and the
+// server takes the control alone.
+func poisonLMTP(t *testing.T, head string) (*site, result, *sink) {
+	t.Helper()
 	sink := startSink(t)
 	s := newSite(t)
 	ok := s.control()
-	s.deliver(poisonB, "Return-Path: <a@example.org> SIZE=1 BODY=8BITMIME\n"+poisonTail)
+	s.deliver(poisonB, head+poisonTail)
 	s.mark()
 	r := s.sh(`mdclaim "$INTAKE" | mdroute | mdsweep -t 3s -l ` + sink.addr + ` | mdfail`)
 	r.wantStatus(t, 0, 0, 100, 0)
 	s.wantAt(poisonB, "X")
 	s.wantGone(ok)
 	if n := sink.taken(); n != 1 {
-		t.Errorf("the server took %d messages, want 1", n)
+		t.Errorf("the server took %d messages, want 1 (the control)", n)
 	}
+	return s, r, sink
 }
 
 // sink is a real LMTP server (go-smtp's) on loopback that takes every
