@@ -27,7 +27,6 @@
 package mta
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"net"
@@ -394,23 +393,7 @@ func (s *site) deliverAndRoute(t *testing.T, d *daemon, addr, header string) {
 			}
 		}
 	}
-	got := map[string]int{}
-	err := filepath.WalkDir(s.queue, func(path string, de os.DirEntry, err error) error {
-		if err != nil || de.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(s.queue, path)
-		parts := strings.Split(rel, string(filepath.Separator))
-		if len(parts) != 4 || parts[2] != "new" {
-			t.Errorf("queue holds %s, outside any LIST/SUBQUEUE/new/", rel)
-			return nil
-		}
-		got[postfixsite.TestID(t, path)+" -> "+parts[0]+"/"+parts[1]]++
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := postfixsite.QueueCopies(t, s.queue, nil)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("queues (-want +got):\n%s", diff)
 	}
@@ -438,15 +421,8 @@ func (s *site) deliverAndRoute(t *testing.T, d *daemon, addr, header string) {
 // unless that field comes before the message's own header (From:).
 func envelope(t *testing.T, path, name string) (id, rcpt string) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
 	seenFrom := false
-	for sc.Scan() && sc.Text() != "" {
-		l := sc.Text()
+	for _, l := range postfixsite.HeaderLines(t, path) {
 		if k, v, ok := strings.Cut(l, ":"); ok {
 			switch {
 			case k == name && rcpt == "":
