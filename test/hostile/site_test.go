@@ -33,9 +33,7 @@ func newSite(t *testing.T) *site {
 	root := t.TempDir()
 	s := &site{t: t, root: root, intake: filepath.Join(root, "intake"),
 		queue: filepath.Join(root, "spool", "mdpipe", "queue")}
-	for _, d := range []string{"tmp", "new", "cur"} {
-		s.mkdir(filepath.Join(s.intake, d))
-	}
+	testkit.Maildir(t, s.intake, 0o755)
 	s.mkdir(s.queue)
 	// A list exists when its directory does (mdsweep makes none without -C).
 	s.mkdir(filepath.Join(s.queue, "mylist"))
@@ -74,11 +72,7 @@ func (s *site) readOnly(dirs ...string) {
 // deliver puts a message into new/ the MTA way, and returns its name B.
 func (s *site) deliver(b, content string) string {
 	s.t.Helper()
-	tmp := filepath.Join(s.intake, "tmp", b)
-	s.write(tmp, content)
-	if err := os.Rename(tmp, filepath.Join(s.intake, "new", b)); err != nil {
-		s.t.Fatal(err)
-	}
+	testkit.Deliver(s.t, s.intake, b, content)
 	return b
 }
 

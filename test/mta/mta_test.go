@@ -132,18 +132,12 @@ var knownLists = []string{"mylist", "foo-bar"}
 func newSite(t *testing.T) *site {
 	t.Helper()
 	name, own := testkit.NewUser(t)
-	base, err := os.MkdirTemp("", "mdpipe-mta-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) }) // registered first: runs after the MTA stops
-	testkit.Mkdir(t, base, 0o755)
+	base := testkit.OpenTempDir(t, "mdpipe-mta-") // removed after the MTA stops
 	s := &site{base: base, intake: filepath.Join(base, "mail", "intake"), queue: filepath.Join(base, "queue"),
 		lists: filepath.Join(base, "lists"), own: own, user: name, bin: testkit.BuildTools(t)}
 	testkit.Mkdir(t, filepath.Join(base, "mail"), 0o755)
-	for _, d := range []string{s.intake, s.intake + "/tmp", s.intake + "/new", s.intake + "/cur", s.queue} {
-		testkit.Mkdir(t, d, 0o700)
-	}
+	testkit.Maildir(t, s.intake, 0o700)
+	testkit.Mkdir(t, s.queue, 0o700)
 	// mdsweep -q takes the queue and its lists as they are.
 	for _, l := range knownLists {
 		testkit.Mkdir(t, filepath.Join(s.queue, l), 0o700)
