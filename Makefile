@@ -23,10 +23,24 @@ FORCE:
 TEST_EXTRA =
 -include mk/*.mk
 
-# go test shows no skips without -v: the tests append each skip for
-# what this machine lacks (testkit.SkipMissing) to $$MDPIPE_SKIPLOG, and
-# this prints them after the run. Under CI=true such a test fails instead.
-test: all lint
+# run_steps runs each make target in $(1), every one of them even after
+# one has failed, so that a failing step never hides the ones after it,
+# and fails at the end naming the steps that failed.
+run_steps = failed=; \
+	for step in $(1); do \
+		$(MAKE) --no-print-directory $$step || failed="$$failed $$step"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make $@: failed:$$failed"; exit 1; fi
+
+# Every step: the build, the lint, the Go tests, then TEST_EXTRA.
+test:
+	@$(call run_steps,all lint test-go $(TEST_EXTRA))
+
+# The unit, script and end-to-end tests. go test shows no skips without
+# -v: the tests append each skip for what this machine lacks
+# (testkit.SkipMissing) to $$MDPIPE_SKIPLOG, and this prints them after
+# the run. Under CI=true such a test fails instead.
+test-go:
 	@skips=$$(mktemp) || exit 1; \
 	echo "$(GO) test -race -count=1 -timeout 30m ./..."; \
 	MDPIPE_SKIPLOG=$$skips $(GO) test -race -count=1 -timeout 30m ./...; st=$$?; \
@@ -35,12 +49,21 @@ test: all lint
 		sort $$skips | sed 's/^/  /'; \
 	fi; \
 	rm -f $$skips; exit $$st
-	@for t in $(TEST_EXTRA); do $(MAKE) --no-print-directory $$t || exit 1; done
 
 lint:
+	@$(call run_steps,lint-vet lint-staticcheck lint-gofmt lint-man)
+
+lint-vet:
 	$(GO) vet ./...
+
+lint-staticcheck:
 	$(STATICCHECK) ./...
-	test -z "$$(gofmt -l .)"
+
+lint-gofmt:
+	@unformatted=$$(gofmt -l .); \
+	if [ -n "$$unformatted" ]; then echo "gofmt -l: not formatted:" $$unformatted; exit 1; fi
+
+lint-man:
 	@if command -v mandoc >/dev/null; then \
 		echo "mandoc -Tlint -Wwarning man/*.[178]"; mandoc -Tlint -Wwarning man/*.[178]; \
 	elif [ "$$CI" = true ]; then \
@@ -63,4 +86,4 @@ install: all
 clean:
 	rm -rf bin
 
-.PHONY: all test lint demo install clean FORCE
+.PHONY: all test test-go lint lint-vet lint-staticcheck lint-gofmt lint-man demo install clean FORCE

@@ -1,4 +1,4 @@
-# Benchmarks (issue 5): not part of `make test`. Figures are noisy on a
+# Benchmarks: not part of `make test`. Figures are noisy on a
 # shared machine; the harness prints the median of interleaved runs.
 # BENCHDIR is where the scratch intake and queues go (default /tmp).
 BENCHDIR ?= /tmp

@@ -1,4 +1,4 @@
-# Safety (issue 4): fuzzing and the torture runs. The short torture run,
+# Safety: fuzzing and the torture runs. The short torture run,
 # the hostile-input suite and the crash test are plain go tests, part of
 # `make test` already.
 
@@ -12,14 +12,18 @@ FUZZTIME ?= 200000x
 # internal/envelope, the router in internal/route.
 FUZZ_TARGETS = envelope:FuzzHeaderReader envelope:FuzzSplitAddress route:FuzzRoute envelope:FuzzSender envelope:FuzzCheckRecipient
 
-# Each fuzz target for FUZZTIME executions. A crash stays in the
-# package's testdata/fuzz/, where every later `go test` runs it.
+# Each fuzz target for FUZZTIME executions, every one even after one has
+# failed; the step fails at the end naming those that failed. A crash
+# stays in the package's testdata/fuzz/, where every later `go test`
+# runs it.
 fuzz:
-	@for t in $(FUZZ_TARGETS); do \
+	@failed=; \
+	for t in $(FUZZ_TARGETS); do \
 		p=$${t%%:*}; f=$${t#*:}; \
 		echo "fuzz $$f, $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./internal/$$p || exit 1; \
-	done
+		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./internal/$$p || failed="$$failed $$f"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make fuzz: failed:$$failed"; exit 1; fi
 
 TEST_EXTRA += fuzz
 

@@ -1,10 +1,12 @@
-// Package chain runs the whole chain of issue 6, all real, in one test:
+// Package chain runs the whole chain from SMTP to the list manager, all
+// real, in one test:
 // SMTP into a private Postfix, whose virtual(8) catch-all delivers the list
 // domain into the intake; mdclaim | mdroute | mdsweep -l | mdfail, run as
 // the intake's owner, hands each message over LMTP to a private Mailman 3;
 // the test looks in which of Mailman's queues each one landed.
 //
-// Postfix and the pipeline share the intake (user mdpipe-test); Mailman
+// Postfix and the pipeline share the intake (a user the test makes and
+// removes); Mailman
 // runs as list and shares nothing with them but the LMTP socket.
 //
 // It needs root, Postfix with pcre maps and Debian's mailman3; it skips
@@ -33,7 +35,7 @@ type hop struct {
 	id, from, rcpt, queue string
 }
 
-// hops are the list addresses of issue 6, item 1, for the list mylist
+// hops are the kinds of list address Mailman answers, for the list mylist
 // that Mailman knows, and one for a list it does not.
 var hops = []hop{
 	{"chain-post", "alice@example.org", "mylist@", "in"},

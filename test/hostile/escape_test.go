@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// Issue 11 §4: nothing escapes QUEUE. A symbolic link planted below QUEUE
+// Nothing escapes QUEUE (mdpipe(7), RULES: nothing outside QUEUE). A symbolic link planted below QUEUE
 // (for the list, its subqueue, or the subqueue's new/ or tmp/) is never
 // followed: the message is parked with a line that names the link, nothing
 // lands outside QUEUE, and mail for the other lists flows.
@@ -68,7 +68,7 @@ func TestQueueItselfSymlink(t *testing.T) {
 	s.wantAt(evilB, "mylist/post")
 }
 
-// Issue 13 §2: a typo never makes a queue. A mistyped QUEUE is one line
+// A typo never makes a queue. A mistyped QUEUE is one line
 // and exit 111, and nothing is made; mail for a list whose directory does
 // not exist is parked (no such list), and nothing is made either. With
 // -C, the list's directory is made on its first message.

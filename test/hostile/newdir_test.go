@@ -1,5 +1,5 @@
 // Package hostile feeds the mdpipe tools what a hostile or broken world
-// can put in their way (issue 4), and checks each time that the tools
+// can put in their way, and checks each time that the tools
 // give a one-line reason, park or leave the message but never lose it,
 // and write nothing outside the queue.
 package hostile
@@ -21,82 +21,66 @@ import (
 	"mdpipe/internal/testkit"
 )
 
-// Only regular files move (DESIGN rule 4): anything else in new/ is left
-// where it is, with a reason, and the real messages go on.
-
-func TestSymlinkInNew(t *testing.T) {
-	s := newSite(t)
-	ok := s.control()
-	secret := filepath.Join(s.root, "etc", "passwd")
-	evil := filepath.Join(s.intake, "new", "1700000001.M1P1Q2.symlink")
-	if err := os.Symlink(secret, evil); err != nil {
-		t.Fatal(err)
-	}
-	s.mark()
-	r := s.sh(pipeline)
-	r.wantStatus(t, 0, 0, 0, 0)
-	r.reason(t, "mdclaim", "skipping '"+evil+"': .*symlink")
-	s.wantAt(ok, "mylist/post")
-	if fi, err := os.Lstat(evil); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-		t.Errorf("the symlink was not left in new/: %v", err)
-	}
-	if b, err := os.ReadFile(secret); err != nil || string(b) != "root:x:0:0::/root:/bin/sh\n" {
-		t.Errorf("the symlink's target changed: %q, %v", b, err)
-	}
-}
-
-func TestFIFOInNew(t *testing.T) {
-	s := newSite(t)
-	ok := s.control()
-	fifo := filepath.Join(s.intake, "new", "1700000001.M1P1Q2.fifo")
-	if err := syscall.Mkfifo(fifo, 0o666); err != nil {
-		t.Fatal(err)
-	}
-	s.mark()
-	r := s.sh(pipeline) // a tool that opened the FIFO would hang until the minute's timeout
-	r.wantStatus(t, 0, 0, 0, 0)
-	r.reason(t, "mdclaim", "skipping '"+fifo+"': .*FIFO")
-	s.wantAt(ok, "mylist/post")
-	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
-		t.Errorf("the FIFO was not left in new/: %v", err)
-	}
-}
-
-func TestDirectoryInNew(t *testing.T) {
-	s := newSite(t)
-	ok := s.control()
-	dir := filepath.Join(s.intake, "new", "1700000001.M1P1Q2.dir")
-	s.mkdir(dir)
-	s.write(filepath.Join(dir, "inside"), okMessage)
-	s.mark()
-	r := s.sh(pipeline)
-	r.wantStatus(t, 0, 0, 0, 0)
-	r.reason(t, "mdclaim", "skipping '"+dir+"': .*directory")
-	s.wantAt(ok, "mylist/post")
-	if _, err := os.Stat(filepath.Join(dir, "inside")); err != nil {
-		t.Errorf("the directory was not left in new/: %v", err)
-	}
-}
-
-func TestDeviceInNew(t *testing.T) {
-	if os.Geteuid() != 0 {
-		testkit.SkipMissing(t, "needs root, to mknod a device")
-	}
-	s := newSite(t)
-	ok := s.control()
-	dev := filepath.Join(s.intake, "new", "1700000001.M1P1Q2.dev")
-	// A character device 1,3 is /dev/null: reading it would hand off
-	// an empty message, writing it would lose one.
-	if err := syscall.Mknod(dev, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
-		testkit.SkipMissing(t, "mknod: %v", err)
-	}
-	s.mark()
-	r := s.sh(pipeline)
-	r.wantStatus(t, 0, 0, 0, 0)
-	r.reason(t, "mdclaim", "skipping '"+dev+"': .*device")
-	s.wantAt(ok, "mylist/post")
-	if fi, err := os.Lstat(dev); err != nil || fi.Mode()&os.ModeDevice == 0 {
-		t.Errorf("the device was not left in new/: %v", err)
+// Only regular files move (mdpipe(7), RULES: regular files only):
+// anything else in new/ is left where it is, with a reason, and the real
+// messages go on. Each row makes one such entry at path and returns the
+// word mdclaim's line must have and the type it must still be.
+func TestNonRegularInNew(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		make func(t *testing.T, s *site, path string) (word string, kind os.FileMode)
+	}{
+		{"Symlink", func(t *testing.T, s *site, path string) (string, os.FileMode) {
+			secret := filepath.Join(s.root, "etc", "passwd")
+			if err := os.Symlink(secret, path); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if b, err := os.ReadFile(secret); err != nil || string(b) != "root:x:0:0::/root:/bin/sh\n" {
+					t.Errorf("the symlink's target changed: %q, %v", b, err)
+				}
+			})
+			return "symlink", os.ModeSymlink
+		}},
+		// A tool that opened the FIFO would hang until the minute's
+		// timeout.
+		{"FIFO", func(t *testing.T, s *site, path string) (string, os.FileMode) {
+			if err := syscall.Mkfifo(path, 0o666); err != nil {
+				t.Fatal(err)
+			}
+			return "FIFO", os.ModeNamedPipe
+		}},
+		{"Directory", func(t *testing.T, s *site, path string) (string, os.FileMode) {
+			s.mkdir(path)
+			s.write(filepath.Join(path, "inside"), okMessage)
+			return "directory", os.ModeDir
+		}},
+		// A character device 1,3 is /dev/null: reading it would hand off
+		// an empty message, writing it would lose one.
+		{"Device", func(t *testing.T, s *site, path string) (string, os.FileMode) {
+			if os.Geteuid() != 0 {
+				testkit.SkipMissing(t, "needs root, to mknod a device")
+			}
+			if err := syscall.Mknod(path, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+				testkit.SkipMissing(t, "mknod: %v", err)
+			}
+			return "device", os.ModeDevice
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSite(t)
+			ok := s.control()
+			path := filepath.Join(s.intake, "new", "1700000001.M1P1Q2."+strings.ToLower(tc.name))
+			word, kind := tc.make(t, s, path)
+			s.mark()
+			r := s.sh(pipeline)
+			r.wantStatus(t, 0, 0, 0, 0)
+			r.reason(t, "mdclaim", "skipping '"+path+"': .*"+word)
+			s.wantAt(ok, "mylist/post")
+			if fi, err := os.Lstat(path); err != nil || fi.Mode()&kind == 0 {
+				t.Errorf("the %s was not left in new/: %v", word, err)
+			}
+		})
 	}
 }
 
@@ -130,62 +114,55 @@ func TestIntakeNewUnreadable(t *testing.T) {
 	s.wantAt(ok, "new")
 }
 
-// One bad entry in new/ costs only itself (issue 11 §3): it is skipped
-// with one line, and the message behind it is handed off.
-
-// TestClaimNameTooLong: a name whose claim name (B:1,P) would pass
-// NAME_MAX. Sorting first, it stopped every later claim.
-func TestClaimNameTooLong(t *testing.T) {
-	s := newSite(t)
-	ok := s.control()
-	long := "1600000000." + strings.Repeat("a", 255-len("1600000000."))
-	s.deliver(long, okMessage)
-	s.mark()
-	r := s.sh(pipeline)
-	r.wantStatus(t, 100, 0, 0, 0)
-	r.reason(t, "mdclaim", "skipping '.*"+long+"': its claim name would be longer than 255 bytes")
-	s.wantAt(ok, "mylist/post")
-	s.wantAt(long, "new")
-}
-
-// TestImmutableInNew: a file that cannot be renamed (chattr +i). Sorting
-// first, it stopped every later claim, logged every 10 s for ever.
-func TestImmutableInNew(t *testing.T) {
-	if os.Geteuid() != 0 {
-		testkit.SkipMissing(t, "chattr +i needs root")
-	}
-	s := newSite(t)
-	ok := s.control()
-	stuck := s.deliver("1600000000.M1P1Q1.immutable", okMessage)
-	p := filepath.Join(s.intake, "new", stuck)
-	if out, err := exec.Command("chattr", "+i", p).CombinedOutput(); err != nil {
-		testkit.SkipMissing(t, "chattr +i: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("chattr", "-i", p).Run() })
-	s.mark()
-	r := s.sh(pipeline)
-	r.wantStatus(t, 100, 0, 0, 0)
-	r.reason(t, "mdclaim", "skipping '"+p+"': cannot claim: operation not permitted")
-	s.wantAt(ok, "mylist/post")
-	s.wantAt(stuck, "new")
-}
-
-// TestColonNameInNew: a name that begins with ':' was claimed as
-// cur/:1,P, which no tool parses back: it waited for ever.
-func TestColonNameInNew(t *testing.T) {
-	s := newSite(t)
-	ok := s.control()
-	colon := s.deliver(":2,S", okMessage)
-	s.mark()
-	r := s.sh(pipeline)
-	r.wantStatus(t, 100, 0, 0, 0)
-	r.reason(t, "mdclaim", "skipping '.*/new/:2,S': the name begins with ':'")
-	s.wantAt(ok, "mylist/post")
-	if _, err := os.Lstat(filepath.Join(s.intake, "new", colon)); err != nil {
-		t.Errorf("%s was not left in new/: %v", colon, err)
-	}
-	if _, err := os.Lstat(filepath.Join(s.intake, "cur", ":1,P")); err == nil {
-		t.Errorf("claimed as cur/:1,P")
+// One bad entry in new/ costs only itself: it is skipped with one line
+// (mdclaim exits 100), it stays in new/, and the message behind it is
+// handed off. Each row puts one such entry and returns its name and the
+// line mdclaim must give for it.
+func TestBadEntryInNew(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		put  func(t *testing.T, s *site) (entry, reason string)
+	}{
+		// A name whose claim name (B:1,P) would pass NAME_MAX. Sorting
+		// first, it stopped every later claim.
+		{"ClaimNameTooLong", func(t *testing.T, s *site) (string, string) {
+			long := s.deliver("1600000000."+strings.Repeat("a", 255-len("1600000000.")), okMessage)
+			return long, "skipping '.*" + long + "': its claim name would be longer than 255 bytes"
+		}},
+		// A file that cannot be renamed (chattr +i). Sorting first, it
+		// stopped every later claim, logged every 10 s for ever.
+		{"Immutable", func(t *testing.T, s *site) (string, string) {
+			if os.Geteuid() != 0 {
+				testkit.SkipMissing(t, "chattr +i needs root")
+			}
+			stuck := s.deliver("1600000000.M1P1Q1.immutable", okMessage)
+			p := filepath.Join(s.intake, "new", stuck)
+			if out, err := exec.Command("chattr", "+i", p).CombinedOutput(); err != nil {
+				testkit.SkipMissing(t, "chattr +i: %v %s", err, out)
+			}
+			t.Cleanup(func() { exec.Command("chattr", "-i", p).Run() })
+			return stuck, "skipping '" + p + "': cannot claim: operation not permitted"
+		}},
+		// A name that begins with ':' was claimed as cur/:1,P, which no
+		// tool parses back: it waited for ever.
+		{"ColonName", func(t *testing.T, s *site) (string, string) {
+			return s.deliver(":2,S", okMessage), "skipping '.*/new/:2,S': the name begins with ':'"
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSite(t)
+			ok := s.control()
+			bad, reason := tc.put(t, s)
+			s.mark()
+			r := s.sh(pipeline)
+			r.wantStatus(t, 100, 0, 0, 0)
+			r.reason(t, "mdclaim", reason)
+			s.wantAt(ok, "mylist/post")
+			s.wantAt(bad, "new")
+			if _, err := os.Lstat(filepath.Join(s.intake, "cur", ":1,P")); err == nil {
+				t.Errorf("claimed as cur/:1,P")
+			}
+		})
 	}
 }
 

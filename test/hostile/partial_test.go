@@ -10,7 +10,8 @@ import (
 	"mdpipe/internal/testkit"
 )
 
-// Issue 11 §6: a partial hand-off is never delivered twice. The maildir
+// A partial hand-off is never delivered twice (mdpipe(7), RULES:
+// exactly once). The maildir
 // tree links the message into its first list, then its second refuses it
 // for good (that list's new/ holds another message under the same name).
 // Parking it then let the documented retry, mdclaim -x, deliver it to the
@@ -48,7 +49,7 @@ func TestPartialHandOffNotTwice(t *testing.T) {
 	}
 }
 
-// Issue 11 §8: a copy across file systems keeps the message's mode: a
+// A copy across file systems keeps the message's mode: a
 // 0600 message stays 0600 in the queue, whatever the umask.
 func TestCopyKeepsMode(t *testing.T) {
 	if os.Geteuid() != 0 {

@@ -1,22 +1,19 @@
 package hostile
 
 import (
-	"errors"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/emersion/go-smtp"
+	"mdpipe/internal/testkit/smtpsink"
 )
 
-// Poison messages (issue 11 §2): a message whose own bytes make its
-// hand-off fail fails so on every try. It is parked as X with its reason,
-// and the message behind it is handed off in the same run; before, each
-// was retried as temporary for ever (here: until -t gives up, exit 111).
+// Poison messages (mdpipe(7), RULES: temporary or permanent): a message
+// whose own bytes make its hand-off fail fails so on every try. It is
+// parked as X with its reason, and the message behind it is handed off in
+// the same run; before, each was retried as temporary for ever (here:
+// until -t gives up, exit 111).
 
 // poisonB sorts before the control message, so that mdclaim claims it
 // first and the control one waits behind it.
@@ -67,20 +64,9 @@ func TestPoisonSenderFolded200K(t *testing.T) {
 }
 
 func TestPoisonSenderBareCRLMTP(t *testing.T) {
-	sink := startSink(t)
-	s := newSite(t)
-	ok := s.control()
-	s.deliver(poisonB, "Return-Path: <a\rb@example.org>\n"+poisonTail)
-	s.mark()
-	r := s.sh(`mdclaim "$INTAKE" | mdroute | mdsweep -t 3s -l ` + sink.addr + ` | mdfail`)
-	r.wantStatus(t, 0, 0, 100, 0)
+	s, r, sink := poisonLMTP(t, "Return-Path: <a\rb@example.org>\n")
 	r.reason(t, "mdsweep", "cannot hand off '"+filepath.Join(s.intake, "cur", poisonB+":1,P")+"': .*sender .*control character")
-	s.wantAt(poisonB, "X")
-	s.wantGone(ok)
-	if n := sink.taken(); n != 1 {
-		t.Errorf("the server took %d messages, want 1 (the control)", n)
-	}
-	for _, f := range sink.froms() {
+	for _, f := range sink.Froms() {
 		if strings.ContainsAny(f, "\r\n ") {
 			t.Errorf("MAIL FROM:<%q> reached the server", f)
 		}
@@ -89,102 +75,27 @@ func TestPoisonSenderBareCRLMTP(t *testing.T) {
 
 // A header cannot add a MAIL FROM parameter: the server sees none.
 func TestPoisonSenderParameterLMTP(t *testing.T) {
-	sink := startSink(t)
+	poisonLMTP(t, "Return-Path: <a@example.org> SIZE=1 BODY=8BITMIME\n")
+}
+
+// poisonLMTP hands a control message and a poison one (head, then
+// poisonTail) to an LMTP server: the poison is parked as X, and the
+// server takes the control alone.
+func poisonLMTP(t *testing.T, head string) (*site, result, *smtpsink.Sink) {
+	t.Helper()
+	sink := smtpsink.StartWith(t, smtpsink.Options{LMTP: true})
 	s := newSite(t)
 	ok := s.control()
-	s.deliver(poisonB, "Return-Path: <a@example.org> SIZE=1 BODY=8BITMIME\n"+poisonTail)
+	s.deliver(poisonB, head+poisonTail)
 	s.mark()
-	r := s.sh(`mdclaim "$INTAKE" | mdroute | mdsweep -t 3s -l ` + sink.addr + ` | mdfail`)
+	r := s.sh(`mdclaim "$INTAKE" | mdroute | mdsweep -t 3s -l ` + sink.Addr() + ` | mdfail`)
 	r.wantStatus(t, 0, 0, 100, 0)
 	s.wantAt(poisonB, "X")
 	s.wantGone(ok)
-	if n := sink.taken(); n != 1 {
-		t.Errorf("the server took %d messages, want 1", n)
+	if n := len(sink.Mail()); n != 1 {
+		t.Errorf("the server took %d messages, want 1 (the control)", n)
 	}
-}
-
-// sink is a real LMTP server (go-smtp's) on loopback that takes every
-// message for every recipient.
-type sink struct {
-	addr string
-	mu   sync.Mutex
-	from []string
-	took int
-	// hang, when not nil, makes the server read each message and never
-	// answer it until hang is closed; gotData hears of each message.
-	hang    chan struct{}
-	gotData chan struct{}
-}
-
-func startSink(t *testing.T) *sink { return startSinkMode(t, false) }
-
-func startSinkMode(t *testing.T, hang bool) *sink {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := &sink{addr: ln.Addr().String(), gotData: make(chan struct{}, 16)}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
-		return &sinkSession{k: k}, nil
-	}))
-	srv.LMTP = true
-	srv.Domain = "localhost"
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	if hang {
-		k.hang = make(chan struct{})
-		t.Cleanup(func() { close(k.hang) }) // runs before srv.Close
-	}
-	return k
-}
-
-func (k *sink) taken() int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.took
-}
-
-func (k *sink) froms() []string {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return append([]string(nil), k.from...)
-}
-
-type sinkSession struct {
-	k     *sink
-	rcpts []string
-}
-
-func (x *sinkSession) Reset()        { x.rcpts = nil }
-func (x *sinkSession) Logout() error { return nil }
-func (x *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
-	x.k.mu.Lock()
-	x.k.from = append(x.k.from, from)
-	x.k.mu.Unlock()
-	return nil
-}
-func (x *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	x.rcpts = append(x.rcpts, to)
-	return nil
-}
-func (x *sinkSession) Data(io.Reader) error { return errors.New("LMTP only") }
-func (x *sinkSession) LMTPData(r io.Reader, status smtp.StatusCollector) error {
-	if _, err := io.Copy(io.Discard, r); err != nil {
-		return err
-	}
-	x.k.gotData <- struct{}{}
-	if x.k.hang != nil {
-		<-x.k.hang
-		return errors.New("hung")
-	}
-	x.k.mu.Lock()
-	x.k.took++
-	x.k.mu.Unlock()
-	for _, rc := range x.rcpts {
-		status.SetStatus(rc, nil)
-	}
-	return nil
+	return s, r, sink
 }
 
 // A recipient whose DETAIL or HOST would carry "/" or ".." into a

@@ -12,7 +12,7 @@ import (
 	"mdpipe/internal/testkit"
 )
 
-// Issue 11 §5: the queue may change under a running mdsweep. A removed
+// The queue may change under a running mdsweep. A removed
 // SUBQUEUE (the list's directory still there) is made again; a removed
 // list is no list any more, and its mail is parked (no such list), or, for
 // a message that another list took, only said. Mail for the other lists

@@ -33,9 +33,7 @@ func newSite(t *testing.T) *site {
 	root := t.TempDir()
 	s := &site{t: t, root: root, intake: filepath.Join(root, "intake"),
 		queue: filepath.Join(root, "spool", "mdpipe", "queue")}
-	for _, d := range []string{"tmp", "new", "cur"} {
-		s.mkdir(filepath.Join(s.intake, d))
-	}
+	testkit.Maildir(t, s.intake, 0o755)
 	s.mkdir(s.queue)
 	// A list exists when its directory does (mdsweep makes none without -C).
 	s.mkdir(filepath.Join(s.queue, "mylist"))
@@ -59,14 +57,22 @@ func (s *site) write(path, content string) {
 	}
 }
 
+// readOnly makes dirs 0555 until the test ends, then writable again, so
+// that the test's user can remove its temporary directory.
+func (s *site) readOnly(dirs ...string) {
+	s.t.Helper()
+	for _, d := range dirs {
+		if err := os.Chmod(d, 0o555); err != nil {
+			s.t.Fatal(err)
+		}
+		s.t.Cleanup(func() { os.Chmod(d, 0o755) })
+	}
+}
+
 // deliver puts a message into new/ the MTA way, and returns its name B.
 func (s *site) deliver(b, content string) string {
 	s.t.Helper()
-	tmp := filepath.Join(s.intake, "tmp", b)
-	s.write(tmp, content)
-	if err := os.Rename(tmp, filepath.Join(s.intake, "new", b)); err != nil {
-		s.t.Fatal(err)
-	}
+	testkit.Deliver(s.t, s.intake, b, content)
 	return b
 }
 
@@ -105,7 +111,7 @@ func (s *site) mark() {
 	s.t.Cleanup(s.nothingOutside)
 }
 
-// nothingOutside checks DESIGN rule 5: nothing was written outside QUEUE
+// nothingOutside checks (mdpipe(7), RULES: nothing outside QUEUE) that nothing was written outside QUEUE
 // (nor in the intake beyond its three directories), and the queue holds
 // maildirs of safe names only.
 func (s *site) nothingOutside() {

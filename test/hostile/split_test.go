@@ -121,7 +121,7 @@ func asleep(pid int) bool {
 	return true
 }
 
-// Issue 11 §1: every record of a message reaches the same hand-off, for
+// Every record of a message reaches the same hand-off, for
 // any read boundary. A read that ended between two records of one message
 // once made mdsweep hand the message off to the lists it had read, and
 // skip the rest in silence: the claim was gone by then.
@@ -170,12 +170,7 @@ func TestSplitRecordsWriterDies(t *testing.T) {
 	}
 	r := result{stderr: stderr}
 	r.reason(t, "mdsweep", "incomplete message '.*"+evilB+":1,P': 50 of 100 records came; not handed off, left claimed")
-	for _, l := range lists {
-		if ents, _ := os.ReadDir(filepath.Join(s.queue, l, "post", "new")); len(ents) > 0 {
-			t.Fatalf("%s got the message from an incomplete set of records", l)
-		}
-	}
-	s.wantAt(evilB, "claimed")
+	s.wantNoneGot(lists)
 	// Recovery sends it down whole.
 	r = s.sh(`mdclaim -r 1ms "$INTAKE" | mdroute | mdsweep -q "$QUEUE" | mdfail`)
 	r.wantStatus(t, 0, 0, 0, 0)
@@ -184,6 +179,18 @@ func TestSplitRecordsWriterDies(t *testing.T) {
 			t.Fatalf("after recovery: %v", err)
 		}
 	}
+}
+
+// wantNoneGot checks that none of lists got the message from an
+// incomplete set of records, and that it stays claimed.
+func (s *site) wantNoneGot(lists []string) {
+	s.t.Helper()
+	for _, l := range lists {
+		if ents, _ := os.ReadDir(filepath.Join(s.queue, l, "post", "new")); len(ents) > 0 {
+			s.t.Fatalf("%s got the message from an incomplete set of records", l)
+		}
+	}
+	s.wantAt(evilB, "claimed")
 }
 
 // afterLines returns the offset just after the first k lines of b.
@@ -218,10 +225,5 @@ func TestSplitRecordsStop(t *testing.T) {
 	}
 	r := result{stderr: stderr}
 	r.reason(t, "mdsweep", "incomplete message '.*"+evilB+":1,P': stopped after 5 of 10 records; not handed off, left claimed")
-	for _, l := range lists {
-		if ents, _ := os.ReadDir(filepath.Join(s.queue, l, "post", "new")); len(ents) > 0 {
-			t.Fatalf("%s got the message from an incomplete set of records", l)
-		}
-	}
-	s.wantAt(evilB, "claimed")
+	s.wantNoneGot(lists)
 }

@@ -12,9 +12,10 @@ import (
 	"time"
 
 	"mdpipe/internal/testkit"
+	"mdpipe/internal/testkit/smtpsink"
 )
 
-// A stop is bounded (issue 11 §7): SIGTERM while a hand-off hangs ends
+// A stop is bounded (mdpipe(7), RULES: a clean stop): SIGTERM while a hand-off hangs ends
 // mdsweep within seconds, leaving the message claimed. Before, an LMTP
 // server that took the message and never answered held mdsweep for its
 // 5-minute reply timeout (297 s), and a command for its -T (10 minutes).
@@ -73,18 +74,18 @@ func sweepAndStop(t *testing.T, s *site, started func() bool, args ...string) (i
 }
 
 func TestStopLMTPServerNeverAnswers(t *testing.T) {
-	k := startSinkMode(t, true)
+	k := smtpsink.StartWith(t, smtpsink.Options{LMTP: true, Hang: true})
 	s := newSite(t)
 	ok := s.control()
 	s.mark()
 	status, _ := sweepAndStop(t, s, func() bool {
 		select {
-		case <-k.gotData:
+		case <-k.Arrived():
 			return true
 		default:
 			return false
 		}
-	}, "-l", k.addr)
+	}, "-l", k.Addr())
 	if status != 0 {
 		t.Errorf("exit %d, want 0: a stop is not a failure", status)
 	}

@@ -50,16 +50,8 @@ type site struct {
 func newSite(t *testing.T, prefix string) *site {
 	postfixsite.Require(t)
 	s := &site{t: t, own: postfixsite.Owner(t), bin: testkit.BuildTools(t)}
-	// Not t.TempDir(): its parents are 0700, closed to Postfix and to
-	// the pipeline's user.
-	base, err := os.MkdirTemp("", prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) }) // after Postfix stops
-	testkit.Mkdir(t, base, 0o755)
-	s.base = base
-	s.pf = postfixsite.New(t, base, s.own, postfixsite.VirtualRecipe)
+	s.base = testkit.OpenTempDir(t, prefix) // removed after Postfix stops
+	s.pf = postfixsite.New(t, s.base, s.own, postfixsite.VirtualRecipe)
 	s.pf.Start(t)
 	return s
 }

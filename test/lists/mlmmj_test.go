@@ -1,6 +1,7 @@
 package lists
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,7 +48,7 @@ func newMlmmj(t *testing.T) *mlmmj {
 	// mlmmj-make-ml asks for the domain, the owner, the texts' language,
 	// and whether to chown the list to -c's user.
 	run(t, nil, domain+"\n"+mlmmjOwner+"\nen\ny\n", nil,
-		"/usr/bin/mlmmj-make-ml", "-L", "mylist", "-s", m.spool, "-c", testkit.TestUser+":"+testkit.TestUser)
+		"/usr/bin/mlmmj-make-ml", "-L", "mylist", "-s", m.spool, "-c", fmt.Sprintf("%d:%d", m.own.UID, m.own.GID))
 	control := filepath.Join(m.dir, "control")
 	testkit.WriteFile(t, filepath.Join(control, "relayhost"), "127.0.0.1\n")
 	testkit.WriteFile(t, filepath.Join(control, "smtpport"), strconv.Itoa(m.sink.Port)+"\n")

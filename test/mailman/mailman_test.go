@@ -39,11 +39,7 @@ func newSite(t *testing.T) *site {
 	ms := mailmansite.New(t)
 	ms.Bin = bin
 	s := &site{Site: ms, t: t, intake: filepath.Join(ms.Root, "intake")}
-	for _, d := range []string{"tmp", "new", "cur"} {
-		if err := os.MkdirAll(filepath.Join(s.intake, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testkit.Maildir(t, s.intake, 0o755)
 	testkit.ChownTree(t, s.intake, s.Own.UID, s.Own.GID)
 	return s
 }
@@ -62,8 +58,7 @@ func (s *site) deliver(name, rcpt string) {
 		"From: Alice <alice@example.org>\nTo: %s\nSubject: %s\n"+
 		"Date: Sat, 28 Nov 2026 12:00:00 +0000\nMessage-ID: <%s@mdpipe.test>\n"+
 		"MIME-Version: 1.0\nContent-Type: text/plain\n\nhello from %s\n", rcpt, rcpt, name, name, name)
-	p := filepath.Join(s.intake, "new", "1795000000.M"+name+"P1.mdpipe")
-	testkit.WriteFile(s.t, p, msg)
+	p := testkit.Deliver(s.t, s.intake, "1795000000.M"+name+"P1.mdpipe", msg)
 	if err := os.Chown(p, s.Own.UID, s.Own.GID); err != nil {
 		s.t.Fatal(err)
 	}

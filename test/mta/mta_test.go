@@ -17,15 +17,16 @@
 // namespace of its own (unshare -m) where private directories of the test
 // are bound over /var/lib, /var/spool, /var/log and /run, and the unpacked
 // /usr/sbin or /usr/libexec over the system's. Nothing on the machine
-// changes but the system users the packages' postinst would create
-// (Debian-exim; opensmtpd, opensmtpq) and the test user.
+// changes: the system users the packages' postinst would create
+// (Debian-exim; opensmtpd, opensmtpq) and the user of the intake exist
+// only while a test runs, made and removed by the test itself, unless
+// the machine had them before.
 //
 // They need root; without it, or without the unpacked packages, they skip
 // with the reason.
 package mta
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"net"
@@ -94,13 +95,12 @@ func requireLive(t testing.TB) {
 	}
 }
 
-// systemUsers creates the system users a package's postinst would.
+// systemUsers makes sure of the system users a package's postinst would
+// have made; those the machine lacks exist for the test alone.
 func systemUsers(t testing.TB, names ...string) {
 	t.Helper()
 	for _, n := range names {
-		if _, err := testkit.SystemUser(n); err != nil {
-			t.Fatal(err)
-		}
+		testkit.NeedSystemUser(t, n)
 	}
 }
 
@@ -131,22 +131,13 @@ var knownLists = []string{"mylist", "foo-bar"}
 
 func newSite(t *testing.T) *site {
 	t.Helper()
-	own, err := testkit.SystemUser(testkit.TestUser)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := os.MkdirTemp("", "mdpipe-mta-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) }) // registered first: runs after the MTA stops
-	testkit.Mkdir(t, base, 0o755)
+	name, own := testkit.NewUser(t)
+	base := testkit.OpenTempDir(t, "mdpipe-mta-") // removed after the MTA stops
 	s := &site{base: base, intake: filepath.Join(base, "mail", "intake"), queue: filepath.Join(base, "queue"),
-		lists: filepath.Join(base, "lists"), own: own, user: testkit.TestUser, bin: testkit.BuildTools(t)}
+		lists: filepath.Join(base, "lists"), own: own, user: name, bin: testkit.BuildTools(t)}
 	testkit.Mkdir(t, filepath.Join(base, "mail"), 0o755)
-	for _, d := range []string{s.intake, s.intake + "/tmp", s.intake + "/new", s.intake + "/cur", s.queue} {
-		testkit.Mkdir(t, d, 0o700)
-	}
+	testkit.Maildir(t, s.intake, 0o700)
+	testkit.Mkdir(t, s.queue, 0o700)
 	// mdsweep -q takes the queue and its lists as they are.
 	for _, l := range knownLists {
 		testkit.Mkdir(t, filepath.Join(s.queue, l), 0o700)
@@ -396,23 +387,7 @@ func (s *site) deliverAndRoute(t *testing.T, d *daemon, addr, header string) {
 			}
 		}
 	}
-	got := map[string]int{}
-	err := filepath.WalkDir(s.queue, func(path string, de os.DirEntry, err error) error {
-		if err != nil || de.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(s.queue, path)
-		parts := strings.Split(rel, string(filepath.Separator))
-		if len(parts) != 4 || parts[2] != "new" {
-			t.Errorf("queue holds %s, outside any LIST/SUBQUEUE/new/", rel)
-			return nil
-		}
-		got[postfixsite.TestID(t, path)+" -> "+parts[0]+"/"+parts[1]]++
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := postfixsite.QueueCopies(t, s.queue, nil)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("queues (-want +got):\n%s", diff)
 	}
@@ -440,15 +415,8 @@ func (s *site) deliverAndRoute(t *testing.T, d *daemon, addr, header string) {
 // unless that field comes before the message's own header (From:).
 func envelope(t *testing.T, path, name string) (id, rcpt string) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
 	seenFrom := false
-	for sc.Scan() && sc.Text() != "" {
-		l := sc.Text()
+	for _, l := range postfixsite.HeaderLines(t, path) {
 		if k, v, ok := strings.Cut(l, ":"); ok {
 			switch {
 			case k == name && rcpt == "":

@@ -4,7 +4,8 @@
 // the intake, hands every message to the list queue its RCPT TO names.
 //
 // It needs root (it starts Postfix, on a port of its own on 127.0.0.1,
-// and adds the system user mdpipe-test) and Debian's postfix and
+// and adds a system user for the intake, removed when it ends) and
+// Debian's postfix and
 // postfix-pcre; it skips without them (under CI=true: fails). CI runs it
 // as root.
 package postfix
@@ -170,7 +171,7 @@ func parkedIDs(ms []message) []string {
 	for _, m := range ms {
 		for _, d := range m.want {
 			if d.List == "" && !d.Refused {
-				ids = append(ids, m.id)
+				ids = append(ids, m.ID)
 			}
 		}
 	}
@@ -201,34 +202,20 @@ func checkQueues(t *testing.T, queue string, ms []message, own testkit.Owner) {
 	for _, m := range ms {
 		for _, d := range m.want {
 			if d.List != "" && !d.Refused {
-				want[m.id+" -> "+d.List+"/"+d.Sub]++
+				want[m.ID+" -> "+d.List+"/"+d.Sub]++
 			}
 		}
 	}
-	got := map[string]int{}
-	err := filepath.WalkDir(queue, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(queue, path)
-		parts := strings.Split(rel, string(filepath.Separator))
-		if len(parts) != 4 || parts[2] != "new" {
-			t.Errorf("queue holds %s, outside any LIST/SUBQUEUE/new/", rel)
-			return nil
-		}
-		fi, err := d.Info()
+	got := postfixsite.QueueCopies(t, queue, func(path, rel string) {
+		fi, err := os.Lstat(path)
 		if err != nil {
-			return err
+			t.Error(err)
+			return
 		}
 		if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != own.UID {
 			t.Errorf("queue file %s owned by uid %d, want %d", rel, st.Uid, own.UID)
 		}
-		got[postfixsite.TestID(t, path)+" -> "+parts[0]+"/"+parts[1]]++
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("queues (-want +got):\n%s", diff)
 	}

@@ -15,7 +15,8 @@ import (
 	"mdpipe/internal/testkit"
 )
 
-// The safety features of issue 4 that the torture run does not reach,
+// The safety features (no stranded claims, bounded claims, a clean
+// stop) that the torture run does not reach,
 // each run as a user runs it.
 
 // newIntake makes an intake maildir and a queue path under a test dir.

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The poison mix (issue 11): about one message in poisonEvery is one of
+// The poison mix: about one message in poisonEvery is one of
 // the inputs that once split, stalled or stranded a pipeline. The chaos
 // runs must still end with every message in its queues, none twice, and
 // the junk in new/ left alone, costing only itself.

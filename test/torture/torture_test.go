@@ -1,6 +1,6 @@
 // Package torture runs mdpipe the way a site does, streaming pipelines
 // over one intake maildir, while a chaos loop kill -9's their stages, and
-// then accounts for every message (issue 4): each must be in exactly one
+// then accounts for every message (mdpipe(7), RULES: exactly once): each must be in exactly one
 // queue, none parked, none stranded, none lost, none twice.
 //
 // The default is a short run for `make test`; `make torture` runs the

@@ -122,13 +122,11 @@ func Require(t testing.TB) {
 	}
 }
 
-// Owner returns testkit.TestUser, creating it if missing.
+// Owner returns the intake's user, a user of the test's own
+// (testkit.NewUser), removed when the test ends.
 func Owner(t testing.TB) testkit.Owner {
 	t.Helper()
-	own, err := testkit.SystemUser(testkit.TestUser)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, own := testkit.NewUser(t)
 	return own
 }
 
@@ -186,7 +184,7 @@ func New(t testing.TB, base string, own testkit.Owner, rc Recipe) *Instance {
 	// Debian's master.cf, without chroot: a chrooted smtpd would need
 	// configure-instance.sh to copy /etc files into the queue directory.
 	// Its smtpd listens on a port of its own, free when New runs.
-	p.Addr = freeAddr(t)
+	p.Addr = "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
 	master := testkit.ReadFile(t, "/etc/postfix/master.cf")
 	if !smtpService.MatchString(master) {
 		t.Fatal("/etc/postfix/master.cf has no 'smtp inet' line to give the instance its own port")
@@ -253,17 +251,6 @@ func (p *Instance) buildAliases(t testing.TB, recipes, name string, subst *strin
 			t.Fatal(err)
 		}
 	}
-}
-
-// freeAddr returns a loopback address no one listens on now.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // Start takes the lock, starts Postfix, stops it when the test ends (also

@@ -1,12 +1,10 @@
 package postfixsite
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"net/smtp"
 	"net/textproto"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -89,23 +87,4 @@ func (m Message) Bytes() []byte {
 	return fmt.Appendf(nil, "%sFrom: Test <%s>\nTo: %s\n%sDate: %s\nMessage-ID: %s\nX-Test-Id: %s\n\nbody of %s\n",
 		m.Header, from, strings.Join(m.Rcpts, ", "), subject,
 		time.Now().Format(time.RFC1123Z), MessageID(m.ID), m.ID, m.ID)
-}
-
-// TestID returns the X-Test-Id a delivered message carries, read without
-// mdpipe's own code.
-func TestID(t testing.TB, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() && sc.Text() != "" {
-		if v, ok := strings.CutPrefix(sc.Text(), "X-Test-Id: "); ok {
-			return v
-		}
-	}
-	t.Errorf("%s has no X-Test-Id", path)
-	return ""
 }
