@@ -3,10 +3,12 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -31,7 +33,8 @@ type Input struct {
 	r        *bufio.Reader
 	fd       int
 	idle     func()
-	outFd    int // a pipe to the next tool, watched while waiting; -1: none
+	outFd    int             // a pipe to the next tool, watched while waiting; -1: none
+	stop     context.Context // ends the waits for input (StopWaits)
 }
 
 // NewInput reads operands, or standard input when there are none.
@@ -55,6 +58,17 @@ func NewReaderInput(r io.Reader) *Input {
 	return &Input{r: bufio.NewReaderSize(r, maxRecord), fd: -1, outFd: -1}
 }
 
+// StopWaits makes a wait for input end once ctx is done: Next then
+// returns ctx's error. What can be read without waiting is still read.
+func (in *Input) StopWaits(ctx context.Context) { in.stop = ctx }
+
+func (in *Input) stopCtx() context.Context {
+	if in.stop == nil {
+		return context.Background()
+	}
+	return in.stop
+}
+
 // ErrDownstreamGone says the tool after us in the pipeline exited: there
 // is no one to pass records to, so this tool exits too, and the whole
 // pipeline ends for its supervisor to restart.
@@ -69,14 +83,34 @@ func PipeFd(fd int) int {
 	return -1
 }
 
-// WaitReadable blocks until fd is readable, and returns ErrDownstreamGone
-// if meanwhile the pipe outFd (if not -1) lost its reader.
-func WaitReadable(fd, outFd int, timeout time.Duration) error {
+// WaitReadable blocks until fd is readable, timeout (negative: no limit)
+// has passed, or ctx is done (then it returns ctx's error), and returns
+// ErrDownstreamGone if meanwhile the pipe outFd (if not -1) lost its
+// reader. A negative fd is not waited on: that is a sleep that still
+// watches outFd and ctx.
+func WaitReadable(ctx context.Context, fd, outFd int, timeout time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	gone := -1
 	if outFd >= 0 {
 		// A pipe's write end reports POLLERR once no reader is left;
 		// that needs no requested events.
+		gone = len(fds)
 		fds = append(fds, unix.PollFd{Fd: int32(outFd)})
+	}
+	woken := -1
+	if ctx.Done() != nil {
+		// poll(2) cannot wait on a channel: a pipe whose write end is
+		// closed when ctx is done wakes it instead.
+		wake, release, err := wakeOn(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
+		woken = len(fds)
+		fds = append(fds, unix.PollFd{Fd: int32(wake), Events: unix.POLLIN})
 	}
 	ms := -1
 	if timeout >= 0 {
@@ -90,11 +124,31 @@ func WaitReadable(fd, outFd int, timeout time.Duration) error {
 		if err != nil {
 			return err
 		}
-		if len(fds) > 1 && fds[1].Revents&(unix.POLLERR|unix.POLLHUP) != 0 {
+		if woken >= 0 && fds[woken].Revents != 0 {
+			return ctx.Err()
+		}
+		if gone >= 0 && fds[gone].Revents&(unix.POLLERR|unix.POLLHUP) != 0 {
 			return ErrDownstreamGone
 		}
 		return nil
 	}
+}
+
+// wakeOn returns the read end of a pipe that becomes readable (its end)
+// once ctx is done, and a function that closes both ends.
+func wakeOn(ctx context.Context) (int, func(), error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return -1, nil, err
+	}
+	var once sync.Once
+	closeW := func() { once.Do(func() { unix.Close(p[1]) }) }
+	stop := context.AfterFunc(ctx, closeW)
+	return p[0], func() {
+		stop()
+		closeW() // after the AfterFunc's own call, if it started: once
+		unix.Close(p[0])
+	}, nil
 }
 
 // IsTerminal reports whether fd is a terminal.
@@ -126,7 +180,7 @@ func (in *Input) Next() ([]byte, error) {
 				in.idle()
 			}
 			if in.fd >= 0 {
-				if err := WaitReadable(in.fd, in.outFd, -1); err != nil {
+				if err := WaitReadable(in.stopCtx(), in.fd, in.outFd, -1); err != nil {
 					return nil, err
 				}
 			}
@@ -213,10 +267,10 @@ func (in *Input) Peek() ([]byte, bool) {
 }
 
 // PeekWithin is Peek that waits for the next record: up to d, and no
-// longer than until stop is closed. mdsweep uses it for the rest of a
+// longer than until ctx is done. mdsweep uses it for the rest of a
 // message whose first record said how many it has: the tool before it
 // writes them together, so they come at once, unless it died.
-func (in *Input) PeekWithin(d time.Duration, stop <-chan struct{}) ([]byte, bool) {
+func (in *Input) PeekWithin(ctx context.Context, d time.Duration) ([]byte, bool) {
 	if in.r == nil || in.fd < 0 {
 		return in.Peek()
 	}
@@ -234,13 +288,7 @@ func (in *Input) PeekWithin(d time.Duration, stop <-chan struct{}) ([]byte, bool
 		if left <= 0 {
 			return nil, false
 		}
-		select {
-		case <-stop:
-			return nil, false
-		default:
-		}
-		// Wake now and then to see a stop: a poll cannot wait on it.
-		if err := WaitReadable(in.fd, in.outFd, min(left, 100*time.Millisecond)); err != nil {
+		if err := WaitReadable(ctx, in.fd, in.outFd, left); err != nil {
 			return nil, false
 		}
 	}

@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"context"
 	"time"
 	"unsafe"
 
@@ -64,8 +65,9 @@ func (h *Held) Update() {
 
 // Wait returns once at most below claims are held, or after timeout
 // (negative: no limit). If outFd is a pipe (not -1) whose reader has
-// gone, it returns true at once.
-func (h *Held) Wait(below int, timeout time.Duration, outFd int) (downstreamGone bool) {
+// gone, it returns true at once. It returns false at once when ctx is
+// done (a stop).
+func (h *Held) Wait(ctx context.Context, below int, timeout time.Duration, outFd int) (downstreamGone bool) {
 	var deadline time.Time
 	if timeout >= 0 {
 		deadline = time.Now().Add(timeout)
@@ -84,9 +86,12 @@ func (h *Held) Wait(below int, timeout time.Duration, outFd int) (downstreamGone
 		if h.fd < 0 && (wait < 0 || wait > pollHeld) {
 			wait = pollHeld
 		}
-		err := cli.WaitReadable(h.fd, outFd, wait)
+		err := cli.WaitReadable(ctx, h.fd, outFd, wait)
 		if err == cli.ErrDownstreamGone {
 			return true
+		}
+		if ctx.Err() != nil {
+			return false
 		}
 	}
 }

@@ -1,0 +1,233 @@
+package tool
+
+import (
+	"context"
+	"path/filepath"
+	"time"
+
+	"mdpipe/internal/cli"
+	"mdpipe/internal/intake"
+	"mdpipe/internal/stage"
+	"mdpipe/internal/watch"
+)
+
+// writeEvery is how many claims mdclaim makes before it writes them: the
+// stages after it start on the first while it claims the rest of a big
+// backlog, and a stop finds few claims made but unwritten.
+const writeEvery = 64
+
+// claimer is mdclaim's loop: claim a batch, write it, look after the
+// recovery and tmp/, wait; until done, the next stage is gone, or the
+// stop.
+type claimer struct {
+	*stage.Stage
+	c            *intake.Claimer
+	out          *claimOut
+	max          int
+	wait, follow bool
+	age, rescan  time.Duration
+	bound        int
+
+	w       *watch.Watcher // wakes the wait for mail (-w, -f)
+	held    *watch.Held    // the claims held, against the bound
+	outFd   int            // the pipe to the next stage, or -1
+	claimed int
+	// When the recovery (-r) and the tmp/ clean-up are due next.
+	nextRecover, nextClean time.Time
+}
+
+// run returns the exit status. A stop (ctx) ends it after the batch in
+// hand, whose claims not yet written go back to new/.
+func (m *claimer) run(ctx context.Context) cli.Status {
+	if !m.open() {
+		return m.Status()
+	}
+	defer m.close()
+	m.upkeep()
+	for {
+		full := m.atBound()
+		var err error
+		if !full {
+			var more bool
+			more, err = m.claimSome()
+			if ctx.Err() != nil || !m.write(ctx) {
+				m.giveBack()
+				return m.Status()
+			}
+			if err != nil {
+				m.Log.Printf("%v", err)
+				if !m.follow && !m.wait {
+					m.Note(cli.Temp)
+					return m.Status()
+				}
+			}
+			if m.max > 0 && m.claimed >= m.max {
+				return m.done()
+			}
+			if more && err == nil {
+				continue
+			}
+			if !m.follow && (!m.wait || m.claimed > 0) {
+				return m.done()
+			}
+		}
+		if m.follow && m.upkeep() {
+			continue // claim what the recovery returned
+		}
+		gone := m.sleep(ctx, full, err)
+		if ctx.Err() != nil {
+			return m.Status()
+		}
+		if gone {
+			if !m.StopPending(cli.ErrDownstreamGone) {
+				m.Log.Printf("%v", cli.ErrDownstreamGone)
+				m.Note(cli.Temp)
+			}
+			return m.Status()
+		}
+	}
+}
+
+// open sets up the waits: for mail (-w, -f), and for claims handed off
+// or parked (the bound).
+func (m *claimer) open() bool {
+	m.outFd = cli.PipeFd(1)
+	if m.wait || m.follow {
+		dir := filepath.Join(m.c.Maildir, "new")
+		if m.c.Retry {
+			dir = filepath.Join(m.c.Maildir, "cur")
+		}
+		// Watch before the first scan: a delivery during the scan then
+		// wakes the wait that follows it.
+		var err error
+		if m.w, err = watch.New(dir); err != nil {
+			m.Log.Printf("no inotify on %s, polling every %v: %v", dir, watch.PollInterval, err)
+		}
+	}
+	if m.bound > 0 {
+		cur := filepath.Join(m.c.Maildir, "cur")
+		held, err := watch.NewHeld(cur)
+		if held == nil {
+			m.Log.Printf("cannot read '%s': %v", cur, err)
+			m.Note(cli.Temp)
+			return false
+		}
+		if err != nil {
+			m.Log.Printf("no inotify on %s, looking claims up instead: %v", cur, err)
+		}
+		m.held = held
+	}
+	return true
+}
+
+func (m *claimer) close() {
+	if m.w != nil {
+		m.w.Close()
+	}
+	if m.held != nil {
+		m.held.Close()
+	}
+	m.c.Close()
+}
+
+// atBound reports whether mdclaim holds as many claims as the bound lets
+// it (mdpipe(7), RULES: bounded claims).
+func (m *claimer) atBound() bool {
+	if m.held == nil {
+		return false
+	}
+	m.held.Update()
+	return m.held.Len() >= m.bound
+}
+
+// claimSome claims the next batch: at most writeEvery, what is left of
+// -n, and the room under the bound.
+func (m *claimer) claimSome() (more bool, err error) {
+	left := writeEvery
+	if m.max > 0 {
+		left = min(left, m.max-m.claimed)
+	}
+	if m.held != nil {
+		left = min(left, m.bound-m.held.Len())
+	}
+	res, err := m.c.Scan(left, func(path string) {
+		m.out.add(path)
+		if m.held != nil {
+			m.held.Add(filepath.Base(path))
+		}
+	})
+	m.claimed += res.Claimed
+	m.Note(res.Status)
+	return res.More, err
+}
+
+// write writes the batch. It reports false when the write failed: the
+// next stage gone, or the stop interrupted a write into a full pipe.
+func (m *claimer) write(ctx context.Context) bool {
+	err := m.out.flush()
+	if err != nil && ctx.Err() == nil {
+		m.OutputFailed(err)
+	}
+	return err == nil
+}
+
+// giveBack returns to new/ the claims nobody downstream has read: they
+// cannot have been passed on (a stop, or the next stage gone).
+func (m *claimer) giveBack() {
+	for _, p := range m.out.unwritten() {
+		if _, err := intake.GiveBack(p); err != nil {
+			m.Log.Printf("%v", err)
+		}
+	}
+	m.out.claims, m.out.ends, m.out.buf = nil, nil, nil
+}
+
+// done is the end of a run that claimed what it could: 1 if nothing.
+func (m *claimer) done() cli.Status {
+	if m.claimed == 0 {
+		m.Note(cli.None)
+	}
+	return m.Status()
+}
+
+// upkeep returns old claims nobody holds to new/ (-r) and removes stale
+// tmp/ files (-f), each when it is due. It reports whether the recovery
+// ran.
+func (m *claimer) upkeep() (recovered bool) {
+	now := time.Now()
+	if m.age > 0 && !now.Before(m.nextRecover) {
+		err := intake.Recover(m.c.Maildir, m.age, func(claim, back string) {
+			m.Log.Printf("returned '%s' to new/: claimed more than %v ago and not locked", claim, m.age)
+		})
+		if err != nil {
+			m.Log.Printf("recovery: %v", err)
+		}
+		m.nextRecover, recovered = now.Add(m.age/2), true
+	}
+	if m.follow && !now.Before(m.nextClean) {
+		if err := intake.CleanTmp(m.c.Maildir); err != nil {
+			m.Log.Printf("cleaning %s: %v", filepath.Join(m.c.Maildir, "tmp"), err)
+		}
+		m.nextClean = now.Add(cleanEvery)
+	}
+	return recovered
+}
+
+// sleep waits for mail, or, at the bound, until a quarter of the bound
+// is handed off or parked, so that the stages work in batches, not one
+// wake-up a message; at most until the rescan (sooner after a failed
+// scan: the maildir may come back) or the next recovery. It reports
+// whether the next stage is gone.
+func (m *claimer) sleep(ctx context.Context, full bool, scanErr error) (downstreamGone bool) {
+	timeout := m.rescan
+	if scanErr != nil {
+		timeout = min(timeout, 10*time.Second)
+	}
+	if m.follow && m.age > 0 {
+		timeout = min(timeout, time.Until(m.nextRecover))
+	}
+	if full {
+		return m.held.Wait(ctx, m.bound-max(1, m.bound/4), timeout, m.outFd)
+	}
+	return m.w.Wait(ctx, timeout, m.outFd)
+}
