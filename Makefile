@@ -6,8 +6,10 @@ GO ?= go
 # staticcheck is pinned in go.mod (its tool directive): no install needed.
 STATICCHECK ?= $(GO) tool staticcheck
 TOOLS = mdclaim mdroute mdsweep mdfail
+# The four stages as one supervised service (mdpipe-service(8)).
+SERVICE = mdpipe-service
 
-all: $(TOOLS:%=bin/%)
+all: $(TOOLS:%=bin/%) bin/$(SERVICE)
 
 bin/%: FORCE
 	$(GO) build -o $@ ./cmd/$*
@@ -50,8 +52,7 @@ demo: all
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
-	cp $(TOOLS:%=bin/%) $(DESTDIR)$(BINDIR)/
-	cp examples/service/mdpipe-service $(DESTDIR)$(BINDIR)/
+	cp $(TOOLS:%=bin/%) bin/$(SERVICE) $(DESTDIR)$(BINDIR)/
 	cp $(TOOLS:%=man/%.1) $(DESTDIR)$(MANDIR)/man1/
 	cp man/*.7 $(DESTDIR)$(MANDIR)/man7/
 	cp man/*.8 $(DESTDIR)$(MANDIR)/man8/

@@ -11,7 +11,7 @@ import (
 // TestDaemontools runs examples/service/daemontools under supervise, its
 // log under a second supervise on log/, as svscan would pair them.
 func TestDaemontools(t *testing.T) {
-	needs(t, "supervise", "svc", "svstat", "multilog", "envdir", "setuidgid", "pgrphack")
+	needs(t, "supervise", "svc", "svstat", "multilog", "envdir", "setuidgid")
 	s := newSite(t, "daemontools", nil)
 	s.superviseWithLog("supervise", func(dir string) { run(t, "svc", "-dx", dir) })
 	var shell int

@@ -144,14 +144,16 @@ func (r *runitService) kill(name string) {
 }
 
 // checkRestartLog checks the log after the deaths: the stages saying
-// their reader went, the shell's and finish's exit lines, and a line for
-// each claim mdclaim -r returned; nothing else. Every one of the stranded
-// claims must come back; of the late ones, those the dying pipeline took.
+// their reader went, mdpipe-service naming the stage that died and how,
+// finish's exit lines, and a line for each claim mdclaim -r returned;
+// nothing else. Every one of the stranded claims must come back; of the
+// late ones, those the dying pipeline took.
 func (r *runitService) checkRestartLog(stranded, late int) {
 	r.t.Helper()
 	expected := regexp.MustCompile(`^\S+ (` +
 		`md(claim|route|sweep|fail): (cannot write output: )?the next tool in the pipeline has exited|` +
-		`mdpipe: the pipeline exited 111 \(status 0\)|Killed|` +
+		`mdpipe-service: md(claim|route|sweep|fail): (killed by signal [A-Z0-9]+|exited [0-9]+)|` +
+		`mdpipe: the pipeline exited 111 \(status 0\)|` +
 		`mdclaim: returned '[^']+' to new/: claimed more than \S+ ago and not locked)$`)
 	returned := 0
 	for _, l := range r.logLines() {
