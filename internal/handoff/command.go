@@ -75,7 +75,7 @@ func (t *Command) HandOff(ctx context.Context, c intake.Claim, dests []Dest) err
 // run runs the command for one recipient.
 func (t *Command) run(stopCtx context.Context, m *locked, d Dest) error {
 	// LIST and SUBQUEUE reach scripts that may make paths of them
-	// (DESIGN rule 5).
+	// (mdpipe(7), RULES: nothing outside QUEUE).
 	if err := safename.List(d.List); err != nil {
 		return Permanent(err)
 	}

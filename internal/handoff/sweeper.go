@@ -9,7 +9,8 @@ import (
 	"mdpipe/internal/intake"
 )
 
-// Backoff limits of DESIGN rule 6: 1 s doubling to 60 s.
+// Backoff limits (mdpipe(7), RULES: temporary or permanent): 1 s
+// doubling to 60 s.
 const (
 	MinBackoff = time.Second
 	MaxBackoff = time.Minute

@@ -10,13 +10,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Held is the set of claims one mdclaim holds (DESIGN rule 9). A claim is
-// held from mdclaim's rename into cur/ until its name leaves cur/: handed
-// off (renamed into a queue, or unlinked after a command or LMTP
-// hand-off), parked (renamed to B:1,X) or returned to new/. Held learns
-// that from inotify (IN_MOVED_FROM, IN_DELETE on cur/), whatever the
-// stages after mdclaim are and however much they read ahead; without
-// inotify it looks each held name up instead.
+// Held is the set of claims one mdclaim holds (mdpipe(7), RULES: bounded
+// claims). A claim is held from mdclaim's rename into cur/ until its name
+// leaves cur/: handed off (renamed into a queue, or unlinked after a
+// command or LMTP hand-off), parked (renamed to B:1,X) or returned to
+// new/. Held learns that from inotify (IN_MOVED_FROM, IN_DELETE on
+// cur/), whatever the stages after mdclaim are and however much they
+// read ahead; without inotify it looks each held name up instead.
 type Held struct {
 	dirfd int // cur/, for the look-ups
 	fd    int // inotify descriptor, or -1
