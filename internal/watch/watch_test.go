@@ -175,3 +175,37 @@ func TestWaitPolling(t *testing.T) {
 		t.Errorf("Close of a polling watcher: %v", err)
 	}
 }
+
+// A stop (ctx cancelled) ends the waits at once, whether they watch
+// through inotify or poll: the wait for mail, and the wait at the bound.
+func TestWaitEndsAtStop(t *testing.T) {
+	_, dir := newMaildir(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	timer := time.AfterFunc(100*time.Millisecond, cancel)
+	defer timer.Stop()
+	// The inotify wait is stopped while it blocks; the polling one finds
+	// the stop made already.
+	for _, w := range []*Watcher{newWatcher(t, dir), {fd: -1}} {
+		start := time.Now()
+		w.Wait(ctx, time.Hour, -1)
+		if took := time.Since(start); took > generous || ctx.Err() == nil {
+			t.Errorf("polling %v: Wait returned after %v, stopped %v; want the stop within %v", w.Polling(), took, ctx.Err(), generous)
+		}
+	}
+	h, err := NewHeld(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	h.Add("a:1,P") // held, and never leaves
+	ctx, cancel = context.WithCancel(context.Background())
+	timer = time.AfterFunc(100*time.Millisecond, cancel)
+	defer timer.Stop()
+	start := time.Now()
+	if h.Wait(ctx, 0, time.Hour, -1) {
+		t.Error("Held.Wait: downstream gone, with no downstream")
+	}
+	if took := time.Since(start); took > generous {
+		t.Errorf("Held.Wait returned after %v at a stop", took)
+	}
+}
