@@ -5,8 +5,9 @@
 //
 // each stage the tool found on PATH, with the service's environment and
 // umask 027. A stop signal (TERM, INT, HUP) is passed on to each stage's
-// PID, never to a process group: the commands mdsweep runs are in groups
-// of their own, and see no signal but mdsweep's. The stages stop as
+// PID as a TERM (HUP would kill a stage, not stop it), never to a process
+// group: the commands mdsweep runs are in groups of their own, and see no
+// signal but mdsweep's. The stages stop as
 // mdpipe(7) "Stopping" says, and a clean stop exits 0. When a stage dies
 // instead, it says which and how, stops the rest, and exits 111, for the
 // supervisor to start the pipeline again.
@@ -47,12 +48,12 @@ func Main(envDir string) int {
 		log.Printf("%v", err)
 		return int(cli.Perm)
 	}
-	recover := os.Getenv("MDCLAIM_RECOVER")
-	if recover == "" {
-		recover = "10m"
+	age := os.Getenv("MDCLAIM_RECOVER")
+	if age == "" {
+		age = "10m"
 	}
 	stages := []*exec.Cmd{
-		exec.Command("mdclaim", "-f", "-r", recover, maildir),
+		exec.Command("mdclaim", "-f", "-r", age, maildir),
 		exec.Command("mdroute"),
 		exec.Command("mdsweep"),
 		exec.Command("mdfail"),
