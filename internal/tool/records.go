@@ -49,11 +49,15 @@ func (s *sweeper) gather(rec record.Record) bool {
 		}
 		if !ok || err != nil || more.Path != rec.Path || more.Count != rec.Count || more.Index != len(s.dests)+1 {
 			// The record after is not ours: it stays for the next sweep.
-			why := fmt.Errorf("%d of %d records came; not handed off, left claimed", len(s.dests), rec.Count)
 			if !ok && s.Stop.WindingDown().Err() != nil {
-				why = fmt.Errorf("stopped after %d of %d records; not handed off, left claimed", len(s.dests), rec.Count)
+				// The wind-down's doing, not a failure: said, and
+				// left for mdclaim -r, as a hand-off it abandons.
+				s.Log.Path("incomplete message", rec.Path,
+					fmt.Errorf("stopped after %d of %d records; not handed off, left claimed", len(s.dests), rec.Count))
+				return false
 			}
-			s.Log.Path("incomplete message", rec.Path, why)
+			s.Log.Path("incomplete message", rec.Path,
+				fmt.Errorf("%d of %d records came; not handed off, left claimed", len(s.dests), rec.Count))
 			s.Note(cli.Temp)
 			return false
 		}
