@@ -66,6 +66,9 @@ func Mdsweep(args []string) int {
 	default:
 		target = &handoff.LMTP{Address: *lmtp, Log: s.Log}
 	}
+	// A stop drains what the pipeline holds, but never waits out a
+	// back-off: a hand-off that is failing would not drain anyway. The
+	// hand-off in hand is abandoned once the stop is over (sweep).
 	sw := &sweeper{Stage: s, in: in, target: target,
 		sw: &handoff.Sweeper{Target: target, Log: s.Log, GiveUp: *giveUp, Stop: s.Stop.Draining()}}
 	s.Each(in, sw.commit, sw.sweep)
