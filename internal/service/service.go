@@ -84,8 +84,9 @@ func Main(envDir string) int {
 
 // pipeline is the four stages once started.
 type pipeline struct {
-	log    *cli.Log
-	stages []*exec.Cmd
+	log       *cli.Log
+	stages    []*exec.Cmd
+	signalled bool // signal sent a TERM
 }
 
 // start starts each stage, its stdout the next one's stdin. The first
@@ -133,42 +134,58 @@ type exit struct {
 	st *os.ProcessState
 }
 
-// run passes stop signals on until every stage has exited, and returns
-// 0 for a clean stop, 111 if a stage died.
+// run passes stop signals on until every stage (all started) has
+// exited, and returns 0 for a clean stop, 111 if a stage died.
 func (p *pipeline) run(stop <-chan os.Signal) cli.Status {
 	exits := make(chan exit, len(p.stages))
 	for i, c := range p.stages {
-		if c.Process == nil {
-			exits <- exit{i: i}
-			continue
-		}
 		go func() {
 			c.Wait()
 			exits <- exit{i, c.ProcessState}
 		}()
 	}
+	var ends []exit // in the order they were reaped
 	stopping, died := false, false
-	for left := len(p.stages); left > 0; {
+	for len(ends) < len(p.stages) {
 		select {
 		case <-stop:
 			stopping = true
 			p.signal()
 		case e := <-exits:
-			left--
-			if e.st != nil && e.st.Success() && stopping {
-				continue
-			}
-			// Else a stage died: none exits on its own, since mdclaim
-			// -f follows for ever and the others read until it ends.
-			p.log.Printf("%s: %s", p.stages[e.i].Args[0], how(e.st))
-			died = true
+			ends = append(ends, e)
 			if !stopping {
-				stopping = true
+				// No stage exits on its own: mdclaim -f follows for
+				// ever, and the others read until it ends.
+				died, stopping = true, true
 				p.signal() // stop what is left
 			}
 		}
 	}
-	if died {
+	return p.report(ends, died)
+}
+
+// report names each stage that failed (a signal, or an exit status not
+// 0) and how, in pipeline order; not one our TERM killed while it was
+// still starting (before the tool asks for the signal), which had nothing
+// in hand. The order the stages are reaped in is
+// not the order they died in: a stage that died takes its neighbours
+// with it. If all exited 0 although none was asked to, it names the
+// first reaped.
+func (p *pipeline) report(ends []exit, died bool) cli.Status {
+	failed := false
+	for i := range p.stages {
+		for _, e := range ends {
+			if e.i == i && !e.st.Success() && !(p.signalled && diedOf(e.st, syscall.SIGTERM)) {
+				p.log.Printf("%s: %s", p.stages[i].Args[0], how(e.st))
+				failed = true
+			}
+		}
+	}
+	if died && !failed {
+		p.log.Printf("%s: %s", p.stages[ends[0].i].Args[0], how(ends[0].st))
+		failed = true
+	}
+	if failed {
 		return cli.Temp
 	}
 	return cli.OK
@@ -177,6 +194,7 @@ func (p *pipeline) run(stop <-chan os.Signal) cli.Status {
 // signal sends SIGTERM to each stage still running. A second one takes
 // a stage's stop a step further (mdpipe(7) "Stopping").
 func (p *pipeline) signal() {
+	p.signalled = true
 	for _, c := range p.stages {
 		if c.Process != nil {
 			// ErrProcessDone for a stage already waited for.
@@ -193,11 +211,14 @@ func (p *pipeline) waitAll() {
 	}
 }
 
+// diedOf reports whether st is a death by sig.
+func diedOf(st *os.ProcessState, sig syscall.Signal) bool {
+	ws, ok := st.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == sig
+}
+
 // how says how a stage ended: "exited 111", "killed by signal KILL".
 func how(st *os.ProcessState) string {
-	if st == nil {
-		return "never started"
-	}
 	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		return "killed by signal " + strings.TrimPrefix(unix.SignalName(ws.Signal()), "SIG")
 	}
