@@ -44,7 +44,7 @@ func TestRunit(t *testing.T) {
 type runitService struct {
 	*site
 	pidFile string
-	shell   int            // the pipeline shell, runsv's child
+	service int            // mdpipe-service, runsv's child
 	st      map[string]int // its stages
 	procs   seen
 	all     []string // every message that must reach a queue
@@ -57,18 +57,18 @@ func (r *runitService) started() {
 	waitFor(r.t, 10*time.Second, func() (bool, string) {
 		// runsv's pid file also names ./finish while it runs.
 		pid = readPid(r.t, r.pidFile)
-		return pid != r.shell && comm(pid) == "mdpipe-service",
+		return pid != r.service && comm(pid) == "mdpipe-service",
 			fmt.Sprintf("runsv runs pid %d (%s), not a new mdpipe-service", pid, comm(pid))
 	})
-	r.shell = pid
+	r.service = pid
 	r.st = stages(r.t, pid)
 	r.procs[pid] = "pipeline"
 	r.procs.add(r.st)
 }
 
-// pipeline returns the pids of the shell and its stages.
+// pipeline returns the pids of mdpipe-service and its stages.
 func (r *runitService) pipeline() map[string]int {
-	m := map[string]int{"pipeline": r.shell}
+	m := map[string]int{"pipeline": r.service}
 	for n, p := range r.st {
 		m[n] = p
 	}
