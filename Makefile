@@ -10,8 +10,10 @@ TOOLS = mdclaim mdroute mdsweep mdfail
 # checkout: then the tools name the version Go stamped, or "devel").
 # A packager sets it: make VERSION=1.2.
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null)
+# The four stages as one supervised service (mdpipe-service(8)).
+SERVICE = mdpipe-service
 
-all: $(TOOLS:%=bin/%)
+all: $(TOOLS:%=bin/%) bin/$(SERVICE)
 
 bin/%: FORCE
 	$(GO) build -ldflags '-X mdpipe/internal/cli.version=$(VERSION)' -o $@ ./cmd/$*
@@ -77,8 +79,7 @@ demo: all
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
-	cp $(TOOLS:%=bin/%) $(DESTDIR)$(BINDIR)/
-	cp examples/service/mdpipe-service $(DESTDIR)$(BINDIR)/
+	cp $(TOOLS:%=bin/%) bin/$(SERVICE) $(DESTDIR)$(BINDIR)/
 	cp $(TOOLS:%=man/%.1) $(DESTDIR)$(MANDIR)/man1/
 	cp man/*.7 $(DESTDIR)$(MANDIR)/man7/
 	cp man/*.8 $(DESTDIR)$(MANDIR)/man8/

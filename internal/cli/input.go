@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -33,7 +34,8 @@ type Input struct {
 	r        *bufio.Reader
 	fd       int
 	idle     func()
-	outFd    int // a pipe to the next tool, watched while waiting; -1: none
+	outFd    int             // a pipe to the next tool, watched while waiting; -1: none
+	stop     context.Context // ends the waits for input (StopWaits)
 }
 
 // NewInput reads operands, or standard input when there are none.
@@ -57,6 +59,17 @@ func NewReaderInput(r io.Reader) *Input {
 	return &Input{r: bufio.NewReaderSize(r, maxRecord), fd: -1, outFd: -1}
 }
 
+// StopWaits makes a wait for input end once ctx is done: Next then
+// returns ctx's error. What can be read without waiting is still read.
+func (in *Input) StopWaits(ctx context.Context) { in.stop = ctx }
+
+func (in *Input) stopCtx() context.Context {
+	if in.stop == nil {
+		return context.Background()
+	}
+	return in.stop
+}
+
 // ErrDownstreamGone says the tool after us in the pipeline exited: there
 // is no one to pass records to, so this tool exits too, and the whole
 // pipeline ends for its supervisor to restart.
@@ -71,10 +84,11 @@ func PipeFd(fd int) int {
 	return -1
 }
 
-// WaitReadable blocks until fd is readable, and returns ErrDownstreamGone
-// if meanwhile the pipe outFd (if not -1) lost its reader.
-func WaitReadable(fd, outFd int, timeout time.Duration) error {
-	return pipewait.Readable(fd, outFd, timeout)
+// WaitReadable blocks until fd is readable, timeout (negative: no limit)
+// has passed, or ctx is done, and returns ErrDownstreamGone if meanwhile
+// the pipe outFd (if not -1) lost its reader (pipewait.Readable).
+func WaitReadable(ctx context.Context, fd, outFd int, timeout time.Duration) error {
+	return pipewait.Readable(ctx, fd, outFd, timeout)
 }
 
 // IsTerminal reports whether fd is a terminal.
@@ -106,7 +120,7 @@ func (in *Input) Next() ([]byte, error) {
 				in.idle()
 			}
 			if in.fd >= 0 {
-				if err := WaitReadable(in.fd, in.outFd, -1); err != nil {
+				if err := WaitReadable(in.stopCtx(), in.fd, in.outFd, -1); err != nil {
 					return nil, err
 				}
 			}
@@ -193,10 +207,10 @@ func (in *Input) Peek() ([]byte, bool) {
 }
 
 // PeekWithin is Peek that waits for the next record: up to d, and no
-// longer than until stop is closed. mdsweep uses it for the rest of a
+// longer than until ctx is done. mdsweep uses it for the rest of a
 // message whose first record said how many it has: the tool before it
 // writes them together, so they come at once, unless it died.
-func (in *Input) PeekWithin(d time.Duration, stop <-chan struct{}) ([]byte, bool) {
+func (in *Input) PeekWithin(ctx context.Context, d time.Duration) ([]byte, bool) {
 	if in.r == nil || in.fd < 0 {
 		return in.Peek()
 	}
@@ -214,13 +228,7 @@ func (in *Input) PeekWithin(d time.Duration, stop <-chan struct{}) ([]byte, bool
 		if left <= 0 {
 			return nil, false
 		}
-		select {
-		case <-stop:
-			return nil, false
-		default:
-		}
-		// Wake now and then to see a stop: a poll cannot wait on it.
-		if err := WaitReadable(in.fd, in.outFd, min(left, 100*time.Millisecond)); err != nil {
+		if err := WaitReadable(ctx, in.fd, in.outFd, left); err != nil {
 			return nil, false
 		}
 	}

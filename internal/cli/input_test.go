@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -146,7 +147,7 @@ func TestInputDownstreamGone(t *testing.T) {
 		t.Fatal("PipeFd does not see a pipe")
 	}
 	// The reader is there: a wait on empty input times out quietly.
-	if err := WaitReadable(int(inR.Fd()), int(outW.Fd()), 50*time.Millisecond); err != nil {
+	if err := WaitReadable(context.Background(), int(inR.Fd()), int(outW.Fd()), 50*time.Millisecond); err != nil {
 		t.Errorf("WaitReadable with a live downstream = %v", err)
 	}
 	outR.Close()

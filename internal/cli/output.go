@@ -14,9 +14,8 @@ import (
 type Output struct {
 	w   *bufio.Writer
 	buf []byte
-	// err is read by the main loop (Err) while a stop's goroutine may
-	// flush (and set it): the writes themselves take turns by the
-	// Stopper, this check does not.
+	// err is guarded, so that a goroutine of the caller's may ask Err
+	// while the main loop writes.
 	errMu sync.Mutex
 	err   error
 }

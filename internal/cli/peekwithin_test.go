@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func TestPeekWithinWaits(t *testing.T) {
 		t.Fatalf("Next = %q, %v", got, err)
 	}
 	go w.WriteString("a\tl\ts\tr\t2/2\n")
-	got, ok := in.PeekWithin(time.Minute, nil)
+	got, ok := in.PeekWithin(context.Background(), time.Minute)
 	if !ok || string(got) != "a\tl\ts\tr\t2/2" {
 		t.Fatalf("PeekWithin = %q, %v", got, ok)
 	}
@@ -45,17 +46,17 @@ func TestPeekWithinWaits(t *testing.T) {
 // with nothing coming, it gives up after its bound.
 func TestPeekWithinGivesUp(t *testing.T) {
 	in, w := pipeInput(t)
-	stop := make(chan struct{})
-	close(stop)
+	stop, cancel := context.WithCancel(context.Background())
+	cancel()
 	start := time.Now()
-	if got, ok := in.PeekWithin(time.Minute, stop); ok {
+	if got, ok := in.PeekWithin(stop, time.Minute); ok {
 		t.Errorf("PeekWithin on a stop = %q, true", got)
 	}
-	if got, ok := in.PeekWithin(10*time.Millisecond, nil); ok {
+	if got, ok := in.PeekWithin(context.Background(), 10*time.Millisecond); ok {
 		t.Errorf("PeekWithin with nothing coming = %q, true", got)
 	}
 	w.Close()
-	if got, ok := in.PeekWithin(time.Minute, nil); ok {
+	if got, ok := in.PeekWithin(context.Background(), time.Minute); ok {
 		t.Errorf("PeekWithin at the end = %q, true", got)
 	}
 	if d := time.Since(start); d > 30*time.Second {

@@ -1,8 +1,8 @@
 // Package cli holds what the four mdpipe tools share at their edges: exit
 // statuses, the one log format (from package logline, which the packages
 // below the tools use directly), reading records from operands or stdin,
-// writing records so that a streaming pipeline never holds mail, and
-// stopping cleanly on SIGTERM.
+// and writing records so that a streaming pipeline never holds mail.
+// (The record loop and the stop are internal/stage's.)
 package cli
 
 // Status is a qmail-style exit status.

@@ -3,7 +3,6 @@ package handoff
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -39,19 +38,17 @@ type Command struct {
 
 	hr   envelope.HeaderReader
 	done outcome
-	stop <-chan struct{}
 }
-
-// SetStop implements Stoppable: a stop kills the command in hand.
-func (t *Command) SetStop(stop <-chan struct{}) { t.stop = stop }
 
 // permanentExits are qmail-local's permanent exit codes: 100, and the
 // sysexits 64 (usage), 65 (data error), 70 (software), 76 (protocol), 77
 // (no permission), 78 (configuration), and 112.
 var permanentExits = map[int]bool{64: true, 65: true, 70: true, 76: true, 77: true, 78: true, 100: true, 112: true}
 
-// HandOff implements Target.
-func (t *Command) HandOff(c intake.Claim, dests []Dest) error {
+// HandOff implements Target. Once ctx is cancelled, the command running
+// is killed with its process group, those not yet run are not started,
+// and the message stays claimed.
+func (t *Command) HandOff(ctx context.Context, c intake.Claim, dests []Dest) error {
 	m, err := lockMessage(c, &t.hr)
 	if m == nil {
 		return err
@@ -59,19 +56,11 @@ func (t *Command) HandOff(c intake.Claim, dests []Dest) error {
 	defer m.file.Close()
 	t.done.start(c.Path)
 	var temp error
-	// A stop abandons the message in hand, the command running and
-	// those not yet run, once StopGrace has passed.
-	ctx, abandon := context.WithCancel(context.Background())
-	defer abandon()
-	defer watchStop(t.stop, abandon)()
 	for _, d := range t.done.pending(dests) {
 		if ctx.Err() != nil {
 			return fault.Temporary(errStopping)
 		}
 		err := t.run(ctx, m, d)
-		if errors.Is(err, errStopSignal) {
-			err = t.run(ctx, m, d)
-		}
 		if err != nil && fault.IsTemporary(err) {
 			temp = err
 			continue
@@ -106,7 +95,8 @@ func (t *Command) run(stopCtx context.Context, m *locked, d Dest) error {
 	if timeout <= 0 {
 		timeout = 10 * time.Minute
 	}
-	// A stop kills the command's process group, as the timeout does.
+	// A cancelled stopCtx kills the command's process group, as the
+	// timeout does.
 	ctx, cancel := context.WithTimeout(stopCtx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", t.Command)
@@ -141,37 +131,10 @@ func (t *Command) run(stopCtx context.Context, m *locked, d Dest) error {
 		return fault.Temporary(fmt.Errorf("command: %v", err))
 	case permanentExits[st.ExitCode()]:
 		return fault.Permanent(fmt.Errorf("command exited %d", st.ExitCode()))
-	case st.ExitCode() < 0 && t.killedByStop(st):
-		return fault.Temporary(fmt.Errorf("command %v: %w", st, errStopSignal))
 	case st.ExitCode() < 0:
 		return fault.Temporary(fmt.Errorf("command %v", st))
 	}
 	return fault.Temporary(fmt.Errorf("command exited %d", st.ExitCode()))
-}
-
-// errStopSignal says a command died of the stop's own signal. A
-// supervisor stops the pipeline by signalling its process group, and a
-// command just forked is in that group until it makes its own, before it
-// execs: it never ran. HandOff runs it again, once, which the stop's
-// grace leaves time for.
-var errStopSignal = errors.New("the stop's signal came before it ran")
-
-// killedByStop reports whether st is a death by SIGTERM or SIGINT while
-// a stop is under way. The signal reached mdsweep at the same moment, and
-// its handler may take a moment to say so.
-func (t *Command) killedByStop(st *os.ProcessState) bool {
-	ws, ok := st.Sys().(syscall.WaitStatus)
-	if !ok || !ws.Signaled() || (ws.Signal() != syscall.SIGTERM && ws.Signal() != syscall.SIGINT) || t.stop == nil {
-		return false
-	}
-	timer := time.NewTimer(100 * time.Millisecond)
-	defer timer.Stop()
-	select {
-	case <-t.stop:
-		return true
-	case <-timer.C:
-		return false
-	}
 }
 
 // Commit implements Target.

@@ -2,6 +2,7 @@ package handoff
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -81,7 +82,7 @@ func TestCommandExits(t *testing.T) {
 			c := newClaim(t, testMessage+strings.Repeat("x", 1<<20)+"\n")
 			var log bytes.Buffer
 			cmd := &Command{Command: tc.script, Timeout: time.Minute, Log: testLog(&log)}
-			err := cmd.HandOff(c, []Dest{post})
+			err := cmd.HandOff(context.Background(), c, []Dest{post})
 			if got := outcomeOf(err); got != tc.want {
 				t.Fatalf("got %s (%v), want %s; log:\n%s", got, err, tc.want, log.String())
 			}
@@ -107,7 +108,7 @@ func TestCommandEnvironment(t *testing.T) {
 	var log bytes.Buffer
 	cmd := &Command{Command: script, Timeout: time.Minute, Log: testLog(&log)}
 	d := Dest{List: "mylist", Subqueue: "bounces", Recipient: "mylist-bounces+bob=example.net@lists.example.test"}
-	if err := cmd.HandOff(c, []Dest{d}); err != nil {
+	if err := cmd.HandOff(context.Background(), c, []Dest{d}); err != nil {
 		t.Fatalf("%v; log:\n%s", err, log.String())
 	}
 	env, err := os.ReadFile(filepath.Join(dir, "env"))
@@ -150,7 +151,7 @@ func TestCommandNullSenderAndDelimiters(t *testing.T) {
 	cmd := &Command{Command: `printf '%s|%s|%s' "$SENDER" "$DETAIL" "$LOCAL" >"$OUT/v"`,
 		Timeout: time.Minute, Delims: "-+", Log: testLog(new(bytes.Buffer))}
 	d := Dest{List: "mylist", Subqueue: "confirm", Recipient: "mylist-confirm+c0ffee@lists.example.test"}
-	if err := cmd.HandOff(c, []Dest{d}); err != nil {
+	if err := cmd.HandOff(context.Background(), c, []Dest{d}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(filepath.Join(dir, "v"))
@@ -168,7 +169,7 @@ func TestCommandTimeout(t *testing.T) {
 	cmd := &Command{Command: `sleep 300 & echo $! >"$PIDFILE"; wait`,
 		Timeout: 300 * time.Millisecond, Log: testLog(new(bytes.Buffer))}
 	start := time.Now()
-	err := cmd.HandOff(c, []Dest{post})
+	err := cmd.HandOff(context.Background(), c, []Dest{post})
 	took := time.Since(start)
 	t.Logf("hand-off took %v", took)
 	if !fault.IsTemporary(err) || err == nil || !strings.Contains(err.Error(), "killed after 300ms") {
@@ -209,7 +210,7 @@ func TestCommandLeavesProcessBehind(t *testing.T) {
 		}
 	})
 	start := time.Now()
-	if err := cmd.HandOff(c, []Dest{post}); err != nil {
+	if err := cmd.HandOff(context.Background(), c, []Dest{post}); err != nil {
 		t.Fatal(err)
 	}
 	if took := time.Since(start); took > 10*time.Second {
@@ -239,10 +240,10 @@ func TestCommandSeveralRecipients(t *testing.T) {
 		{List: "third", Subqueue: "post", Recipient: "third@lists.example.test"},
 		post, // a repeated record adds nothing
 	}
-	if err := cmd.HandOff(c, dests); !fault.IsTemporary(err) || err == nil {
+	if err := cmd.HandOff(context.Background(), c, dests); !fault.IsTemporary(err) || err == nil {
 		t.Fatalf("first try: %v, want temporary", err)
 	}
-	if err := cmd.HandOff(c, dests); err != nil {
+	if err := cmd.HandOff(context.Background(), c, dests); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
 	for list, want := range map[string]int{"mylist": 1, "other": 2, "third": 1} {
@@ -263,7 +264,7 @@ func TestCommandEveryRecipientRefuses(t *testing.T) {
 	c := newClaim(t, testMessage)
 	cmd := &Command{Command: "exit 100", Timeout: time.Minute, Log: testLog(new(bytes.Buffer))}
 	dests := []Dest{post, {List: "other", Subqueue: "post", Recipient: "other@lists.example.test"}}
-	if err := cmd.HandOff(c, dests); err == nil || fault.IsTemporary(err) {
+	if err := cmd.HandOff(context.Background(), c, dests); err == nil || fault.IsTemporary(err) {
 		t.Fatalf("got %v, want permanent", err)
 	}
 	if !present(c.Path) {
@@ -277,7 +278,7 @@ func TestCommandUnsafeList(t *testing.T) {
 	t.Setenv("OUT", dir)
 	cmd := &Command{Command: `touch "$OUT/ran"`, Timeout: time.Minute, Log: testLog(new(bytes.Buffer))}
 	d := Dest{List: "../etc", Subqueue: "post", Recipient: "x@lists.example.test"}
-	if err := cmd.HandOff(c, []Dest{d}); err == nil || fault.IsTemporary(err) {
+	if err := cmd.HandOff(context.Background(), c, []Dest{d}); err == nil || fault.IsTemporary(err) {
 		t.Fatalf("got %v, want permanent", err)
 	}
 	if present(filepath.Join(dir, "ran")) {
@@ -289,7 +290,7 @@ func TestCommandClaimGone(t *testing.T) {
 	c := newClaim(t, testMessage)
 	os.Remove(c.Path)
 	cmd := &Command{Command: "exit 111", Timeout: time.Minute, Log: testLog(new(bytes.Buffer))}
-	if err := cmd.HandOff(c, []Dest{post}); err != fault.ErrGone {
+	if err := cmd.HandOff(context.Background(), c, []Dest{post}); err != fault.ErrGone {
 		t.Errorf("got %v, want fault.ErrGone: someone else acted first", err)
 	}
 }
@@ -318,7 +319,7 @@ func TestCommandQmailEnvironment(t *testing.T) {
 	t.Setenv("DEFAULT", "stale")
 	cmd := &Command{Command: `env -0 >"$OUT/env"`, Timeout: time.Minute, Log: testLog(new(bytes.Buffer))}
 	d := Dest{List: "mylist", Subqueue: "bounces", Recipient: "mylist-bounces+alice=example.org@lists.example.org"}
-	if err := cmd.HandOff(c, []Dest{d}); err != nil {
+	if err := cmd.HandOff(context.Background(), c, []Dest{d}); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, "env"))

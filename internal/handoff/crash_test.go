@@ -1,6 +1,7 @@
 package handoff
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -62,7 +63,7 @@ func TestCrashHelper(t *testing.T) {
 		t.Fatal(err)
 	}
 	target := &MaildirTree{Queue: os.Getenv(crashEnvQueue), Create: true}
-	if err := target.HandOff(c, crashDests(os.Getenv(crashEnvDests))); err != nil {
+	if err := target.HandOff(context.Background(), c, crashDests(os.Getenv(crashEnvDests))); err != nil {
 		t.Fatal(err)
 	}
 	if err := target.Commit(); err != nil {
@@ -167,7 +168,7 @@ func (s crashSite) rerun(t *testing.T, dests string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := target.HandOff(cl, crashDests(dests)); err != nil {
+		if err := target.HandOff(context.Background(), cl, crashDests(dests)); err != nil {
 			t.Errorf("hand-off again: %v", err)
 		}
 	}

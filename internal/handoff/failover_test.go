@@ -2,6 +2,7 @@ package handoff
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -17,7 +18,7 @@ func TestLMTPFirstAddressDown(t *testing.T) {
 	l := newLMTP(t, downAddr(t)+","+ok.addr, new(bytes.Buffer))
 	for i := 0; i < 2; i++ {
 		c := newClaim(t, testMessage)
-		if err := l.HandOff(c, dests("mylist")); err != nil {
+		if err := l.HandOff(context.Background(), c, dests("mylist")); err != nil {
 			t.Fatalf("message %d: %v", i, err)
 		}
 		if present(c.Path) {
@@ -34,7 +35,7 @@ func TestLMTPFirstAddress421(t *testing.T) {
 	ok := startRaw(t, "tcp", "127.0.0.1:0", "ok")
 	l := newLMTP(t, busy.addr+", "+ok.addr, new(bytes.Buffer))
 	c := newClaim(t, testMessage)
-	if err := l.HandOff(c, dests("mylist")); err != nil {
+	if err := l.HandOff(context.Background(), c, dests("mylist")); err != nil {
 		t.Fatal(err)
 	}
 	if busy.accepted() != 1 || ok.tookCount() != 1 {
@@ -48,7 +49,7 @@ func TestLMTPMail421GoesOn(t *testing.T) {
 	busy := startRaw(t, "tcp", "127.0.0.1:0", "mail421")
 	ok := startRaw(t, "tcp", "127.0.0.1:0", "ok")
 	l := newLMTP(t, busy.addr+","+ok.addr, new(bytes.Buffer))
-	if err := l.HandOff(newClaim(t, testMessage), dests("mylist")); err != nil {
+	if err := l.HandOff(context.Background(), newClaim(t, testMessage), dests("mylist")); err != nil {
 		t.Fatal(err)
 	}
 	if busy.accepted() != 1 || ok.tookCount() != 1 {
@@ -62,7 +63,7 @@ func TestLMTPRefusalIsFinal(t *testing.T) {
 	ok := startRaw(t, "tcp", "127.0.0.1:0", "ok")
 	l := newLMTP(t, first.addr+","+ok.addr, new(bytes.Buffer))
 	c := newClaim(t, testMessage)
-	if err := l.HandOff(c, dests("refuse")); outcomeOf(err) != "permanent" {
+	if err := l.HandOff(context.Background(), c, dests("refuse")); outcomeOf(err) != "permanent" {
 		t.Fatalf("got %v, want permanent", err)
 	}
 	if ok.accepted() != 0 {
@@ -78,7 +79,7 @@ func TestLMTPAllAddressesDown(t *testing.T) {
 	sw := &Sweeper{Target: l, Log: testLog(&log), GiveUp: 50 * time.Millisecond,
 		Min: 10 * time.Millisecond, Max: 20 * time.Millisecond}
 	c := newClaim(t, testMessage)
-	if err := sw.Sweep(c, dests("mylist")); !errors.Is(err, ErrGaveUp) {
+	if err := sw.Sweep(context.Background(), c, dests("mylist")); !errors.Is(err, ErrGaveUp) {
 		t.Fatalf("got %v, want ErrGaveUp after back-off", err)
 	}
 	if !present(c.Path) {
@@ -100,18 +101,18 @@ func TestLMTPFailsBack(t *testing.T) {
 	second := startRaw(t, "tcp", "127.0.0.1:0", "ok")
 	l := newLMTP(t, sock+","+second.addr, new(bytes.Buffer))
 	l.FailBack = time.Nanosecond
-	if err := l.HandOff(newClaim(t, testMessage), dests("mylist")); err != nil {
+	if err := l.HandOff(context.Background(), newClaim(t, testMessage), dests("mylist")); err != nil {
 		t.Fatal(err)
 	}
 	first := startRaw(t, "unix", sock, "ok")
-	if err := l.HandOff(newClaim(t, testMessage), dests("mylist")); err != nil {
+	if err := l.HandOff(context.Background(), newClaim(t, testMessage), dests("mylist")); err != nil {
 		t.Fatal(err)
 	}
 	if first.tookCount() != 1 || second.tookCount() != 1 {
 		t.Errorf("first took %d, second %d; want 1 each", first.tookCount(), second.tookCount())
 	}
 	// On the first address, the connection is kept.
-	if err := l.HandOff(newClaim(t, testMessage), dests("mylist")); err != nil {
+	if err := l.HandOff(context.Background(), newClaim(t, testMessage), dests("mylist")); err != nil {
 		t.Fatal(err)
 	}
 	if first.tookCount() != 2 || first.accepted() != 1 {
@@ -126,7 +127,7 @@ func TestLMTPFirstAddressSilent(t *testing.T) {
 	var log bytes.Buffer
 	l := newLMTP(t, silent.addr+","+ok.addr, &log)
 	l.Connect = 200 * time.Millisecond
-	if err := l.HandOff(newClaim(t, testMessage), dests("mylist")); err != nil {
+	if err := l.HandOff(context.Background(), newClaim(t, testMessage), dests("mylist")); err != nil {
 		t.Fatal(err)
 	}
 	if silent.accepted() != 1 || ok.tookCount() != 1 {

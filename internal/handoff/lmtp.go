@@ -56,11 +56,8 @@ type LMTP struct {
 	hr     envelope.HeaderReader
 	done   outcome
 
-	stop <-chan struct{}
-	// ctx is cancelled when a stop abandons the hand-off in hand; mu
-	// guards conn against that abandon, which closes it from another
-	// goroutine.
-	ctx  context.Context
+	// mu guards conn against abandon, which closes it from another
+	// goroutine when the hand-off's context is cancelled.
 	mu   sync.Mutex
 	conn net.Conn
 }
@@ -77,21 +74,16 @@ const (
 	quitTimeout = 2 * time.Second
 )
 
-// SetStop implements Stoppable: a stop closes the connection of the
-// hand-off in hand, and the message stays claimed.
-func (t *LMTP) SetStop(stop <-chan struct{}) { t.stop = stop }
-
-// HandOff implements Target.
-func (t *LMTP) HandOff(c intake.Claim, dests []Dest) error {
+// HandOff implements Target. Once ctx is cancelled, the connection of
+// the hand-off is closed, whatever it waits for fails at once, and the
+// message stays claimed.
+func (t *LMTP) HandOff(ctx context.Context, c intake.Claim, dests []Dest) error {
 	m, err := lockMessage(c, &t.hr)
 	if m == nil {
 		return err
 	}
 	defer m.file.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	t.ctx = ctx
-	defer watchStop(t.stop, func() { cancel(); t.abandon() })()
+	defer context.AfterFunc(ctx, t.abandon)()
 	t.done.start(c.Path)
 	var rcpts []string
 	for _, d := range t.done.pending(dests) {
@@ -104,7 +96,7 @@ func (t *LMTP) HandOff(c intake.Claim, dests []Dest) error {
 		rcpts = append(rcpts, d.Recipient)
 	}
 	if len(rcpts) > 0 {
-		if err := t.send(m, rcpts); err != nil {
+		if err := t.send(ctx, m, rcpts); err != nil {
 			return err
 		}
 	}
@@ -113,13 +105,13 @@ func (t *LMTP) HandOff(c intake.Claim, dests []Dest) error {
 
 // send runs one transaction for rcpts and records each final answer in
 // t.done. It returns a temporary error when some recipient has none yet.
-func (t *LMTP) send(m *locked, rcpts []string) error {
+func (t *LMTP) send(ctx context.Context, m *locked, rcpts []string) error {
 	fresh := t.client == nil
-	if err := t.connect(); err != nil {
+	if err := t.connect(ctx); err != nil {
 		return fault.Temporary(err)
 	}
 	err := t.client.Mail(m.sender, nil)
-	if err != nil && brokenConn(err) && t.ctx.Err() == nil {
+	if err != nil && brokenConn(err) && ctx.Err() == nil {
 		// Nothing of this message was sent, so a new connection is
 		// safe: the server closed the connection while it idled (try
 		// again from the first address), or a fresh one answered 421
@@ -129,7 +121,7 @@ func (t *LMTP) send(m *locked, rcpts []string) error {
 			from = t.cur + 1
 		}
 		t.drop()
-		if err := t.connectFrom(from); err != nil {
+		if err := t.connectFrom(ctx, from); err != nil {
 			return fault.Temporary(err)
 		}
 		err = t.client.Mail(m.sender, nil)
@@ -218,26 +210,26 @@ func (t *LMTP) timeout() time.Duration {
 // connect opens a connection if none is open, trying the addresses in
 // order. A connection to a later address that is FailBack old is closed
 // first (between messages), so the first is tried again.
-func (t *LMTP) connect() error {
+func (t *LMTP) connect(ctx context.Context) error {
 	if t.client != nil && t.cur > 0 && time.Since(t.opened) >= t.failBack() {
 		t.quit()
 	}
 	if t.client != nil {
 		return nil
 	}
-	return t.connectFrom(0)
+	return t.connectFrom(ctx, 0)
 }
 
 // connectFrom opens a connection to the first of the addresses from index
 // from on that takes it and says LHLO.
-func (t *LMTP) connectFrom(from int) error {
+func (t *LMTP) connectFrom(ctx context.Context, from int) error {
 	addrs := envelope.Addresses(t.Address)
 	var errs []string
 	for i := from; i < len(addrs); i++ {
-		if t.ctx != nil && t.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return errStopping
 		}
-		err := t.dial(addrs[i])
+		err := t.dial(ctx, addrs[i])
 		if err == nil {
 			t.cur, t.opened = i, time.Now()
 			return nil
@@ -253,14 +245,10 @@ func (t *LMTP) connectFrom(from int) error {
 // dial connects to one address and says LHLO, each within the connect
 // timeout.
 // A 421 greeting or LHLO reply is an error like a refused connection.
-func (t *LMTP) dial(addr string) error {
+func (t *LMTP) dial(ctx context.Context, addr string) error {
 	network := "tcp"
 	if strings.Contains(addr, "/") {
 		network = "unix"
-	}
-	ctx := t.ctx
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	limit := t.Connect
 	if limit <= 0 {
@@ -309,8 +297,9 @@ func (t *LMTP) failBack() time.Duration {
 	return t.FailBack
 }
 
-// abandon closes the connection of the hand-off in hand, from the stop's
-// goroutine: whatever the main one waits for fails at once.
+// abandon closes the connection of the hand-off in hand, from the
+// goroutine of its cancelled context: whatever the main one waits for
+// fails at once.
 func (t *LMTP) abandon() {
 	t.mu.Lock()
 	defer t.mu.Unlock()

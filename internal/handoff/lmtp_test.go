@@ -2,6 +2,7 @@ package handoff
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -225,7 +226,7 @@ func TestLMTPKeepsOneConnection(t *testing.T) {
 	l := newLMTP(t, s.addr, new(bytes.Buffer))
 	for i := 0; i < 3; i++ {
 		c := newClaim(t, testMessage)
-		if err := l.HandOff(c, dests("mylist")); err != nil {
+		if err := l.HandOff(context.Background(), c, dests("mylist")); err != nil {
 			t.Fatalf("message %d: %v", i, err)
 		}
 		if present(c.Path) {
@@ -248,7 +249,7 @@ func TestLMTPNullSender(t *testing.T) {
 	s := startLMTP(t)
 	l := newLMTP(t, s.addr, new(bytes.Buffer))
 	c := newClaim(t, strings.Replace(testMessage, "<alice@example.org>", "<>", 1))
-	if err := l.HandOff(c, dests("mylist")); err != nil {
+	if err := l.HandOff(context.Background(), c, dests("mylist")); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, _, traffic := s.got(); !strings.Contains(traffic, "MAIL FROM:<>") {
@@ -280,7 +281,7 @@ func TestLMTPReplies(t *testing.T) {
 			var log bytes.Buffer
 			l := newLMTP(t, s.addr, &log)
 			c := newClaim(t, testMessage)
-			err := l.HandOff(c, dests(tc.rcpts...))
+			err := l.HandOff(context.Background(), c, dests(tc.rcpts...))
 			if got := outcomeOf(err); got != tc.want {
 				t.Fatalf("got %s (%v), want %s", got, err, tc.want)
 			}
@@ -291,7 +292,7 @@ func TestLMTPReplies(t *testing.T) {
 				t.Errorf("log lacks %q:\n%s", tc.log, log.String())
 			}
 			// The connection is still good for the next message.
-			if err := l.HandOff(newClaim(t, testMessage), dests("next")); err != nil {
+			if err := l.HandOff(context.Background(), newClaim(t, testMessage), dests("next")); err != nil {
 				t.Errorf("next message: %v", err)
 			}
 			if n := s.connections(); n != 1 {
@@ -310,10 +311,10 @@ func TestLMTPRetryOnlyTheRest(t *testing.T) {
 			l := newLMTP(t, s.addr, new(bytes.Buffer))
 			c := newClaim(t, testMessage)
 			ds := dests("mylist", flaky, "mylist")
-			if err := l.HandOff(c, ds); !fault.IsTemporary(err) || err == nil {
+			if err := l.HandOff(context.Background(), c, ds); !fault.IsTemporary(err) || err == nil {
 				t.Fatalf("first try: %v, want temporary", err)
 			}
-			if err := l.HandOff(c, ds); err != nil {
+			if err := l.HandOff(context.Background(), c, ds); err != nil {
 				t.Fatalf("retry: %v", err)
 			}
 			want := map[string]int{"mylist@lists.example.test": 1, flaky + "@lists.example.test": 1}
@@ -350,7 +351,7 @@ func TestLMTPDropMidData(t *testing.T) {
 			s := startLMTP(t)
 			l := newLMTP(t, s.addr, new(bytes.Buffer))
 			c := newClaim(t, body)
-			err := l.HandOff(c, dests("drop"))
+			err := l.HandOff(context.Background(), c, dests("drop"))
 			t.Logf("first try: %v", err)
 			if !fault.IsTemporary(err) || err == nil {
 				t.Fatalf("got %v, want temporary", err)
@@ -358,7 +359,7 @@ func TestLMTPDropMidData(t *testing.T) {
 			if !present(c.Path) {
 				t.Fatal("claim dropped after a broken DATA")
 			}
-			if err := l.HandOff(c, dests("drop")); err != nil {
+			if err := l.HandOff(context.Background(), c, dests("drop")); err != nil {
 				t.Fatalf("retry: %v", err)
 			}
 			if present(c.Path) {
@@ -380,12 +381,12 @@ func TestLMTPDropMidData(t *testing.T) {
 func TestLMTPReconnectsAfterIdleClose(t *testing.T) {
 	s := startLMTP(t)
 	l := newLMTP(t, s.addr, new(bytes.Buffer))
-	if err := l.HandOff(newClaim(t, testMessage), dests("mylist")); err != nil {
+	if err := l.HandOff(context.Background(), newClaim(t, testMessage), dests("mylist")); err != nil {
 		t.Fatal(err)
 	}
 	s.dropConns()
 	c := newClaim(t, testMessage)
-	if err := l.HandOff(c, dests("mylist")); err != nil {
+	if err := l.HandOff(context.Background(), c, dests("mylist")); err != nil {
 		t.Fatalf("after the server closed the connection: %v", err)
 	}
 	if n := s.connections(); n != 2 {
@@ -405,7 +406,7 @@ func TestLMTPServerDown(t *testing.T) {
 	ln.Close()
 	l := newLMTP(t, addr, new(bytes.Buffer))
 	c := newClaim(t, testMessage)
-	if err := l.HandOff(c, dests("mylist")); !fault.IsTemporary(err) || err == nil {
+	if err := l.HandOff(context.Background(), c, dests("mylist")); !fault.IsTemporary(err) || err == nil {
 		t.Fatalf("got %v, want temporary", err)
 	}
 	if !present(c.Path) {
@@ -421,7 +422,7 @@ func TestLMTPUnixSocket(t *testing.T) {
 	}
 	s := serveLMTP(t, ln)
 	l := newLMTP(t, sock, new(bytes.Buffer))
-	if err := l.HandOff(newClaim(t, testMessage), dests("mylist")); err != nil {
+	if err := l.HandOff(context.Background(), newClaim(t, testMessage), dests("mylist")); err != nil {
 		t.Fatal(err)
 	}
 	if delivered, _, _, _ := s.got(); delivered["mylist@lists.example.test"] != 1 {

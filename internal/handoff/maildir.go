@@ -2,6 +2,7 @@ package handoff
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -111,7 +112,7 @@ func (t *MaildirTree) Check() error {
 }
 
 // HandOff implements Target.
-func (t *MaildirTree) HandOff(c intake.Claim, dests []Dest) error {
+func (t *MaildirTree) HandOff(_ context.Context, c intake.Claim, dests []Dest) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(c.Path, &st); err != nil {
 		if fault.IsGone(err) {

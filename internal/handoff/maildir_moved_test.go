@@ -1,6 +1,7 @@
 package handoff
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,7 +33,7 @@ func TestMaildirMovedWhileIdle(t *testing.T) {
 		if err := os.WriteFile(c.Path, []byte("Subject: "+b+"\n\nhello\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := mt.HandOff(c, dests); err != nil {
+		if err := mt.HandOff(context.Background(), c, dests); err != nil {
 			t.Fatalf("%s: %v", b, err)
 		}
 	}

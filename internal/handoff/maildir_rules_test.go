@@ -1,6 +1,7 @@
 package handoff_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -23,7 +24,7 @@ func TestMaildirNoSuchList(t *testing.T) {
 	}
 	c := claimIn(t, dir, msgB, body(msgB))
 	create := &handoff.MaildirTree{Queue: queue, Create: true}
-	err := create.HandOff(c, []handoff.Dest{dest("mylist", "post")})
+	err := create.HandOff(context.Background(), c, []handoff.Dest{dest("mylist", "post")})
 	if err == nil || !fault.IsTemporary(err) {
 		t.Fatalf("HandOff into a missing queue = %v, want a temporary error", err)
 	}
@@ -37,7 +38,7 @@ func TestMaildirNoSuchList(t *testing.T) {
 	if err := mt.Check(); err != nil {
 		t.Fatal(err)
 	}
-	err = mt.HandOff(c, []handoff.Dest{dest("typo-lsit", "post")})
+	err = mt.HandOff(context.Background(), c, []handoff.Dest{dest("typo-lsit", "post")})
 	if err == nil || fault.IsTemporary(err) || !errors.Is(err, handoff.ErrNoSuchList) {
 		t.Fatalf("HandOff to a list with no directory = %v, want a permanent no such list", err)
 	}
@@ -45,7 +46,7 @@ func TestMaildirNoSuchList(t *testing.T) {
 		t.Fatal("a directory made for the typo, or the claim gone")
 	}
 
-	if err := create.HandOff(c, []handoff.Dest{dest("newlist", "post")}); err != nil {
+	if err := create.HandOff(context.Background(), c, []handoff.Dest{dest("newlist", "post")}); err != nil {
 		t.Fatal(err)
 	}
 	if !exists(filepath.Join(queue, "newlist", "post", "new", msgB)) {
@@ -60,7 +61,7 @@ func TestMaildirGoneClaimMakesNothing(t *testing.T) {
 	mt := newTree(t, queue)
 	c := claimIn(t, dir, msgB, body(msgB))
 	os.Remove(c.Path)
-	if err := mt.HandOff(c, []handoff.Dest{dest("mylist", "post"), dest("other", "post")}); err != fault.ErrGone {
+	if err := mt.HandOff(context.Background(), c, []handoff.Dest{dest("mylist", "post"), dest("other", "post")}); err != fault.ErrGone {
 		t.Fatalf("HandOff(gone claim) = %v, want fault.ErrGone", err)
 	}
 	if ents, _ := os.ReadDir(queue); len(ents) != 0 {
@@ -90,7 +91,7 @@ func TestMaildirSymlinks(t *testing.T) {
 			}
 			mt := &handoff.MaildirTree{Queue: queue, Create: true}
 			c := claimIn(t, dir, msgB, body(msgB))
-			err := mt.HandOff(c, []handoff.Dest{dest("mylist", "post")})
+			err := mt.HandOff(context.Background(), c, []handoff.Dest{dest("mylist", "post")})
 			if err == nil || fault.IsTemporary(err) || !strings.Contains(err.Error(), "is a symbolic link: refused") {
 				t.Fatalf("HandOff = %v, want a permanent refusal of the link", err)
 			}
@@ -99,7 +100,7 @@ func TestMaildirSymlinks(t *testing.T) {
 			}
 			// Through the link QUEUE, the other list is fine.
 			c2 := claimIn(t, dir, "2"+msgB, body(msgB))
-			if err := mt.HandOff(c2, []handoff.Dest{dest("other", "post")}); err != nil {
+			if err := mt.HandOff(context.Background(), c2, []handoff.Dest{dest("other", "post")}); err != nil {
 				t.Fatal(err)
 			}
 			if err := mt.Close(); err != nil {
@@ -144,7 +145,7 @@ func TestMaildirRemovedUnderUs(t *testing.T) {
 				c := claimIn(t, dir, b, body(b))
 				// No Commit in between: the maildirs stay open, and the
 				// removal is noticed by the rename or link into them.
-				return b, mt.HandOff(c, dests)
+				return b, mt.HandOff(context.Background(), c, dests)
 			}
 			if _, err := hand(); err != nil {
 				t.Fatal(err)

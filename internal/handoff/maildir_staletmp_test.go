@@ -1,6 +1,7 @@
 package handoff_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,7 +33,7 @@ func TestMaildirCrossDeviceStaleTmp(t *testing.T) {
 		t.Fatal(err)
 	}
 	mt := &handoff.MaildirTree{Queue: other, Create: true}
-	if err := mt.HandOff(c, []handoff.Dest{dest("mylist", "post")}); err != nil {
+	if err := mt.HandOff(context.Background(), c, []handoff.Dest{dest("mylist", "post")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := mt.Commit(); err != nil {

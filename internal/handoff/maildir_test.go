@@ -2,6 +2,7 @@ package handoff_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -128,7 +129,7 @@ func TestMaildirRename(t *testing.T) {
 	before := ino(t, c.Path)
 	queue := filepath.Join(dir, "queue")
 	mt := newTree(t, queue)
-	if err := mt.HandOff(c, []handoff.Dest{dest("mylist", "post")}); err != nil {
+	if err := mt.HandOff(context.Background(), c, []handoff.Dest{dest("mylist", "post")}); err != nil {
 		t.Fatal(err)
 	}
 	if exists(c.Path) {
@@ -159,7 +160,7 @@ func TestMaildirCreatedWithUmask(t *testing.T) {
 	mt := newTree(t, queue)
 	for i, d := range []handoff.Dest{dest("mylist", "post"), dest("mylist", "bounces"), dest("other", "post")} {
 		c := claimIn(t, dir, fmt.Sprintf("%d.M1P1.h", i), "x\n")
-		if err := mt.HandOff(c, []handoff.Dest{d}); err != nil {
+		if err := mt.HandOff(context.Background(), c, []handoff.Dest{d}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -189,7 +190,7 @@ func TestMaildirSeveralDestinations(t *testing.T) {
 	queue := filepath.Join(dir, "queue")
 	mt := newTree(t, queue)
 	dests := []handoff.Dest{dest("mylist", "post"), dest("other", "post"), dest("mylist", "post"), dest("mylist", "bounces")}
-	if err := mt.HandOff(c, dests); err != nil {
+	if err := mt.HandOff(context.Background(), c, dests); err != nil {
 		t.Fatal(err)
 	}
 	if !exists(c.Path) {
@@ -246,7 +247,7 @@ func TestMaildirDuplicate(t *testing.T) {
 				t.Fatal(err)
 			}
 			mt := newTree(t, queue)
-			err := mt.HandOff(c, tc.dests)
+			err := mt.HandOff(context.Background(), c, tc.dests)
 			if cerr := mt.Commit(); err == nil {
 				err = cerr
 			}
@@ -300,7 +301,7 @@ func TestMaildirUnsafeNames(t *testing.T) {
 			before := tree(t, dir)
 			mt := newTree(t, queue)
 			// A good destination first: nothing is placed unless all are good.
-			err := mt.HandOff(c, []handoff.Dest{dest("mylist", "post"), d})
+			err := mt.HandOff(context.Background(), c, []handoff.Dest{dest("mylist", "post"), d})
 			if err == nil || fault.IsTemporary(err) {
 				t.Fatalf("HandOff = %v, want a permanent error", err)
 			}
@@ -342,7 +343,7 @@ func TestMaildirClaimGone(t *testing.T) {
 	}
 	mt := newTree(t, filepath.Join(dir, "queue"))
 	for _, dests := range [][]handoff.Dest{{dest("mylist", "post")}, {dest("mylist", "post"), dest("other", "post")}} {
-		if err := mt.HandOff(c, dests); err != fault.ErrGone {
+		if err := mt.HandOff(context.Background(), c, dests); err != fault.ErrGone {
 			t.Errorf("HandOff(gone claim, %d dests) = %v", len(dests), err)
 		}
 	}
@@ -365,7 +366,7 @@ func TestMaildirNotRegular(t *testing.T) {
 		t.Fatal(err)
 	}
 	mt := newTree(t, filepath.Join(dir, "queue"))
-	err := mt.HandOff(c, []handoff.Dest{dest("mylist", "post")})
+	err := mt.HandOff(context.Background(), c, []handoff.Dest{dest("mylist", "post")})
 	if err == nil || fault.IsTemporary(err) || !errors.Is(err, fsx.ErrNotRegular) {
 		t.Errorf("HandOff(symlink) = %v, want permanent ErrNotRegular", err)
 	}
@@ -411,7 +412,7 @@ func TestMaildirCrossDevice(t *testing.T) {
 			c := claimIn(t, dir, msgB, big)
 			queue := filepath.Join(other, strings.ReplaceAll(tc.name, " ", "-"))
 			mt := newTree(t, queue)
-			if err := mt.HandOff(c, tc.dests); err != nil {
+			if err := mt.HandOff(context.Background(), c, tc.dests); err != nil {
 				t.Fatal(err)
 			}
 			if !exists(c.Path) {
@@ -457,7 +458,7 @@ func TestMaildirCrossDeviceDuplicate(t *testing.T) {
 		t.Fatal(err)
 	}
 	mt := newTree(t, other)
-	if err := mt.HandOff(c, []handoff.Dest{dest("mylist", "post")}); err != nil {
+	if err := mt.HandOff(context.Background(), c, []handoff.Dest{dest("mylist", "post")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := mt.Commit(); err != nil {
@@ -496,7 +497,7 @@ func TestMaildirDiskFull(t *testing.T) {
 	dir := t.TempDir()
 	c := claimIn(t, dir, msgB, body(msgB)+strings.Repeat("y", 256<<10))
 	mt := newTree(t, other)
-	err = mt.HandOff(c, []handoff.Dest{dest("mylist", "post")})
+	err = mt.HandOff(context.Background(), c, []handoff.Dest{dest("mylist", "post")})
 	if cerr := mt.Commit(); err == nil {
 		err = cerr
 	}
@@ -515,7 +516,7 @@ func TestMaildirDiskFull(t *testing.T) {
 	if err := os.Remove(filepath.Join(other, "fill")); err != nil {
 		t.Fatal(err)
 	}
-	if err := mt.HandOff(c, []handoff.Dest{dest("mylist", "post")}); err != nil {
+	if err := mt.HandOff(context.Background(), c, []handoff.Dest{dest("mylist", "post")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := mt.Commit(); err != nil {
@@ -547,7 +548,7 @@ func TestMaildirReadOnly(t *testing.T) {
 	c := claimIn(t, dir, msgB, body(msgB))
 	for _, d := range []handoff.Dest{dest("mylist", "post"), dest("newlist", "post")} {
 		mt := &handoff.MaildirTree{Queue: ro, Create: true}
-		err := mt.HandOff(c, []handoff.Dest{d})
+		err := mt.HandOff(context.Background(), c, []handoff.Dest{d})
 		if cerr := mt.Commit(); err == nil {
 			err = cerr
 		}

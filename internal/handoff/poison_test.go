@@ -2,6 +2,7 @@ package handoff
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,7 +32,7 @@ func TestCommandPoisonSender(t *testing.T) {
 			dir := t.TempDir()
 			t.Setenv("OUT", dir)
 			cmd := &Command{Command: `touch "$OUT/ran"`, Timeout: time.Minute, Log: testLog(new(bytes.Buffer))}
-			err := cmd.HandOff(c, []Dest{post})
+			err := cmd.HandOff(context.Background(), c, []Dest{post})
 			if outcomeOf(err) != "permanent" || !strings.Contains(err.Error(), "sender") {
 				t.Fatalf("got %v, want a permanent refusal of the sender", err)
 			}
@@ -50,13 +51,13 @@ func TestLMTPPoisonSender(t *testing.T) {
 	l := newLMTP(t, s.addr, new(bytes.Buffer))
 	for name, rp := range poisonSenders {
 		c := newClaim(t, poisonClaim(rp))
-		if err := l.HandOff(c, dests("mylist")); outcomeOf(err) != "permanent" {
+		if err := l.HandOff(context.Background(), c, dests("mylist")); outcomeOf(err) != "permanent" {
 			t.Errorf("%s: got %v, want permanent", name, err)
 		}
 	}
 	// The connection is still good for the next message.
 	c := newClaim(t, testMessage)
-	if err := l.HandOff(c, dests("mylist")); err != nil {
+	if err := l.HandOff(context.Background(), c, dests("mylist")); err != nil {
 		t.Fatal(err)
 	}
 	if n := s.count("MAIL FROM"); n != 1 {
@@ -79,7 +80,7 @@ func TestCommandUnsafeRecipient(t *testing.T) {
 		dir := t.TempDir()
 		t.Setenv("OUT", dir)
 		cmd := &Command{Command: `touch "$OUT/ran"`, Timeout: time.Minute, Log: testLog(new(bytes.Buffer))}
-		err := cmd.HandOff(c, []Dest{{List: "mylist", Subqueue: "bounces", Recipient: rcpt}})
+		err := cmd.HandOff(context.Background(), c, []Dest{{List: "mylist", Subqueue: "bounces", Recipient: rcpt}})
 		if outcomeOf(err) != "permanent" {
 			t.Errorf("%q: got %v, want permanent", rcpt, err)
 		}
@@ -94,7 +95,7 @@ func TestLMTPUnsafeRecipient(t *testing.T) {
 	l := newLMTP(t, s.addr, new(bytes.Buffer))
 	c := newClaim(t, testMessage)
 	bad := Dest{List: "mylist", Subqueue: "post", Recipient: "mylist@x.test> NOTIFY=NEVER"}
-	if err := l.HandOff(c, []Dest{bad}); outcomeOf(err) != "permanent" {
+	if err := l.HandOff(context.Background(), c, []Dest{bad}); outcomeOf(err) != "permanent" {
 		t.Fatalf("got %v, want permanent", err)
 	}
 	if n := s.count("RCPT"); n != 0 {

@@ -1,6 +1,7 @@
 package handoff
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -20,8 +21,8 @@ const (
 // claimed for mdclaim -r, and mdsweep exits 111.
 var ErrGaveUp = errors.New("gave up")
 
-// ErrStopped says a stop (SIGTERM) interrupted the hand-off in hand or the
-// wait between retries; the message stays claimed.
+// ErrStopped says a stop interrupted the hand-off in hand or the wait
+// between retries; the message stays claimed.
 var ErrStopped = errors.New("stopped while waiting to retry")
 
 // Sweeper hands off one message at a time, retrying temporary failures
@@ -31,16 +32,20 @@ var ErrStopped = errors.New("stopped while waiting to retry")
 type Sweeper struct {
 	Target Target
 	Log    *logline.Log
-	GiveUp time.Duration   // 0: retry for ever
-	Stop   <-chan struct{} // closed on SIGTERM
-	Min    time.Duration   // first wait; MinBackoff if 0
-	Max    time.Duration   // longest wait; MaxBackoff if 0
+	GiveUp time.Duration // 0: retry for ever
+	// Stop, if not nil, is done once a stop began: a temporary failure
+	// is then not retried, and no back-off is waited out. (A failing
+	// hand-off would not drain anyway.)
+	Stop context.Context
+	Min  time.Duration // first wait; MinBackoff if 0
+	Max  time.Duration // longest wait; MaxBackoff if 0
 }
 
-// Sweep hands c off. It returns nil when the message is handed off (or
-// someone else acted first), a permanent *fault.Error to park it, ErrGaveUp or
-// ErrStopped with the message left claimed.
-func (s *Sweeper) Sweep(c intake.Claim, dests []Dest) error {
+// Sweep hands c off; ctx is the hand-off's (Target.HandOff). It returns
+// nil when the message is handed off (or someone else acted first), a
+// permanent *fault.Error to park it, ErrGaveUp or ErrStopped with the message
+// left claimed.
+func (s *Sweeper) Sweep(ctx context.Context, c intake.Claim, dests []Dest) error {
 	wait := s.Min
 	if wait <= 0 {
 		wait = MinBackoff
@@ -49,16 +54,17 @@ func (s *Sweeper) Sweep(c intake.Claim, dests []Dest) error {
 	if limit <= 0 {
 		limit = MaxBackoff
 	}
-	if st, ok := s.Target.(Stoppable); ok && s.Stop != nil {
-		st.SetStop(s.Stop)
+	stop := s.Stop
+	if stop == nil {
+		stop = context.Background()
 	}
 	start := time.Now()
 	for {
-		err := s.Target.HandOff(c, dests)
+		err := s.Target.HandOff(ctx, c, dests)
 		if err == nil || !fault.IsTemporary(err) {
 			return err
 		}
-		if stopping(s.Stop) {
+		if stop.Err() != nil || ctx.Err() != nil {
 			// A stop abandons the hand-off in hand; the message stays
 			// claimed for mdclaim -r.
 			s.Log.Path("stopping; left claimed", c.Path, err)
@@ -77,8 +83,10 @@ func (s *Sweeper) Sweep(c intake.Claim, dests []Dest) error {
 		timer := time.NewTimer(wait)
 		select {
 		case <-timer.C:
-		case <-s.Stop:
-			timer.Stop()
+		case <-stop.Done():
+		case <-ctx.Done():
+		}
+		if timer.Stop() {
 			s.Log.Path("stopping; left claimed", c.Path, err)
 			return ErrStopped
 		}

@@ -28,13 +28,6 @@ type Claimer struct {
 	// without it, Scan(max) reads only the max oldest names.
 	Stream bool
 
-	// Guard, if set, is held from each claim's rename until its path is
-	// emitted, so that a stop (SIGTERM) never falls between the two.
-	Guard interface {
-		Hold()
-		Release()
-	}
-
 	// The window: the oldest names of the last directory read, not yet
 	// tried, and the directories they are renamed between.
 	window       []entry
@@ -77,16 +70,10 @@ func (c *Claimer) Scan(max int, emit func(path string)) (Result, error) {
 		e := c.window[0]
 		c.window = c.window[1:]
 		claim := Base(e.name) + ClaimInfo
-		if c.Guard != nil {
-			c.Guard.Hold()
-		}
 		err := fsx.RenameAt(c.srcFd, e.name, c.curFd, claim)
 		if err == nil {
 			emit(filepath.Join(cur, claim))
 			res.Claimed++
-		}
-		if c.Guard != nil {
-			c.Guard.Release()
 		}
 		if err == nil || fault.IsGone(err) {
 			// ENOENT: another runner claimed it first (mdpipe(7),

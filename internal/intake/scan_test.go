@@ -439,34 +439,6 @@ func TestScanMissingCur(t *testing.T) {
 	}
 }
 
-// guard counts Hold/Release pairs, and checks that each emit happens while
-// held (a stop then never falls between a claim and its record).
-type guard struct {
-	held, holds int
-}
-
-func (g *guard) Hold()    { g.held++; g.holds++ }
-func (g *guard) Release() { g.held-- }
-
-func TestScanGuard(t *testing.T) {
-	md := newMaildir(t)
-	put(t, md, "new/1")
-	put(t, md, "new/2")
-	log, _ := testLog()
-	g := &guard{}
-	c := &Claimer{Maildir: md, Log: log, Guard: g}
-	if _, err := c.Scan(0, func(string) {
-		if g.held != 1 {
-			t.Error("emit outside the guard")
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if g.held != 0 || g.holds != 2 {
-		t.Errorf("guard held %d, taken %d times; want 0 and 2", g.held, g.holds)
-	}
-}
-
 // oldestIn runs oldest on dir, opened for it.
 func oldestIn(t *testing.T, dir string, limit int, keep func(string, fs.FileMode) bool) ([]entry, bool, error) {
 	t.Helper()

@@ -16,7 +16,7 @@ const pipeBuf = 4096
 // claimOut writes mdclaim's records. It knows which claims it has not yet
 // written, so that a stop gives exactly those back to new/; and on a pipe
 // its writes can be interrupted, so that a stop never waits on a full
-// pipe (DESIGN rule 8).
+// pipe (mdpipe(7), RULES: a clean stop).
 type claimOut struct {
 	f        *os.File
 	nonblock bool // fd 1 was made non-blocking: restore it at the end

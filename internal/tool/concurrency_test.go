@@ -12,7 +12,7 @@ import (
 
 // TestFourPipelines runs four streaming pipelines at once over one intake
 // of 2,000 messages: the claims race, and every message must still be
-// handed off exactly once (DESIGN rule 3), none parked.
+// handed off exactly once (mdpipe(7), RULES: exactly once), none parked.
 func TestFourPipelines(t *testing.T) {
 	t.Parallel()
 	const messages, pipelines = 2000, 4

@@ -22,9 +22,10 @@ import (
 	"mdpipe/internal/testkit"
 )
 
-// Flow control (issue 12, DESIGN rules 8 and 9), with the slow hand-offs
-// a site has: a command that takes tens of milliseconds, and an LMTP
-// server (Mailman 3) that takes tens of messages a second.
+// Flow control (mdpipe(7), RULES: a clean stop, bounded claims), with
+// the slow hand-offs a site has: a command that takes tens of
+// milliseconds, and an LMTP server (Mailman 3) that takes tens of
+// messages a second.
 
 // flowBound is the -k the tests give: small, so that a backlog of a few
 // hundred messages is many times the bound.
@@ -226,8 +227,8 @@ func (f *flow) logs() string {
 	return b.String()
 }
 
-// heldClaims counts the claims in cur/: the :1,P files (issue 12's
-// measure).
+// heldClaims counts the claims in cur/: the :1,P files (the measure of
+// the bound on claims held).
 func heldClaims(t *testing.T, maildir string) int {
 	t.Helper()
 	n := 0

@@ -24,19 +24,19 @@ func Mdfail(args []string) int {
 	if err != nil {
 		return usage(fs, mdfailUsage, err)
 	}
-	r := newRun("mdfail")
-	r.log.Verbose = *verbose
-	if !r.onDrain(nil) {
+	s, ok := newStage("mdfail")
+	if !ok {
 		return int(cli.Perm)
 	}
-	r.each(in, nil, func(line []byte) {
+	s.Log.Verbose = *verbose
+	s.Each(in, nil, func(line []byte) {
 		path := record.PathOf(line)
 		if in.FromOperands() {
 			path = string(line) // a whole path, not a record
 		}
 		if err := record.CheckPath(path); err != nil {
-			r.log.Path("", path, err)
-			r.note(cli.Perm)
+			s.Log.Path("", path, err)
+			s.Note(cli.Perm)
 			return
 		}
 		c, err := intake.ParseClaim(path)
@@ -46,25 +46,26 @@ func Mdfail(args []string) int {
 		}
 		switch {
 		case err == nil:
-			r.out.Record(x)
-			r.log.Info("parked '%s' as '%s'", path, x)
+			s.Out.Record(x)
+			s.Log.Info("parked '%s' as '%s'", path, x)
 		case errors.Is(err, intake.ErrParked):
-			r.log.Info("'%s': parked already as '%s'", path, x)
+			s.Log.Info("'%s': parked already as '%s'", path, x)
 		case fault.IsGone(err) && in.FromOperands():
 			// A path typed, or passed, as an operand: say so.
-			r.log.Path("", path, unix.ENOENT)
-			r.note(cli.Perm)
+			s.Log.Path("", path, unix.ENOENT)
+			s.Note(cli.Perm)
 		case fault.IsGone(err):
-			// Someone else acted on the claim first (DESIGN rule 1).
-			r.log.Info("skipping '%s': gone", path)
+			// Someone else acted on the claim first (mdpipe(7), RULES:
+			// the owner rule).
+			s.Log.Info("skipping '%s': gone", path)
 		default:
-			r.log.Path("cannot park", path, err)
+			s.Log.Path("cannot park", path, err)
 			if fault.IsPermanent(err) || errors.Is(err, intake.ErrNotClaim) || errors.Is(err, intake.ErrNotInMaildir) {
-				r.note(cli.Perm)
+				s.Note(cli.Perm)
 			} else {
-				r.note(cli.Temp)
+				s.Note(cli.Temp)
 			}
 		}
 	})
-	return r.end()
+	return s.End()
 }

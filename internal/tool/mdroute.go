@@ -10,6 +10,7 @@ import (
 	"mdpipe/internal/fault"
 	"mdpipe/internal/record"
 	"mdpipe/internal/route"
+	"mdpipe/internal/stage"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,8 +34,11 @@ func Mdroute(args []string) int {
 	if err != nil {
 		return usage(fs, mdrouteUsage, err)
 	}
-	r := newRun("mdroute")
-	r.log.Verbose = *verbose
+	s, ok := newStage("mdroute")
+	if !ok {
+		return int(cli.Perm)
+	}
+	s.Log.Verbose = *verbose
 	rt := &route.Router{Prefix: *prefix, Delims: *delims, Full: *full}
 	for _, d := range strings.Split(*domains, ",") {
 		if d = strings.ToLower(strings.TrimSpace(d)); d != "" {
@@ -43,7 +47,7 @@ func Mdroute(args []string) int {
 	}
 	if *lists != "" {
 		if rt.Known, err = route.LoadLists(*lists); err != nil {
-			r.log.Printf("known lists: %v", err)
+			s.Log.Printf("known lists: %v", err)
 			return int(cli.Temp)
 		}
 	}
@@ -56,16 +60,13 @@ func Mdroute(args []string) int {
 	if len(names) == 0 {
 		return usage(fs, mdrouteUsage, fmt.Errorf("%s: no header names", fs.Origin("H")))
 	}
-	if !r.onDrain(nil) {
-		return int(cli.Perm)
-	}
-	m := &router{run: r, rt: rt, headers: names, operands: in.FromOperands()}
-	r.each(in, nil, m.route)
-	return r.end()
+	m := &router{Stage: s, rt: rt, headers: names, operands: in.FromOperands()}
+	s.Each(in, nil, m.route)
+	return s.End()
 }
 
 type router struct {
-	*run
+	*stage.Stage
 	rt      *route.Router
 	headers []string
 	hr      envelope.HeaderReader
@@ -82,8 +83,8 @@ func (m *router) route(line []byte) {
 		path = string(line)
 	}
 	if err := record.CheckPath(path); err != nil {
-		m.log.Path("", path, err)
-		m.note(cli.Perm)
+		m.Log.Path("", path, err)
+		m.Note(cli.Perm)
 		return
 	}
 	hdr, err := m.hr.ReadFile(path)
@@ -91,17 +92,18 @@ func (m *router) route(line []byte) {
 		switch {
 		case fault.IsGone(err) && m.operands:
 			// A path typed, or passed, as an operand: say so.
-			m.log.Path("", path, unix.ENOENT)
-			m.note(cli.Perm)
+			m.Log.Path("", path, unix.ENOENT)
+			m.Note(cli.Perm)
 		case fault.IsGone(err):
-			// Someone else acted on the claim first (DESIGN rule 1).
-			m.log.Info("skipping '%s': gone", path)
+			// Someone else acted on the claim first (mdpipe(7), RULES:
+			// the owner rule).
+			m.Log.Info("skipping '%s': gone", path)
 		case errors.Is(err, envelope.ErrHeaderTooLong), fault.IsPermanent(err):
 			m.unroutable(path, err)
 		default:
 			// Stays claimed for mdclaim -r; the read may work next time.
-			m.log.Path("cannot read", path, err)
-			m.note(cli.Temp)
+			m.Log.Path("cannot read", path, err)
+			m.Note(cli.Temp)
 		}
 		return
 	}
@@ -131,9 +133,9 @@ func (m *router) route(line []byte) {
 	// The N records of a message carry I/N: mdsweep hands the message
 	// off once it holds all N, however the pipe splits them.
 	for i, rt := range routes {
-		m.out.Add(path, rt.List, rt.Subqueue, rt.Recipient, record.Count(i+1, n))
-		if m.log.Verbose { // Info's arguments would allocate for nothing
-			m.log.Info("routed '%s': %s %s %s", path, rt.List, rt.Subqueue, rt.Recipient)
+		m.Out.Add(path, rt.List, rt.Subqueue, rt.Recipient, record.Count(i+1, n))
+		if m.Log.Verbose { // Info's arguments would allocate for nothing
+			m.Log.Info("routed '%s': %s %s %s", path, rt.List, rt.Subqueue, rt.Recipient)
 		}
 	}
 	switch {
@@ -143,16 +145,16 @@ func (m *router) route(line []byte) {
 		m.unroutable(path, first)
 	case first != nil:
 		// Routed to the lists it could; the rest is said and dropped.
-		m.log.Path("some recipients unroutable", path, first)
-		m.note(cli.Perm)
+		m.Log.Path("some recipients unroutable", path, first)
+		m.Note(cli.Perm)
 	}
 	if n > 0 {
-		m.out.End()
+		m.Out.End()
 	}
 }
 
 func (m *router) unroutable(path string, why error) {
-	m.log.Path("", path, why)
-	m.out.Record(path)
-	m.note(cli.Perm)
+	m.Log.Path("", path, why)
+	m.Out.Record(path)
+	m.Note(cli.Perm)
 }

@@ -7,12 +7,7 @@ import (
 
 	"mdpipe/internal/cli"
 	"mdpipe/internal/envelope"
-	"mdpipe/internal/fault"
 	"mdpipe/internal/handoff"
-	"mdpipe/internal/intake"
-	"mdpipe/internal/record"
-
-	"golang.org/x/sys/unix"
 )
 
 const mdsweepUsage = "mdsweep [-v] [-s] (-q queue [-C] | -c command [-e delims] | -l lmtp-address) [-t give-up-after] [-T timeout] [path-record ...]"
@@ -63,240 +58,40 @@ func Mdsweep(args []string) int {
 	if err != nil {
 		return usage(fs, mdsweepUsage, err)
 	}
-	r := newRun("mdsweep")
-	r.log.Verbose = *verbose
+	s, ok := newStage("mdsweep")
+	if !ok {
+		return int(cli.Perm)
+	}
+	s.Log.Verbose = *verbose
 	var target handoff.Target
 	switch {
 	case *queue != "":
-		t := &handoff.MaildirTree{Queue: *queue, Create: *create, Log: r.log}
+		t := &handoff.MaildirTree{Queue: *queue, Create: *create, Log: s.Log}
 		t.Sync.Off = *noSync
 		if err := t.Check(); err != nil {
 			// Never made here: a typo must not become a queue. 111, so
 			// that a supervisor retries while a mount comes up.
-			r.log.Path("no queue", *queue, fmt.Errorf("%w (mdsweep never makes it)", err))
+			s.Log.Path("no queue", *queue, fmt.Errorf("%w (mdsweep never makes it)", err))
 			return int(cli.Temp)
 		}
 		target = t
 	case *command != "":
-		target = &handoff.Command{Command: *command, Timeout: *timeout, Log: r.log, Delims: *delims}
+		target = &handoff.Command{Command: *command, Timeout: *timeout, Log: s.Log, Delims: *delims}
 	default:
-		target = &handoff.LMTP{Address: *lmtp, Log: r.log}
-	}
-	if !r.onDrain(func() {
-		if err := target.Close(); err != nil {
-			r.log.Printf("%v", err)
-			r.note(cli.Temp)
-		}
-	}) {
-		return int(cli.Perm)
+		target = &handoff.LMTP{Address: *lmtp, Log: s.Log}
 	}
 	// A stop drains what the pipeline holds, but never waits out a
-	// back-off: a hand-off that is failing would not drain anyway.
-	s := &sweeper{run: r, in: in, target: target,
-		sw: &handoff.Sweeper{Target: target, Log: r.log, GiveUp: *giveUp, Stop: r.stop.Draining()}}
-	r.each(in, s.commit, s.sweep)
-	// Held: a stop under way closes the target itself (onStop above).
-	r.stop.Hold()
+	// back-off: a hand-off that is failing would not drain anyway. The
+	// hand-off in hand is abandoned once the stop is over (sweep).
+	sw := &sweeper{Stage: s, in: in, target: target,
+		sw: &handoff.Sweeper{Target: target, Log: s.Log, GiveUp: *giveUp, Stop: s.Stop.Draining()}}
+	s.Each(in, sw.commit, sw.sweep)
 	if err := target.Close(); err != nil {
-		r.log.Printf("%v", err)
-		r.note(cli.Temp)
+		s.Log.Printf("%v", err)
+		s.Note(cli.Temp)
 	}
-	if s.returned > 0 {
-		r.log.Printf("stopping: returned %d claims to new/ without handing them off", s.returned)
+	if sw.returned > 0 {
+		s.Log.Printf("stopping: returned %d claims to new/ without handing them off", sw.returned)
 	}
-	r.stop.Release()
-	return r.end()
-}
-
-type sweeper struct {
-	*run
-	in     *cli.Input
-	target handoff.Target
-	sw     *handoff.Sweeper
-	dests  []handoff.Dest
-	batch  int // hand-offs since the last commit
-
-	handBack bool   // a stop found the hand-off failing: hand off no more
-	returned int    // claims given back to new/ (giveBack)
-	lastBack string // the claim given back last: its other records skip
-}
-
-// maxBatch bounds a batch under a steady backlog, when the input never
-// idles: the hand-offs of one batch are at most that many messages away
-// from durable.
-const maxBatch = 256
-
-func (s *sweeper) commit() {
-	s.batch = 0
-	if err := s.target.Commit(); err != nil {
-		s.log.Printf("%v", err)
-		s.note(cli.Temp)
-	}
-}
-
-// recordWait bounds the wait for the rest of a message's records. The
-// tool before mdsweep writes them together, so they come at once unless it
-// died or stopped half-way.
-const recordWait = 10 * time.Second
-
-// sweep hands off one message: this record and the rest of its message's
-// records (several destinations).
-func (s *sweeper) sweep(line []byte) {
-	rec, err := record.Parse(line)
-	if err != nil {
-		s.log.Path("bad record for", rec.Path, err)
-		s.note(cli.Perm)
-		return
-	}
-	c, err := intake.ParseClaim(rec.Path)
-	if err != nil {
-		s.log.Path("", rec.Path, err)
-		s.note(cli.Perm)
-		return
-	}
-	if s.in.FromOperands() {
-		// A path typed, or passed, as an operand: say when it is not
-		// there. (A record on stdin whose claim is gone was acted on by
-		// someone else first, and is skipped quietly: DESIGN rule 1.)
-		var st unix.Stat_t
-		if err := unix.Lstat(c.Path, &st); err == unix.ENOENT {
-			s.log.Path("", c.Path, err)
-			s.note(cli.Perm)
-			for next, ok := s.in.Peek(); ok && record.PathOf(next) == rec.Path; next, ok = s.in.Peek() {
-				s.in.Next()
-			}
-			return
-		}
-	}
-	if !rec.Routed() {
-		// mdroute said why; pass it on for mdfail to park.
-		s.out.Record(rec.Path)
-		s.note(cli.Perm)
-		return
-	}
-	if s.handBack || s.stopping() {
-		s.giveBack(c)
-		return
-	}
-	s.dests = append(s.dests[:0], handoff.Dest{List: rec.List, Subqueue: rec.Subqueue, Recipient: rec.Recipient})
-	if rec.Counted() {
-		if !s.gather(rec) {
-			return
-		}
-	} else {
-		s.adjacent(rec)
-	}
-	err = s.sw.Sweep(c, s.dests)
-	if s.batch++; s.batch >= maxBatch {
-		s.commit()
-	}
-	switch {
-	case err == nil:
-		if s.log.Verbose {
-			for _, d := range s.dests {
-				s.log.Info("handed off '%s': %s %s", c.Path, d.List, d.Subqueue)
-			}
-		}
-	case errors.Is(err, fault.ErrGone):
-		// Never silent: a lost split once looked exactly like this.
-		s.log.Path("no such claim", c.Path, err)
-	case errors.Is(err, handoff.ErrStopped):
-		// The rest of the input would fail the same way: give it back.
-		s.handBack = true
-	case errors.Is(err, handoff.ErrGaveUp):
-		s.note(cli.Temp)
-		s.quit = true
-	default:
-		s.log.Path("cannot hand off", c.Path, err)
-		s.out.Record(c.Path)
-		s.note(cli.Perm)
-	}
-}
-
-// giveBack returns the claim of a record that mdsweep stops before
-// handing off to new/ at once, so that the next pipeline takes it
-// without waiting for mdclaim -r (a claim is a promise to finish soon).
-// A claim whose hand-off is under way or waits for its commit is locked,
-// and GiveBack leaves it; the records after the first that name the same
-// claim are skipped, so that a claim given back and claimed again by
-// another runner meanwhile is never taken from it.
-func (s *sweeper) giveBack(c intake.Claim) {
-	if c.Path == s.lastBack {
-		return
-	}
-	s.lastBack = c.Path
-	back, err := c.GiveBack()
-	if err != nil {
-		s.log.Printf("%v", err)
-		s.note(cli.Temp)
-	}
-	if back {
-		s.returned++
-	}
-}
-
-// gather reads the rest of a counted message's records, 2/N to N/N, into
-// s.dests. It waits for them (bounded), since they may still be on their
-// way. A message that stays incomplete is not handed off at all: a part
-// of its destinations now and the rest never would be a silent loss. It
-// stays claimed for mdclaim -r, which sends it down the pipeline whole.
-func (s *sweeper) gather(rec record.Record) bool {
-	if rec.Index != 1 {
-		// The tail of a message whose head we gave up on, or a broken
-		// writer: skip all of it that is here, with one line.
-		n := 1
-		for {
-			next, ok := s.in.Peek()
-			if !ok || record.PathOf(next) != rec.Path {
-				break
-			}
-			s.in.Next()
-			n++
-		}
-		s.log.Path("incomplete message", rec.Path,
-			fmt.Errorf("%d record(s) from %s on, without the ones before; not handed off, left claimed", n, record.Count(rec.Index, rec.Count)))
-		s.note(cli.Temp)
-		return false
-	}
-	for len(s.dests) < rec.Count {
-		next, ok := s.in.PeekWithin(recordWait, s.stop.Stopping())
-		var more record.Record
-		var err error
-		if ok {
-			more, err = record.Parse(next)
-		}
-		if !ok || err != nil || more.Path != rec.Path || more.Count != rec.Count || more.Index != len(s.dests)+1 {
-			// The record after is not ours: it stays for the next sweep.
-			why := fmt.Errorf("%d of %d records came; not handed off, left claimed", len(s.dests), rec.Count)
-			if !ok && s.stopping() {
-				why = fmt.Errorf("stopped after %d of %d records; not handed off, left claimed", len(s.dests), rec.Count)
-			}
-			s.log.Path("incomplete message", rec.Path, why)
-			s.note(cli.Temp)
-			return false
-		}
-		s.in.Next()
-		s.dests = append(s.dests, handoff.Dest{List: more.List, Subqueue: more.Subqueue, Recipient: more.Recipient})
-	}
-	return true
-}
-
-// adjacent adds to s.dests the records without a count (typed by hand)
-// right after rec that name the same path and are there to read.
-func (s *sweeper) adjacent(rec record.Record) {
-	for {
-		next, ok := s.in.Peek()
-		if !ok || record.PathOf(next) != rec.Path {
-			return
-		}
-		more, err := record.Parse(next)
-		if err == nil && more.Counted() {
-			return // another message's, for the next sweep
-		}
-		s.in.Next()
-		if err != nil || !more.Routed() {
-			continue // a bare duplicate of a routed path adds nothing
-		}
-		s.dests = append(s.dests, handoff.Dest{List: more.List, Subqueue: more.Subqueue, Recipient: more.Recipient})
-	}
+	return s.End()
 }

@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"context"
 	"time"
 	"unsafe"
 
@@ -9,13 +10,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Held is the set of claims one mdclaim holds (DESIGN rule 9). A claim is
-// held from mdclaim's rename into cur/ until its name leaves cur/: handed
-// off (renamed into a queue, or unlinked after a command or LMTP
-// hand-off), parked (renamed to B:1,X) or returned to new/. Held learns
-// that from inotify (IN_MOVED_FROM, IN_DELETE on cur/), whatever the
-// stages after mdclaim are and however much they read ahead; without
-// inotify it looks each held name up instead.
+// Held is the set of claims one mdclaim holds (mdpipe(7), RULES: bounded
+// claims). A claim is held from mdclaim's rename into cur/ until its name
+// leaves cur/: handed off (renamed into a queue, or unlinked after a
+// command or LMTP hand-off), parked (renamed to B:1,X) or returned to
+// new/. Held learns that from inotify (IN_MOVED_FROM, IN_DELETE on
+// cur/), whatever the stages after mdclaim are and however much they
+// read ahead; without inotify it looks each held name up instead.
 type Held struct {
 	dirfd int // cur/, for the look-ups
 	fd    int // inotify descriptor, or -1
@@ -64,8 +65,9 @@ func (h *Held) Update() {
 
 // Wait returns once at most below claims are held, or after timeout
 // (negative: no limit). If outFd is a pipe (not -1) whose reader has
-// gone, it returns true at once.
-func (h *Held) Wait(below int, timeout time.Duration, outFd int) (downstreamGone bool) {
+// gone, it returns true at once. It returns false at once when ctx is
+// done (a stop).
+func (h *Held) Wait(ctx context.Context, below int, timeout time.Duration, outFd int) (downstreamGone bool) {
 	var deadline time.Time
 	if timeout >= 0 {
 		deadline = time.Now().Add(timeout)
@@ -84,9 +86,12 @@ func (h *Held) Wait(below int, timeout time.Duration, outFd int) (downstreamGone
 		if h.fd < 0 && (wait < 0 || wait > pollHeld) {
 			wait = pollHeld
 		}
-		err := pipewait.Readable(h.fd, outFd, wait)
+		err := pipewait.Readable(ctx, h.fd, outFd, wait)
 		if err == pipewait.ErrDownstreamGone {
 			return true
+		}
+		if ctx.Err() != nil {
+			return false
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -52,12 +53,12 @@ func TestHeld(t *testing.T) {
 			}
 			if i == 0 {
 				// Another runner's claim: no wake-up for us.
-				if h.Wait(2, 0, -1); h.Len() != 3 {
+				if h.Wait(context.Background(), 2, 0, -1); h.Len() != 3 {
 					t.Fatalf("look-up %v: %d held after another's claim left, want 3", lookUp, h.Len())
 				}
 				continue
 			}
-			if h.Wait(want[i], time.Minute, -1) {
+			if h.Wait(context.Background(), want[i], time.Minute, -1) {
 				t.Fatal("downstream gone, with no downstream")
 			}
 			if h.Len() != want[i] {

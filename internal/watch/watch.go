@@ -5,6 +5,7 @@
 package watch
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -44,14 +45,15 @@ func (w *Watcher) Polling() bool { return w.fd < 0 }
 // rescan), whichever is first. Events that arrived while the caller was
 // scanning wake it at once, so a delivery during a scan is never missed.
 // If outFd is a pipe (not -1) whose reader has gone, Wait returns true at
-// once: the pipeline has lost a stage and this tool should exit too.
-func (w *Watcher) Wait(timeout time.Duration, outFd int) (downstreamGone bool) {
+// once: the pipeline has lost a stage and this tool should exit too. It
+// returns at once, too, when ctx is done (a stop).
+func (w *Watcher) Wait(ctx context.Context, timeout time.Duration, outFd int) (downstreamGone bool) {
 	if w.fd < 0 && (timeout < 0 || timeout > PollInterval) {
 		timeout = PollInterval
 	}
 	// poll(2) ignores a negative descriptor: without inotify this is a
 	// sleep that still watches outFd.
-	err := pipewait.Readable(w.fd, outFd, timeout)
+	err := pipewait.Readable(ctx, w.fd, outFd, timeout)
 	if w.fd >= 0 {
 		w.drain()
 	}

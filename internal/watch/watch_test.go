@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -59,7 +60,7 @@ func TestWaitWakesOnRename(t *testing.T) {
 	timer := time.AfterFunc(100*time.Millisecond, func() { deliver(t, tmp, dir, "1.a") })
 	defer timer.Stop()
 	start := time.Now()
-	if gone := w.Wait(time.Hour, -1); gone {
+	if gone := w.Wait(context.Background(), time.Hour, -1); gone {
 		t.Error("Wait reported the downstream gone without a pipe")
 	}
 	if took := time.Since(start); took > generous {
@@ -89,13 +90,13 @@ func TestWaitWakesOnEarlierDelivery(t *testing.T) {
 				}
 			}
 			start := time.Now()
-			w.Wait(time.Hour, -1)
+			w.Wait(context.Background(), time.Hour, -1)
 			if took := time.Since(start); took > generous {
 				t.Errorf("Wait took %v after an earlier delivery", took)
 			}
 			// The event was drained: the next Wait sleeps its full timeout.
 			start = time.Now()
-			w.Wait(200*time.Millisecond, -1)
+			w.Wait(context.Background(), 200*time.Millisecond, -1)
 			if took := time.Since(start); took < 150*time.Millisecond {
 				t.Errorf("second Wait returned after %v: the event was not drained", took)
 			}
@@ -109,7 +110,7 @@ func TestWaitTimeout(t *testing.T) {
 	_, dir := newMaildir(t)
 	w := newWatcher(t, dir)
 	start := time.Now()
-	w.Wait(300*time.Millisecond, -1)
+	w.Wait(context.Background(), 300*time.Millisecond, -1)
 	took := time.Since(start)
 	if took < 250*time.Millisecond || took > generous {
 		t.Errorf("Wait(300ms) took %v", took)
@@ -125,7 +126,7 @@ func TestWaitIgnoresTmp(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	w.Wait(200*time.Millisecond, -1)
+	w.Wait(context.Background(), 200*time.Millisecond, -1)
 	if took := time.Since(start); took < 150*time.Millisecond {
 		t.Errorf("Wait woke after %v for a file in tmp/", took)
 	}
@@ -141,12 +142,12 @@ func TestWaitDownstreamGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pw.Close()
-	if gone := w.Wait(50*time.Millisecond, int(pw.Fd())); gone {
+	if gone := w.Wait(context.Background(), 50*time.Millisecond, int(pw.Fd())); gone {
 		t.Error("Wait said downstream gone while the reader is open")
 	}
 	r.Close()
 	start := time.Now()
-	if gone := w.Wait(time.Hour, int(pw.Fd())); !gone {
+	if gone := w.Wait(context.Background(), time.Hour, int(pw.Fd())); !gone {
 		t.Error("Wait did not notice the reader closed")
 	}
 	if took := time.Since(start); took > generous {
@@ -166,11 +167,45 @@ func TestWaitPolling(t *testing.T) {
 		t.Fatal("not polling after New failed")
 	}
 	start := time.Now()
-	w.Wait(time.Hour, -1)
+	w.Wait(context.Background(), time.Hour, -1)
 	if took := time.Since(start); took < PollInterval/2 || took > PollInterval+generous {
 		t.Errorf("polling Wait(1h) took %v, want about %v", took, PollInterval)
 	}
 	if err := w.Close(); err != nil {
 		t.Errorf("Close of a polling watcher: %v", err)
+	}
+}
+
+// A stop (ctx cancelled) ends the waits at once, whether they watch
+// through inotify or poll: the wait for mail, and the wait at the bound.
+func TestWaitEndsAtStop(t *testing.T) {
+	_, dir := newMaildir(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	timer := time.AfterFunc(100*time.Millisecond, cancel)
+	defer timer.Stop()
+	// The inotify wait is stopped while it blocks; the polling one finds
+	// the stop made already.
+	for _, w := range []*Watcher{newWatcher(t, dir), {fd: -1}} {
+		start := time.Now()
+		w.Wait(ctx, time.Hour, -1)
+		if took := time.Since(start); took > generous || ctx.Err() == nil {
+			t.Errorf("polling %v: Wait returned after %v, stopped %v; want the stop within %v", w.Polling(), took, ctx.Err(), generous)
+		}
+	}
+	h, err := NewHeld(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	h.Add("a:1,P") // held, and never leaves
+	ctx, cancel = context.WithCancel(context.Background())
+	timer = time.AfterFunc(100*time.Millisecond, cancel)
+	defer timer.Stop()
+	start := time.Now()
+	if h.Wait(ctx, 0, time.Hour, -1) {
+		t.Error("Held.Wait: downstream gone, with no downstream")
+	}
+	if took := time.Since(start); took > generous {
+		t.Errorf("Held.Wait returned after %v at a stop", took)
 	}
 }

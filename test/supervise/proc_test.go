@@ -58,19 +58,19 @@ func state(pid int) byte {
 	return b[i+2]
 }
 
-// stages waits until the pipeline shell has its four stages, and returns
+// stages waits until mdpipe-service has its four stages, and returns
 // their pids by name.
-func stages(t *testing.T, shell int) map[string]int {
+func stages(t *testing.T, service int) map[string]int {
 	t.Helper()
 	var st map[string]int
 	waitFor(t, 10*time.Second, func() (bool, string) {
 		st = map[string]int{}
-		for _, k := range children(shell) {
+		for _, k := range children(service) {
 			st[comm(k)] = k
 		}
 		for _, n := range stageNames {
 			if _, ok := st[n]; !ok {
-				return false, fmt.Sprintf("the pipeline shell %d has children %v", shell, st)
+				return false, fmt.Sprintf("mdpipe-service %d has children %v", service, st)
 			}
 		}
 		return true, ""

@@ -44,7 +44,7 @@ func TestRunit(t *testing.T) {
 type runitService struct {
 	*site
 	pidFile string
-	shell   int            // the pipeline shell, runsv's child
+	service int            // mdpipe-service, runsv's child
 	st      map[string]int // its stages
 	procs   seen
 	all     []string // every message that must reach a queue
@@ -57,18 +57,18 @@ func (r *runitService) started() {
 	waitFor(r.t, 10*time.Second, func() (bool, string) {
 		// runsv's pid file also names ./finish while it runs.
 		pid = readPid(r.t, r.pidFile)
-		return pid != r.shell && comm(pid) == "mdpipe-service",
+		return pid != r.service && comm(pid) == "mdpipe-service",
 			fmt.Sprintf("runsv runs pid %d (%s), not a new mdpipe-service", pid, comm(pid))
 	})
-	r.shell = pid
+	r.service = pid
 	r.st = stages(r.t, pid)
 	r.procs[pid] = "pipeline"
 	r.procs.add(r.st)
 }
 
-// pipeline returns the pids of the shell and its stages.
+// pipeline returns the pids of mdpipe-service and its stages.
 func (r *runitService) pipeline() map[string]int {
-	m := map[string]int{"pipeline": r.shell}
+	m := map[string]int{"pipeline": r.service}
 	for n, p := range r.st {
 		m[n] = p
 	}
@@ -144,14 +144,16 @@ func (r *runitService) kill(name string) {
 }
 
 // checkRestartLog checks the log after the deaths: the stages saying
-// their reader went, the shell's and finish's exit lines, and a line for
-// each claim mdclaim -r returned; nothing else. Every one of the stranded
-// claims must come back; of the late ones, those the dying pipeline took.
+// their reader went, mdpipe-service naming the stage that died and how,
+// finish's exit lines, and a line for each claim mdclaim -r returned;
+// nothing else. Every one of the stranded claims must come back; of the
+// late ones, those the dying pipeline took.
 func (r *runitService) checkRestartLog(stranded, late int) {
 	r.t.Helper()
 	expected := regexp.MustCompile(`^\S+ (` +
 		`md(claim|route|sweep|fail): (cannot write output: )?the next tool in the pipeline has exited|` +
-		`mdpipe: the pipeline exited 111 \(status 0\)|Killed|` +
+		`mdpipe-service: md(claim|route|sweep|fail): (killed by signal [A-Z0-9]+|exited [0-9]+)|` +
+		`mdpipe: the pipeline exited 111 \(status 0\)|` +
 		`mdclaim: returned '[^']+' to new/: claimed more than \S+ ago and not locked)$`)
 	returned := 0
 	for _, l := range r.logLines() {

@@ -80,7 +80,6 @@ func newSite(t *testing.T, supervisor string, env map[string]string) *site {
 	// env/, and mdpipe-service beside the tools (make install).
 	run(t, "cp", "-R", filepath.Join(examples, supervisor), s.sv)
 	run(t, "cp", "-R", filepath.Join(examples, "env"), filepath.Join(s.sv, "env"))
-	run(t, "cp", filepath.Join(examples, "mdpipe-service"), s.bin)
 	s.setUser("run", "mdpipe")
 	s.setUser(filepath.Join("log", "run"), "mdpipelog")
 	vars := map[string]string{
@@ -117,6 +116,12 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 // them, into the site's bin/.
 func (s *site) build() {
 	run(s.t, "cp", "-R", testkit.BuildTools(s.t), s.bin)
+	// BuildTools found a go command: the same one builds the service.
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		goCmd = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	}
+	run(s.t, goCmd, "build", "-o", filepath.Join(s.bin, "mdpipe-service"), "mdpipe/cmd/mdpipe-service")
 }
 
 func (s *site) mkdirOwned(dir string) {

@@ -36,13 +36,13 @@ func TestRunitSlowStop(t *testing.T) {
 	runsv.Stdout, runsv.Stderr = os.Stderr, os.Stderr
 	procs := seen{}
 	startSupervisor(t, runsv, func() { runsv.Process.Signal(syscall.SIGTERM) }, procs)
-	var shell int
+	var service int
 	waitFor(t, 10*time.Second, func() (bool, string) {
-		shell = readPid(t, filepath.Join(s.sv, "supervise", "pid"))
-		return comm(shell) == "mdpipe-service", "no mdpipe-service under runsv yet"
+		service = readPid(t, filepath.Join(s.sv, "supervise", "pid"))
+		return comm(service) == "mdpipe-service", "no mdpipe-service under runsv yet"
 	})
-	st := stages(t, shell)
-	procs[shell] = "mdpipe-service"
+	st := stages(t, service)
+	procs[service] = "mdpipe-service"
 	procs.add(st)
 	peak := 0
 	waitFor(t, time.Minute, func() (bool, string) {
@@ -51,7 +51,7 @@ func TestRunitSlowStop(t *testing.T) {
 	})
 	down := time.Now()
 	run(t, "sv", "down", s.sv)
-	st["mdpipe-service"] = shell
+	st["mdpipe-service"] = service
 	waitGone(t, st, 15*time.Second)
 	t.Logf("sv down with a 20 msg/s hand-off: the pipeline exited in %v", time.Since(down).Round(time.Millisecond))
 	if peak > 64 {

@@ -31,9 +31,9 @@ func (s *site) superviseWithLog(prog string, exit func(dir string)) {
 // deliverAndStop delivers 100 messages and sees them handed off with
 // nothing logged, then one the log must tell of; it stops the service and
 // checks that all four stages exited, leaving no claim and logging nothing.
-func (s *site) deliverAndStop(shell int, stop func()) {
+func (s *site) deliverAndStop(service int, stop func()) {
 	s.t.Helper()
-	st := stages(s.t, shell)
+	st := stages(s.t, service)
 	msgs := s.deliver(100)
 	s.waitAll(msgs, 30*time.Second)
 	if lines := s.logLines(); len(lines) > 0 {
@@ -54,7 +54,7 @@ func (s *site) deliverAndStop(shell int, stop func()) {
 	mark := len(s.logLines())
 
 	stop()
-	st["pipeline"] = shell
+	st["pipeline"] = service
 	waitGone(s.t, st, 10*time.Second)
 	if left := s.claims(); len(left) > 0 {
 		s.t.Errorf("the stop left claims in cur/: %v", left)

@@ -1,0 +1,132 @@
+// Package stage is the one runtime of the mdpipe tools: the record loop,
+// the flush and commit when the input is idle, the stop (stop.go), the
+// next stage gone, and the exit status. Each tool is a handler of it:
+// its own file says what to do with one record, and its main returns
+// the status (nothing here exits the process).
+package stage
+
+import (
+	"errors"
+	"io"
+	"syscall"
+	"time"
+
+	"mdpipe/internal/cli"
+)
+
+// Stage is one run of a tool.
+type Stage struct {
+	Log  *cli.Log
+	Out  *cli.Output
+	Stop *Stop
+
+	status    cli.Status // the worst status noted
+	sinceStop cli.Status // the worst status noted once a stop began
+	quit      bool
+	outErr    error // the write error said already
+}
+
+// New returns the run of the tool prog, writing records to stdout, with
+// its stop listening for the signals (Listen). grace is how long it
+// drains at a stop before the wind-down (Grace).
+func New(prog string, grace time.Duration) *Stage {
+	return &Stage{Log: cli.NewLog(prog), Out: cli.NewOutput(), Stop: Listen(grace)}
+}
+
+// Note raises the run's status. What is noted once a stop began is all
+// a stop's status is made of: a stop is no failure, whatever inputs were
+// bad before it (mdpipe(7), RULES: a clean stop).
+func (s *Stage) Note(st cli.Status) {
+	s.status = cli.Worse(s.status, st)
+	if s.Stop.Stopping() {
+		s.sinceStop = cli.Worse(s.sinceStop, st)
+	}
+}
+
+// Status returns the exit status so far.
+func (s *Stage) Status() cli.Status {
+	if s.Stop.Stopping() {
+		return s.sinceStop
+	}
+	return s.status
+}
+
+// Quit makes the record loop (Each) read no more input.
+func (s *Stage) Quit() { s.quit = true }
+
+// OutputFailed notes a write that failed: the next stage gone (EPIPE),
+// or any other error, is temporary, unless a stop is under way or
+// pending (Stop.pending).
+func (s *Stage) OutputFailed(err error) {
+	if err == s.outErr {
+		return // the same error again, from the flush at the end
+	}
+	s.outErr = err
+	if errors.Is(err, syscall.EPIPE) {
+		err = cli.ErrDownstreamGone
+	}
+	if s.StopPending(err) {
+		return
+	}
+	s.Log.Printf("cannot write output: %v", err)
+	s.Note(cli.Temp)
+}
+
+// StopPending reports whether err, a failed write or wait, is part of a
+// stop: one is under way, or err says the next stage is gone and this
+// stage's own signal comes soon after.
+func (s *Stage) StopPending(err error) bool {
+	if s.Stop.Stopping() {
+		return true
+	}
+	return errors.Is(err, cli.ErrDownstreamGone) && s.Stop.pending()
+}
+
+// Each runs handle on every input record, and commit and a flush of the
+// output whenever the input has nothing more waiting: work is grouped
+// over what is already waiting, and no record is held while the stage
+// blocks. It returns when the input ends, the next stage has gone, a
+// write failed, the handler quit (Quit), or the stop is over (Stop.Over).
+func (s *Stage) Each(in *cli.Input, commit func(), handle func(line []byte)) {
+	in.OnIdle(func() {
+		if commit != nil {
+			commit()
+		}
+		if err := s.Out.Flush(); err != nil {
+			s.OutputFailed(err)
+		}
+	})
+	in.StopWaits(s.Stop.Over())
+	for s.Out.Err() == nil && !s.quit {
+		line, err := in.Next()
+		if errors.Is(err, cli.ErrRecordTooLong) {
+			s.Log.Printf("reading input: %v", err)
+			s.Note(cli.Perm)
+			continue
+		}
+		if errors.Is(err, io.EOF) || (err != nil && s.Stop.Over().Err() != nil) {
+			break
+		}
+		if errors.Is(err, cli.ErrDownstreamGone) {
+			s.OutputFailed(err)
+			break
+		}
+		if err != nil {
+			s.Log.Printf("reading input: %v", err)
+			s.Note(cli.Temp)
+			break
+		}
+		handle(line)
+	}
+	if commit != nil {
+		commit()
+	}
+}
+
+// End flushes the output and returns the exit status.
+func (s *Stage) End() int {
+	if err := s.Out.Flush(); err != nil {
+		s.OutputFailed(err)
+	}
+	return int(s.Status())
+}

@@ -1,0 +1,108 @@
+package tool
+
+import (
+	"context"
+	"path/filepath"
+	"time"
+
+	"mdpipe/internal/cli"
+	"mdpipe/internal/intake"
+	"mdpipe/internal/watch"
+)
+
+// What mdclaim's loop does between batches: its waits, and the upkeep
+// of the intake.
+
+// open sets up the waits: for mail (-w, -f), and for claims handed off
+// or parked (the bound).
+func (m *claimer) open() bool {
+	m.outFd = cli.PipeFd(1)
+	if m.wait || m.follow {
+		dir := filepath.Join(m.c.Maildir, "new")
+		if m.c.Retry {
+			dir = filepath.Join(m.c.Maildir, "cur")
+		}
+		// Watch before the first scan: a delivery during the scan then
+		// wakes the wait that follows it.
+		var err error
+		if m.w, err = watch.New(dir); err != nil {
+			m.Log.Printf("no inotify on %s, polling every %v: %v", dir, watch.PollInterval, err)
+		}
+	}
+	if m.bound > 0 {
+		cur := filepath.Join(m.c.Maildir, "cur")
+		held, err := watch.NewHeld(cur)
+		if held == nil {
+			m.Log.Printf("cannot read '%s': %v", cur, err)
+			m.Note(cli.Temp)
+			return false
+		}
+		if err != nil {
+			m.Log.Printf("no inotify on %s, looking claims up instead: %v", cur, err)
+		}
+		m.held = held
+	}
+	return true
+}
+
+func (m *claimer) close() {
+	if m.w != nil {
+		m.w.Close()
+	}
+	if m.held != nil {
+		m.held.Close()
+	}
+	m.c.Close()
+}
+
+// atBound reports whether mdclaim holds as many claims as the bound lets
+// it (mdpipe(7), RULES: bounded claims).
+func (m *claimer) atBound() bool {
+	if m.held == nil {
+		return false
+	}
+	m.held.Update()
+	return m.held.Len() >= m.bound
+}
+
+// upkeep returns old claims nobody holds to new/ (-r) and removes stale
+// tmp/ files (-f), each when it is due. It reports whether the recovery
+// ran.
+func (m *claimer) upkeep() (recovered bool) {
+	now := time.Now()
+	if m.age > 0 && !now.Before(m.nextRecover) {
+		err := intake.Recover(m.c.Maildir, m.age, func(claim, back string) {
+			m.Log.Printf("returned '%s' to new/: claimed more than %v ago and not locked", claim, m.age)
+		})
+		if err != nil {
+			m.Log.Printf("recovery: %v", err)
+		}
+		m.nextRecover, recovered = now.Add(m.age/2), true
+	}
+	if m.follow && !now.Before(m.nextClean) {
+		if err := intake.CleanTmp(m.c.Maildir); err != nil {
+			m.Log.Printf("cleaning %s: %v", filepath.Join(m.c.Maildir, "tmp"), err)
+		}
+		m.nextClean = now.Add(cleanEvery)
+	}
+	return recovered
+}
+
+// sleep waits for mail, or, at the bound, until a quarter of the bound
+// is handed off or parked, so that the stages work in batches, not one
+// wake-up a message; at most until the rescan (sooner after a failed
+// scan: the maildir may come back) or the next recovery. It reports
+// whether the next stage is gone.
+func (m *claimer) sleep(ctx context.Context, full bool, scanErr error) (downstreamGone bool) {
+	timeout := m.rescan
+	if scanErr != nil {
+		timeout = min(timeout, 10*time.Second)
+	}
+	if m.follow && m.age > 0 {
+		timeout = min(timeout, time.Until(m.nextRecover))
+	}
+	if full {
+		return m.held.Wait(ctx, m.bound-max(1, m.bound/4), timeout, m.outFd)
+	}
+	return m.w.Wait(ctx, timeout, m.outFd)
+}

@@ -1,0 +1,139 @@
+package tool
+
+import (
+	"errors"
+
+	"mdpipe/internal/cli"
+	"mdpipe/internal/fault"
+	"mdpipe/internal/handoff"
+	"mdpipe/internal/intake"
+	"mdpipe/internal/record"
+	"mdpipe/internal/stage"
+
+	"golang.org/x/sys/unix"
+)
+
+// sweeper is mdsweep's handler: it hands off one message a call.
+type sweeper struct {
+	*stage.Stage
+	in     *cli.Input
+	target handoff.Target
+	sw     *handoff.Sweeper
+	dests  []handoff.Dest
+	batch  int // hand-offs since the last commit
+
+	handBack bool   // a stop found the hand-off failing: hand off no more
+	returned int    // claims given back to new/ (giveBack)
+	lastBack string // the claim given back last: its other records skip
+}
+
+// maxBatch bounds a batch under a steady backlog, when the input never
+// idles: the hand-offs of one batch are at most that many messages away
+// from durable.
+const maxBatch = 256
+
+func (s *sweeper) commit() {
+	s.batch = 0
+	if err := s.target.Commit(); err != nil {
+		s.Log.Printf("%v", err)
+		s.Note(cli.Temp)
+	}
+}
+
+// sweep hands off one message: this record and the rest of its message's
+// records (several destinations).
+func (s *sweeper) sweep(line []byte) {
+	rec, err := record.Parse(line)
+	if err != nil {
+		s.Log.Path("bad record for", rec.Path, err)
+		s.Note(cli.Perm)
+		return
+	}
+	c, err := intake.ParseClaim(rec.Path)
+	if err != nil {
+		s.Log.Path("", rec.Path, err)
+		s.Note(cli.Perm)
+		return
+	}
+	if s.in.FromOperands() {
+		// A path typed, or passed, as an operand: say when it is not
+		// there. (A record on stdin whose claim is gone was acted on by
+		// someone else first, and is skipped quietly: mdpipe(7), RULES:
+		// the owner rule.)
+		var st unix.Stat_t
+		if err := unix.Lstat(c.Path, &st); err == unix.ENOENT {
+			s.Log.Path("", c.Path, err)
+			s.Note(cli.Perm)
+			for next, ok := s.in.Peek(); ok && record.PathOf(next) == rec.Path; next, ok = s.in.Peek() {
+				s.in.Next()
+			}
+			return
+		}
+	}
+	if !rec.Routed() {
+		// mdroute said why; pass it on for mdfail to park.
+		s.Out.Record(rec.Path)
+		s.Note(cli.Perm)
+		return
+	}
+	if s.handBack || s.Stop.WindingDown().Err() != nil {
+		s.giveBack(c)
+		return
+	}
+	s.dests = append(s.dests[:0], handoff.Dest{List: rec.List, Subqueue: rec.Subqueue, Recipient: rec.Recipient})
+	if rec.Counted() {
+		if !s.gather(rec) {
+			return
+		}
+	} else {
+		s.adjacent(rec)
+	}
+	// The hand-off in hand is abandoned once the stop is over.
+	err = s.sw.Sweep(s.Stop.Over(), c, s.dests)
+	if s.batch++; s.batch >= maxBatch {
+		s.commit()
+	}
+	switch {
+	case err == nil:
+		if s.Log.Verbose {
+			for _, d := range s.dests {
+				s.Log.Info("handed off '%s': %s %s", c.Path, d.List, d.Subqueue)
+			}
+		}
+	case errors.Is(err, fault.ErrGone):
+		// Never silent: a lost split once looked exactly like this.
+		s.Log.Path("no such claim", c.Path, err)
+	case errors.Is(err, handoff.ErrStopped):
+		// The rest of the input would fail the same way: give it back.
+		s.handBack = true
+	case errors.Is(err, handoff.ErrGaveUp):
+		s.Note(cli.Temp)
+		s.Quit()
+	default:
+		s.Log.Path("cannot hand off", c.Path, err)
+		s.Out.Record(c.Path)
+		s.Note(cli.Perm)
+	}
+}
+
+// giveBack returns the claim of a record that mdsweep stops before
+// handing off to new/ at once, so that the next pipeline takes it
+// without waiting for mdclaim -r (a claim is a promise to finish soon).
+// A claim whose hand-off is under way or waits for its commit is locked,
+// and GiveBack leaves it; the records after the first that name the same
+// claim are skipped, so that a claim given back and claimed again by
+// another runner meanwhile is never taken from it.
+func (s *sweeper) giveBack(c intake.Claim) {
+	if c.Path == s.lastBack {
+		return
+	}
+	s.lastBack = c.Path
+	back, err := c.GiveBack()
+	if err != nil {
+		s.Log.Printf("%v", err)
+		s.Note(cli.Temp)
+	}
+	if back {
+		s.returned++
+	}
+}
