@@ -1,0 +1,90 @@
+package isolation
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"mdpipe/internal/testkit"
+)
+
+// nobody is the unprivileged uid and gid the pipeline runs as: it exists
+// on every system, and the test creates no user.
+const nobody = 65534
+
+// Proves: entries of new/ the pipeline's user cannot read (mode 000,
+// another owner), sorting first and as many as the claim bound, cost
+// only themselves: the 10 good messages behind them are handed off
+// within 20 s, and each unreadable one is parked or left in new/ with
+// one log line, never held as a claim.
+func TestUnreadable(t *testing.T) {
+	testkit.NeedRoot(t, "to make files of another owner that the pipeline, run as nobody, cannot read")
+	s := newSite(t)
+	// t.TempDir's directories are 0700: nobody must reach the intake.
+	for _, d := range []string{filepath.Dir(s.root), s.root} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const bad, good = 4, 10
+	for i := range bad + good {
+		s.deliverFor(i, "b")
+	}
+	testkit.ChownTree(t, s.intake, nobody, nobody)
+	testkit.ChownTree(t, s.logs, nobody, nobody)
+	for i := range bad {
+		p := filepath.Join(s.intake, "new", msgName(i))
+		if err := os.Chown(p, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cred := &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}
+	p := startPipeline(t, cred, s.env(), s.standard("4")...)
+
+	// badClaimed lists the unreadable entries still held as claims.
+	badClaimed := func() []string {
+		var held []string
+		for i := range bad {
+			if _, err := os.Lstat(filepath.Join(s.intake, "cur", msgName(i)+":1,P")); err == nil {
+				held = append(held, msgName(i))
+			}
+		}
+		return held
+	}
+	start := time.Now()
+	testkit.Until(20*time.Second, func() bool { return s.count("b") >= good && len(badClaimed()) == 0 })
+	if n := s.count("b"); n < good {
+		t.Errorf("behind %d unreadable entries, %d of the %d good messages were handed off in 20s", bad, n, good)
+	} else {
+		t.Logf("the %d good messages were handed off in %v", good, time.Since(start).Round(time.Millisecond))
+	}
+	if held := badClaimed(); len(held) != 0 {
+		t.Errorf("after 20s, %d unreadable entries are still held as claims: %v", len(held), held)
+	}
+	p.signalGroup(syscall.SIGTERM)
+	p.wait(stopWithin)
+	if n := s.claims(); n != 0 {
+		t.Errorf("the stop left %d claims: %v", n, s.claimNames())
+	}
+	for i := range bad {
+		b := msgName(i)
+		at := s.inIntake(b)
+		if len(at) != 1 || at[0] != filepath.Join("new", b) && at[0] != filepath.Join("cur", b+":1,X") {
+			t.Errorf("unreadable entry %s is at %v, want new/%s (skipped) or cur/%s:1,X (parked)", b, at, b, b)
+		}
+		if lines := p.linesNaming(b); len(lines) != 1 {
+			t.Errorf("unreadable entry %s is named by %d log lines, want 1:\n%s", b, len(lines), strings.Join(lines, "\n"))
+		}
+	}
+	for i := bad; i < bad+good; i++ {
+		if at := s.inIntake(msgName(i)); len(at) != 0 {
+			t.Errorf("good message %d is still in the intake, at %v", i, at)
+		}
+	}
+}
