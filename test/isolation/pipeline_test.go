@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -145,6 +146,30 @@ func (p *pipeline) signalGroup(sig syscall.Signal) {
 	if err := syscall.Kill(-p.pgid, sig); err != nil {
 		p.t.Logf("signal %v to the group: %v", sig, err)
 	}
+}
+
+// taken reports whether no live stage has sig pending: the kernel merges
+// a signal sent again before the first was taken into one, so a test
+// that means several signals waits for this between them.
+func (p *pipeline) taken(sig syscall.Signal) bool {
+	bit := uint64(1) << (uint(sig) - 1)
+	for _, c := range p.cmds {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(c.Process.Pid) + "/status")
+		if err != nil {
+			continue // exited and reaped
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			name, val, _ := strings.Cut(line, ":")
+			if name != "SigPnd" && name != "ShdPnd" {
+				continue
+			}
+			mask, err := strconv.ParseUint(strings.TrimSpace(val), 16, 64)
+			if err == nil && mask&bit != 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // wait waits for every stage to exit, and fails the test if one still
