@@ -7,13 +7,12 @@ import (
 	"testing"
 )
 
-// Proves: a recipient or sender that a command's environment must not
-// carry (bytes that are not UTF-8, the line separator U+2028, the C1
-// control NEL, a domain "-", a sender that begins with "-", read as an
-// option) is refused as the ASCII control characters are: the message
-// is parked with a reason line, the command never runs for it, and the
-// message behind it is handed off.
+// A recipient or sender no command environment may carry is parked with a reason, never run.
 func TestRecipientAndSenderChecks(t *testing.T) {
+	// Bytes that are not UTF-8, the line separator U+2028, the C1
+	// control NEL, a domain "-", a sender an option parser would take
+	// for an option: refused as the ASCII control characters are, and
+	// the message behind handed off.
 	const good = "sender@example.org"
 	for _, tc := range []struct{ name, rcpt, sender string }{
 		{"recipient not UTF-8", "b+x\xffy@lists.example.test", good},

@@ -216,7 +216,7 @@ func (s *site) peak() func() int {
 	result := make(chan int, 1)
 	go func() {
 		max := 0
-		t := time.NewTicker(5 * time.Millisecond)
+		t := time.NewTicker(10 * time.Millisecond)
 		defer t.Stop()
 		for {
 			if n := s.claims(); n > max {

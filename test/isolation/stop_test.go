@@ -8,9 +8,7 @@ import (
 	"mdpipe/internal/testkit"
 )
 
-// Proves: a stop leaves nothing claimed, whichever stage is signalled
-// and however often, with a destination failing or slow: every message
-// is handed off once or back in the intake unclaimed, none lost.
+// A stop leaves nothing claimed, whichever stage is signalled and however often.
 func TestStopLeavesNothingClaimed(t *testing.T) {
 	for _, tc := range []struct {
 		name  string

@@ -15,13 +15,12 @@ import (
 // on every system, and the test creates no user.
 const nobody = 65534
 
-// Proves: entries of new/ the pipeline's user cannot read (mode 000,
-// another owner), sorting first and as many as the claim bound, cost
-// only themselves: the 10 good messages behind them are handed off
-// within 20 s, and each unreadable one is parked or left in new/ with
-// one log line, never held as a claim.
+// Unreadable entries of new/ cost only themselves: parked or skipped with a line, never held as claims.
 func TestUnreadable(t *testing.T) {
 	testkit.NeedRoot(t, "to make files of another owner that the pipeline, run as nobody, cannot read")
+	// Mode 000 and another owner, sorting first and as many as the
+	// claim bound: the 10 good messages behind them are handed off
+	// within 20 s all the same.
 	s := newSite(t)
 	// t.TempDir's directories are 0700: nobody must reach the intake.
 	for _, d := range []string{filepath.Dir(s.root), s.root} {
@@ -35,6 +34,7 @@ func TestUnreadable(t *testing.T) {
 	}
 	testkit.ChownTree(t, s.intake, nobody, nobody)
 	testkit.ChownTree(t, s.logs, nobody, nobody)
+	// The unreadable ones are root's, mode 000.
 	for i := range bad {
 		p := filepath.Join(s.intake, "new", msgName(i))
 		if err := os.Chown(p, 0, 0); err != nil {
