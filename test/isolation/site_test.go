@@ -26,10 +26,12 @@ type site struct {
 
 // handoff is the command mdsweep -c runs for each recipient. It exits 111
 // (temporary) for list a while the flag file exists, and counts that try
-// in the log "failed"; otherwise, after
-// $ISO_SLOW seconds for list $ISO_SLOWLIST, it appends the message's
-// Message-ID, recipient and sender to the list's log, so that the test
-// sees every hand-off and can count them (one short O_APPEND write each).
+// in the log "failed"; otherwise, after $ISO_SLOW seconds for list
+// $ISO_SLOWLIST, it appends the message's Message-ID, recipient and
+// sender to the list's log, so that the test sees every hand-off and can
+// count them (one short O_APPEND write each). It reads the message with
+// the shell's own read, not a sed per message: 500 forks fewer on a
+// shared machine.
 const handoff = `#!/bin/sh
 if [ "$LIST" = a ] && [ -e "$ISO_FLAG" ]; then
 	cat >/dev/null
@@ -39,7 +41,12 @@ fi
 if [ -n "$ISO_SLOW" ] && [ "$LIST" = "$ISO_SLOWLIST" ]; then
 	sleep "$ISO_SLOW"
 fi
-id=$(sed -n 's/^Message-ID: *//p')
+id=
+while IFS= read -r line; do
+	case $line in
+	"Message-ID: "*) [ -n "$id" ] || id=${line#Message-ID: } ;;
+	esac
+done
 printf '%s %s %s\n' "$id" "$RECIPIENT" "$SENDER" >>"$ISO_LOGS/$LIST"
 `
 
