@@ -2,6 +2,7 @@ package isolation
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -86,5 +87,45 @@ func TestUnreadable(t *testing.T) {
 		if at := s.inIntake(msgName(i)); len(at) != 0 {
 			t.Errorf("good message %d is still in the intake, at %v", i, at)
 		}
+	}
+}
+
+// Recovery never passes over a claim in silence: one it cannot open is returned or named in a line.
+func TestRecoveryNamesUnreadableClaim(t *testing.T) {
+	testkit.NeedRoot(t, "to make a claim of another owner that mdclaim, run as nobody, cannot open")
+	s := newSite(t)
+	for _, d := range []string{filepath.Dir(s.root), s.root} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A claim a dead pipeline left, root's and mode 000, which mdclaim
+	// -r must look at to know whether anyone holds it.
+	b := msgName(0)
+	s.deliverFor(0, "b")
+	testkit.ChownTree(t, s.intake, nobody, nobody)
+	claim := filepath.Join(s.intake, "cur", b+":1,P")
+	if err := os.Rename(filepath.Join(s.intake, "new", b), claim); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(claim, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(claim, 0); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(bin, "mdclaim"), "-r", "1ns", s.intake)
+	cmd.Dir = "/"
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		t.Fatal(err)
+	}
+	t.Logf("mdclaim -r 1ns exited %d; printed %q; log:\n%s", cmd.ProcessState.ExitCode(), stdout.String(), stderr.String())
+	if !strings.Contains(stderr.String(), b) {
+		t.Errorf("mdclaim -r said nothing of the claim %s it could not open, which stays at %v", b, s.inIntake(b))
 	}
 }
