@@ -117,3 +117,36 @@ func TestTwoLists(t *testing.T) {
 		}
 	}
 }
+
+// With every destination failing, the pipeline backs off without a hot loop, and resumes when they come back.
+func TestSiteDownBacksOff(t *testing.T) {
+	lists := []string{"a", "b", "c"}
+	s := newSite(t)
+	testkit.WriteFile(t, s.flag, "")
+	const total = 30
+	for i := range total {
+		s.deliverFor(i, lists[i%len(lists)])
+	}
+	p := startPipeline(t, nil, s.env("ISO_FAILALL=1"), s.standard("64")...)
+	// Watched for 10 s: a back-off of 1, 2, 4 s... per destination
+	// tries each of the three about 4 times; one schedule per message
+	// would try 30 messages as often, and a hot loop thousands of times.
+	const most = total
+	testkit.Until(10*time.Second, func() bool { return s.count("failed") > most })
+	if n := s.count("failed"); n > most {
+		t.Fatalf("with the whole site down, %d failed tries in 10s or less, want at most %d", n, most)
+	} else {
+		t.Logf("with the whole site down, %d failed tries in 10s", n)
+	}
+	if err := os.Remove(s.flag); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if !testkit.Until(2*time.Minute, func() bool { return s.countAll(lists...) >= total }) {
+		t.Fatalf("once the site came back, %d of the %d messages arrived in 2 minutes", s.countAll(lists...), total)
+	}
+	t.Logf("once the site came back, the %d messages arrived in %v", total, time.Since(start).Round(time.Millisecond))
+	p.signalGroup(syscall.SIGTERM)
+	p.wait(stopWithin)
+	wantExactlyOnce(t, s, total, lists)
+}

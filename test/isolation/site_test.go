@@ -25,17 +25,18 @@ type site struct {
 }
 
 // handoff is the command mdsweep -c runs for each recipient. It exits 111
-// (temporary) for list a while the flag file exists, and counts that try
-// in the log "failed"; otherwise, after $ISO_SLOW seconds for list
+// (temporary) for list a, or for every list if $ISO_FAILALL is set, while
+// the flag file exists, and counts that try in the log "failed";
+// otherwise, after $ISO_SLOW seconds for list
 // $ISO_SLOWLIST, it appends the message's Message-ID, recipient and
 // sender to the list's log, so that the test sees every hand-off and can
 // count them (one short O_APPEND write each). It reads the message with
 // the shell's own read, not a sed per message: 500 forks fewer on a
 // shared machine.
 const handoff = `#!/bin/sh
-if [ "$LIST" = a ] && [ -e "$ISO_FLAG" ]; then
+if { [ "$LIST" = a ] || [ -n "$ISO_FAILALL" ]; } && [ -e "$ISO_FLAG" ]; then
 	cat >/dev/null
-	echo a >>"$ISO_LOGS/failed"
+	echo "$LIST" >>"$ISO_LOGS/failed"
 	exit 111
 fi
 if [ -n "$ISO_SLOW" ] && [ "$LIST" = "$ISO_SLOWLIST" ]; then
