@@ -128,21 +128,23 @@ func (p *pipeline) exited() bool {
 	}
 }
 
-// signal sends sig to one stage.
+// signal sends sig to one stage, once every stage catches it.
 func (p *pipeline) signal(stage int, sig syscall.Signal) {
 	p.t.Helper()
+	testkit.Poll(p.t, stopWithin, "every stage to catch the signal", func() bool { return p.catching(sig) })
 	if err := p.cmds[stage].Process.Signal(sig); err != nil {
 		p.t.Logf("signal %v to %s: %v", sig, p.cmds[stage].Args[0], err)
 	}
 }
 
 // signalGroup sends sig to every stage at once, as a supervisor's stop
-// through mdpipe-service(8) does.
+// through mdpipe-service(8) does, once every stage catches it.
 func (p *pipeline) signalGroup(sig syscall.Signal) {
 	p.t.Helper()
 	if p.exited() {
 		return
 	}
+	testkit.Poll(p.t, stopWithin, "every stage to catch the signal", func() bool { return p.catching(sig) })
 	if err := syscall.Kill(-p.pgid, sig); err != nil {
 		p.t.Logf("signal %v to the group: %v", sig, err)
 	}
@@ -152,21 +154,41 @@ func (p *pipeline) signalGroup(sig syscall.Signal) {
 // a signal sent again before the first was taken into one, so a test
 // that means several signals waits for this between them.
 func (p *pipeline) taken(sig syscall.Signal) bool {
-	bit := uint64(1) << (uint(sig) - 1)
+	return p.every(func(st procStatus) bool { return st["SigPnd"]&sigBit(sig) == 0 && st["ShdPnd"]&sigBit(sig) == 0 })
+}
+
+// catching reports whether every live stage catches sig: a signal that
+// comes before a tool's runtime has installed its handlers kills the
+// tool instead of stopping it, which tells nothing of the stop, so the
+// tests signal a stage only once it catches the signal.
+func (p *pipeline) catching(sig syscall.Signal) bool {
+	return p.every(func(st procStatus) bool { return st["SigCgt"]&sigBit(sig) != 0 })
+}
+
+func sigBit(sig syscall.Signal) uint64 { return uint64(1) << (uint(sig) - 1) }
+
+// procStatus holds the signal masks of /proc/PID/status.
+type procStatus map[string]uint64
+
+// every reports whether cond holds for each stage still running; a
+// stage that has exited passes.
+func (p *pipeline) every(cond func(procStatus) bool) bool {
 	for _, c := range p.cmds {
 		b, err := os.ReadFile("/proc/" + strconv.Itoa(c.Process.Pid) + "/status")
 		if err != nil {
 			continue // exited and reaped
 		}
+		st := procStatus{}
 		for _, line := range strings.Split(string(b), "\n") {
 			name, val, _ := strings.Cut(line, ":")
-			if name != "SigPnd" && name != "ShdPnd" {
-				continue
+			if strings.HasPrefix(name, "Sig") || name == "ShdPnd" {
+				if mask, err := strconv.ParseUint(strings.TrimSpace(val), 16, 64); err == nil {
+					st[name] = mask
+				}
 			}
-			mask, err := strconv.ParseUint(strings.TrimSpace(val), 16, 64)
-			if err == nil && mask&bit != 0 {
-				return false
-			}
+		}
+		if !cond(st) {
+			return false
 		}
 	}
 	return true
