@@ -16,8 +16,14 @@ func TestStopLeavesNothingClaimed(t *testing.T) {
 		fail  bool     // list a's hand-off fails (exit 111)
 		stop  func(p *pipeline)
 	}{
+		{"TERM to mdclaim alone", []string{"b"}, false,
+			func(p *pipeline) { p.signal(claimStage, syscall.SIGTERM) }},
+		{"TERM to mdroute alone", []string{"b"}, false,
+			func(p *pipeline) { p.signal(routeStage, syscall.SIGTERM) }},
 		{"TERM to mdsweep alone", []string{"b"}, false,
 			func(p *pipeline) { p.signal(sweepStage, syscall.SIGTERM) }},
+		{"TERM to mdfail alone", []string{"b"}, false,
+			func(p *pipeline) { p.signal(failStage, syscall.SIGTERM) }},
 		{"three quick TERMs to every stage", []string{"b"}, false, func(p *pipeline) {
 			for range 3 {
 				p.signalGroup(syscall.SIGTERM)
