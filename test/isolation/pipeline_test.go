@@ -254,8 +254,10 @@ func (s *site) peak() func() int {
 	}()
 	var once sync.Once
 	var max int
-	return func() int {
+	get := func() int {
 		once.Do(func() { close(stop); max = <-result })
 		return max
 	}
+	s.t.Cleanup(func() { get() }) // a test that fails early stops it too
+	return get
 }
