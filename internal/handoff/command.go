@@ -145,6 +145,9 @@ func (t *Command) Commit() error {
 	return nil
 }
 
+// Took implements Target.
+func (t *Command) Took(c intake.Claim, dests []Dest) []Dest { return t.done.took(c.Path, dests) }
+
 // Close implements Target.
 func (t *Command) Close() error { return t.Commit() }
 

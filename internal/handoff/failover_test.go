@@ -71,27 +71,32 @@ func TestLMTPRefusalIsFinal(t *testing.T) {
 	}
 }
 
-// All down: temporary, the claim stays, and the Sweeper backs off.
+// All down: the message is deferred with every server's error, and the
+// next message waits for the servers' back-off without a try.
 func TestLMTPAllAddressesDown(t *testing.T) {
 	busy := startRaw(t, "tcp", "127.0.0.1:0", "421")
 	var log bytes.Buffer
 	l := newLMTP(t, downAddr(t)+","+busy.addr+","+filepath.Join(t.TempDir(), "no.sock"), &log)
-	sw := &Sweeper{Target: l, Log: testLog(&log), GiveUp: 50 * time.Millisecond,
-		Min: 10 * time.Millisecond, Max: 20 * time.Millisecond}
+	sw := newSweeper(l, &log)
 	c := newClaim(t, testMessage)
-	if err := sw.Sweep(context.Background(), c, dests("mylist")); !errors.Is(err, ErrGaveUp) {
-		t.Fatalf("got %v, want ErrGaveUp after back-off", err)
+	if err := sw.Sweep(context.Background(), c, dests("mylist")); !errors.Is(err, ErrDeferred) {
+		t.Fatalf("got %v, want ErrDeferred", err)
 	}
-	if !present(c.Path) {
-		t.Error("claim gone")
+	if !present(c.DeferPath()) || present(c.Path) {
+		t.Error("message not deferred")
 	}
-	for _, want := range []string{"retrying in 10ms", "connection refused", "421", "no.sock"} {
+	for _, want := range []string{"deferred until", "connection refused", "421", "no.sock"} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, log.String())
 		}
 	}
-	if busy.accepted() < 2 {
-		t.Errorf("busy server asked %d times, want every try", busy.accepted())
+	asked := busy.accepted()
+	other := newClaim(t, testMessage)
+	if err := sw.Sweep(context.Background(), other, dests("otherlist")); !errors.Is(err, ErrDeferred) {
+		t.Fatalf("second message: got %v, want ErrDeferred", err)
+	}
+	if busy.accepted() != asked {
+		t.Errorf("the servers were asked again within their back-off, for another recipient")
 	}
 }
 

@@ -108,7 +108,7 @@ func (t *LMTP) HandOff(ctx context.Context, c intake.Claim, dests []Dest) error 
 func (t *LMTP) send(ctx context.Context, m *locked, rcpts []string) error {
 	fresh := t.client == nil
 	if err := t.connect(ctx); err != nil {
-		return fault.Temporary(err)
+		return fault.Temporary(&unreachable{err})
 	}
 	err := t.client.Mail(m.sender, nil)
 	if err != nil && brokenConn(err) && ctx.Err() == nil {
@@ -122,7 +122,7 @@ func (t *LMTP) send(ctx context.Context, m *locked, rcpts []string) error {
 		}
 		t.drop()
 		if err := t.connectFrom(ctx, from); err != nil {
-			return fault.Temporary(err)
+			return fault.Temporary(&unreachable{err})
 		}
 		err = t.client.Mail(m.sender, nil)
 	}
@@ -365,6 +365,22 @@ func (t *LMTP) Commit() error {
 		return fault.Temporary(err)
 	}
 	return nil
+}
+
+// Took implements Target.
+func (t *LMTP) Took(c intake.Claim, dests []Dest) []Dest { return t.done.took(c.Path, dests) }
+
+// unreachable says no server of the address list could be reached: every
+// destination on them fails alike, not only this message's.
+type unreachable struct{ error }
+
+func (u *unreachable) Unwrap() error { return u.error }
+
+// IsUnreachable reports whether err says the LMTP servers could not be
+// reached at all.
+func IsUnreachable(err error) bool {
+	var u *unreachable
+	return errors.As(err, &u)
 }
 
 // Close implements Target: QUIT, then close.

@@ -233,6 +233,24 @@ func (t *MaildirTree) Commit() error {
 	return first
 }
 
+// Took implements Target. The copies placed are made durable first: the
+// deferral that keeps them as done must not outlive them in a crash.
+func (t *MaildirTree) Took(c intake.Claim, dests []Dest) []Dest {
+	if t.inHand != c.Path || len(t.placed) == 0 {
+		return nil
+	}
+	if t.Sync.Commit() != nil {
+		return nil // not durable: the retry places them again, or finds them there
+	}
+	var out []Dest
+	for _, d := range dests {
+		if p, err := t.dirOf(d); err == nil && t.placed[p] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // Close implements Target: everything handed off is durable when it
 // returns, and no directory below QUEUE is left open.
 func (t *MaildirTree) Close() error {

@@ -96,6 +96,20 @@ func (o *outcome) pending(dests []Dest) []Dest {
 	return todo
 }
 
+// took returns those of dests whose recipient took the message at path.
+func (o *outcome) took(path string, dests []Dest) []Dest {
+	if o.path != path {
+		return nil
+	}
+	var out []Dest
+	for _, d := range dests {
+		if err, ok := o.final[d.Recipient]; ok && err == nil {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // finish ends the message once every recipient answered for good. When
 // none took it, it returns the refusals as a permanent error (mdfail parks
 // it). When some took it, it drops the claim, and logs any refusal: parking

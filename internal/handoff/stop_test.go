@@ -15,6 +15,17 @@ import (
 	"mdpipe/internal/testkit"
 )
 
+// newSweeper is mdsweep's Sweeper for target, with its keys for a
+// command (the list) and LMTP (the recipient, and the server).
+func newSweeper(target Target, log *bytes.Buffer) *Sweeper {
+	sw := &Sweeper{Target: target, Log: testLog(log), Keys: func(d Dest) string { return d.List }}
+	if _, ok := target.(*LMTP); ok {
+		sw.Keys = func(d Dest) string { return d.Recipient }
+		sw.Server = "lmtp"
+	}
+	return sw
+}
+
 // background runs f and returns its result on a channel.
 func background(f func() error) <-chan error {
 	done := make(chan error, 1)
@@ -39,15 +50,15 @@ func stopped(t *testing.T, done <-chan error, d time.Duration) error {
 }
 
 // A stop abandons an LMTP hand-off whose server took the message and
-// never answers: the message stays claimed, and Sweep returns well
-// within the 5-minute reply timeout.
+// never answers: the message is deferred, and Sweep returns well within
+// the 5-minute reply timeout.
 func TestLMTPStopAbandonsHandOff(t *testing.T) {
 	s := startRaw(t, "tcp", "127.0.0.1:0", "hang")
 	var log bytes.Buffer
 	l := &LMTP{Address: s.addr, Log: testLog(&log)} // default 5-minute timeout
 	defer l.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	sw := &Sweeper{Target: l, Log: testLog(&log), Stop: ctx}
+	sw := newSweeper(l, &log)
 	c := newClaim(t, testMessage)
 	done := background(func() error { return sw.Sweep(ctx, c, dests("mylist")) })
 	select {
@@ -57,13 +68,13 @@ func TestLMTPStopAbandonsHandOff(t *testing.T) {
 	}
 	cancel()
 	err := stopped(t, done, 30*time.Second)
-	if !errors.Is(err, ErrStopped) {
-		t.Errorf("Sweep: %v, want ErrStopped", err)
+	if !errors.Is(err, ErrDeferred) {
+		t.Errorf("Sweep: %v, want ErrDeferred", err)
 	}
-	if !present(c.Path) {
-		t.Error("claim gone; a stop must keep it")
+	if !present(c.DeferPath()) {
+		t.Error("message not deferred; a stop must keep it")
 	}
-	if !strings.Contains(log.String(), "stopping; left claimed") {
+	if !strings.Contains(log.String(), "deferred until") {
 		t.Errorf("log: %s", log.String())
 	}
 	if err := l.Close(); err != nil {
@@ -71,8 +82,8 @@ func TestLMTPStopAbandonsHandOff(t *testing.T) {
 	}
 }
 
-// A stop kills a command in hand with its process group, and keeps the
-// claim.
+// A stop kills a command in hand with its process group, and defers the
+// message.
 func TestCommandStopKillsCommand(t *testing.T) {
 	c := newClaim(t, testMessage)
 	pidFile := filepath.Join(t.TempDir(), "pid")
@@ -80,7 +91,7 @@ func TestCommandStopKillsCommand(t *testing.T) {
 	var log bytes.Buffer
 	cmd := &Command{Command: `sleep 300 & echo $! >"$PIDFILE"; wait`, Timeout: time.Hour, Log: testLog(&log)}
 	ctx, cancel := context.WithCancel(context.Background())
-	sw := &Sweeper{Target: cmd, Log: testLog(&log), Stop: ctx}
+	sw := newSweeper(cmd, &log)
 	done := background(func() error { return sw.Sweep(ctx, c, []Dest{post}) })
 	var pid int
 	testkit.Poll(t, 30*time.Second, "the command starts", func() bool {
@@ -93,12 +104,12 @@ func TestCommandStopKillsCommand(t *testing.T) {
 	})
 	cancel()
 	err := stopped(t, done, 30*time.Second)
-	if !errors.Is(err, ErrStopped) {
-		t.Errorf("Sweep: %v, want ErrStopped", err)
+	if !errors.Is(err, ErrDeferred) {
+		t.Errorf("Sweep: %v, want ErrDeferred", err)
 	}
 	testkit.Poll(t, 10*time.Second, "the command's child is killed", func() bool { return !alive(pid) })
-	if !present(c.Path) {
-		t.Error("claim gone; a stop must keep it")
+	if !present(c.DeferPath()) {
+		t.Error("message not deferred; a stop must keep it")
 	}
 }
 
@@ -108,19 +119,19 @@ func TestLMTPStopWhileServerSilent(t *testing.T) {
 	var log bytes.Buffer
 	l := &LMTP{Address: s.addr, Log: testLog(&log)}
 	ctx, cancel := context.WithCancel(context.Background())
-	sw := &Sweeper{Target: l, Log: testLog(&log), Stop: ctx}
+	sw := newSweeper(l, &log)
 	c := newClaim(t, testMessage)
 	done := background(func() error { return sw.Sweep(ctx, c, dests("mylist")) })
 	testkit.Poll(t, 30*time.Second, "the server accepts", func() bool { return s.accepted() > 0 })
 	cancel()
 	err := stopped(t, done, 20*time.Second)
-	if !errors.Is(err, ErrStopped) || !present(c.Path) {
-		t.Errorf("Sweep: %v, claim kept: %v", err, present(c.Path))
+	if !errors.Is(err, ErrDeferred) || !present(c.DeferPath()) {
+		t.Errorf("Sweep: %v, deferred: %v", err, present(c.DeferPath()))
 	}
 }
 
 // A command killed by a signal is a temporary failure at once, run only
-// once: the Sweeper's retries take it from there. (mdsweep's commands
+// once: the message's deferral takes it from there. (mdsweep's commands
 // are in process groups of their own, and a stop signals each stage, not
 // a group: a signal that kills a command was meant for it.)
 func TestCommandKilledBySignal(t *testing.T) {

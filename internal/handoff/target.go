@@ -7,12 +7,9 @@ import (
 	"mdpipe/internal/intake"
 )
 
-// Dest is one destination of a message: one routed record.
-type Dest struct {
-	List      string
-	Subqueue  string
-	Recipient string
-}
+// Dest is one destination of a message: one routed record. The intake
+// keeps the ones that took a deferred message (Claim.Defer).
+type Dest = intake.Dest
 
 // Target is where messages go.
 type Target interface {
@@ -29,6 +26,11 @@ type Target interface {
 	// input has nothing more waiting, so a batch costs one fsync per
 	// directory.
 	Commit() error
+	// Took returns those of dests that took the message of c so far,
+	// after its HandOff failed temporarily for the others: what a
+	// deferral keeps, so that its retry goes only to the others. Their
+	// copies are durable when it returns.
+	Took(c intake.Claim, dests []Dest) []Dest
 	// Close ends the target's connections.
 	Close() error
 }

@@ -32,6 +32,7 @@ type claimer struct {
 	held    *watch.Held    // the claims held, against the bound
 	outFd   int            // the pipe to the next stage, or -1
 	claimed int
+	due     dueState // the deferred messages
 	// When the recovery (-r) and the tmp/ clean-up are due next.
 	nextRecover, nextClean time.Time
 }
@@ -98,6 +99,13 @@ func (m *claimer) claimSome() (more bool, err error) {
 	if m.held != nil {
 		left = min(left, m.bound-m.held.Len())
 	}
+	// The due deferred messages first: they are older than what waits
+	// in new/.
+	n := m.claimDue(left)
+	m.claimed += n
+	if left -= n; left <= 0 {
+		return true, nil
+	}
 	res, err := m.c.Scan(left, func(path string) {
 		m.out.add(path)
 		if m.held != nil {
@@ -105,6 +113,7 @@ func (m *claimer) claimSome() (more bool, err error) {
 		}
 	})
 	m.claimed += res.Claimed
+	m.due.claimed += res.Claimed
 	if res.Refused > 0 {
 		m.Note(cli.Perm)
 	}

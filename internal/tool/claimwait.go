@@ -101,6 +101,9 @@ func (m *claimer) sleep(ctx context.Context, full bool, scanErr error) (downstre
 	if m.follow && m.age > 0 {
 		timeout = min(timeout, time.Until(m.nextRecover))
 	}
+	if d, ok := m.dueWait(time.Now()); ok {
+		timeout = min(timeout, d)
+	}
 	if full {
 		return m.held.Wait(ctx, m.bound-max(1, m.bound/4), timeout, m.outFd)
 	}

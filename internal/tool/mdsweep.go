@@ -18,7 +18,10 @@ func Mdsweep(args []string) int {
 	queue := fs.String("q", "MDSWEEP_QUEUE", "", "hand off into the maildir tree `queue`/LIST/SUBQUEUE/")
 	command := fs.String("c", "MDSWEEP_COMMAND", "", "hand off by running `command` through /bin/sh, the message on stdin")
 	lmtp := fs.String("l", "MDSWEEP_LMTP", "", "hand off over LMTP to `address` (host:port, or a unix socket path; several, comma-separated, tried in order)")
-	giveUp := fs.Duration("t", "MDSWEEP_GIVEUP", 0, "give up on a temporary failure after `duration` and exit 111, leaving the message claimed (0: retry for ever)")
+	// -t once bounded a wait on one failing message; mdsweep no longer
+	// waits on one (a temporary failure defers it), so it is accepted
+	// for the configurations that set it, and ignored.
+	giveUp := fs.Duration("t", "MDSWEEP_GIVEUP", 0, "ignored: a temporary failure defers the message (kept for old configurations)")
 	timeout := fs.Duration("T", "MDSWEEP_TIMEOUT", 10*time.Minute, "kill a command that runs longer than `duration`; temporary failure")
 	// Its own, not mdroute's MDROUTE_DELIMITERS: a tool reads only its
 	// own variables, and a service sets the two to the same value.
@@ -80,11 +83,24 @@ func Mdsweep(args []string) int {
 	default:
 		target = &handoff.LMTP{Address: *lmtp, Log: s.Log}
 	}
-	// A stop drains what the pipeline holds, but never waits out a
-	// back-off: a hand-off that is failing would not drain anyway. The
-	// hand-off in hand is abandoned once the stop is over (sweep).
+	// A stop drains what the pipeline holds; nothing waits out a
+	// back-off (a failing destination defers its mail). The hand-off in
+	// hand is abandoned once the stop is over (sweep).
 	sw := &sweeper{Stage: s, in: in, target: target,
-		sw: &handoff.Sweeper{Target: target, Log: s.Log, GiveUp: *giveUp, Stop: s.Stop.Draining()}}
+		sw: &handoff.Sweeper{Target: target, Log: s.Log}}
+	switch {
+	case *queue != "":
+		// A queue's maildir: QUEUE/LIST/SUBQUEUE.
+		sw.sw.Keys = func(d handoff.Dest) string { return *queue + "/" + d.List + "/" + d.Subqueue }
+	case *command != "":
+		// The command's own rules per list (a .qmail-LIST).
+		sw.sw.Keys = func(d handoff.Dest) string { return d.List }
+	default:
+		// The server answers per recipient; when it cannot be reached
+		// at all, every recipient on it waits.
+		sw.sw.Keys = func(d handoff.Dest) string { return d.Recipient }
+		sw.sw.Server = "lmtp " + *lmtp
+	}
 	s.Each(in, sw.commit, sw.sweep)
 	if err := target.Close(); err != nil {
 		s.Log.Printf("%v", err)

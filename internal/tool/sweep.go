@@ -22,7 +22,7 @@ type sweeper struct {
 	dests  []handoff.Dest
 	batch  int // hand-offs since the last commit
 
-	handBack bool   // a stop found the hand-off failing: hand off no more
+	handBack bool   // the stop is over: hand off no more
 	returned int    // claims given back to new/ (giveBack)
 	lastBack string // the claim given back last: its other records skip
 }
@@ -89,7 +89,8 @@ func (s *sweeper) sweep(line []byte) {
 		s.adjacent(rec)
 	}
 	// The hand-off in hand is abandoned once the stop is over.
-	err = s.sw.Sweep(s.Stop.Over(), c, s.dests)
+	over := s.Stop.Over()
+	err = s.sw.Sweep(over, c, s.dests)
 	if s.batch++; s.batch >= maxBatch {
 		s.commit()
 	}
@@ -100,19 +101,23 @@ func (s *sweeper) sweep(line []byte) {
 				s.Log.Info("handed off '%s': %s %s", c.Path, d.List, d.Subqueue)
 			}
 		}
+	case errors.Is(err, handoff.ErrDeferred):
+		// Its schedule, on disk (mdpipe(7), the deferred state): not a
+		// failure of this run.
 	case errors.Is(err, fault.ErrGone):
 		// Never silent: a lost split once looked exactly like this.
 		s.Log.Path("no such claim", c.Path, err)
-	case errors.Is(err, handoff.ErrStopped):
-		// The rest of the input would fail the same way: give it back.
-		s.handBack = true
-	case errors.Is(err, handoff.ErrGaveUp):
+	case fault.IsTemporary(err):
+		s.Log.Path("cannot hand off or defer; left claimed", c.Path, err)
 		s.Note(cli.Temp)
-		s.Quit()
 	default:
 		s.Log.Path("cannot hand off", c.Path, err)
 		s.Out.Record(c.Path)
 		s.Note(cli.Perm)
+	}
+	if over.Err() != nil {
+		// The stop is over: what is left of the input is given back.
+		s.handBack = true
 	}
 }
 

@@ -1,0 +1,234 @@
+package intake
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"mdpipe/internal/fault"
+	"mdpipe/internal/fsx"
+
+	"golang.org/x/sys/unix"
+)
+
+// The deferred state. A message whose hand-off failed temporarily for
+// some of its destinations waits as cur/B:1,D: not a claim (nobody holds
+// it, it does not count against mdclaim's bound, and recovery leaves it
+// alone), so a stop, a crash or a restart keeps it as it is. Its mtime is
+// its next try, as in Postfix's deferred queue, so the schedule needs no
+// file of its own. Two dot-files beside it, which no maildir reader
+// looks at: cur/.B.why, the last temporary failure (the kept reason,
+// see reason.Path), and cur/.B.done, the destinations that took it
+// already, so that a retry hands it off only to the others.
+
+// DeferInfo is the maildir info of a deferred message.
+const DeferInfo = ":1,D"
+
+// Dest is one destination of a message: one routed record.
+type Dest struct {
+	List      string
+	Subqueue  string
+	Recipient string
+}
+
+// DeferPath returns the deferred name of a claim: cur/B:1,D.
+func (c Claim) DeferPath() string { return filepath.Join(c.Cur, c.Base+DeferInfo) }
+
+// donePath is where the destinations that took message B are kept.
+func donePath(cur, base string) string { return filepath.Join(cur, "."+base+".done") }
+
+// whyPath is the kept reason's file (the name package reason gives it).
+func whyPath(cur, base string) string { return filepath.Join(cur, "."+base+".why") }
+
+// Defer moves the claim to the deferred state until next: it keeps done
+// (the destinations that took the message so far) in cur/.B.done, fsynced
+// before the rename, and why as the kept reason; sets the file's mtime to
+// next; and renames cur/B:1,P to cur/B:1,D without overwriting (mdpipe(7),
+// RULES: never overwrite). The caller fsyncs cur/ for the rename. A claim
+// gone already is fault.ErrGone: someone else acted first (mdpipe(7),
+// RULES: the owner rule).
+func (c Claim) Defer(next time.Time, why string, done []Dest) error {
+	if err := writeDone(donePath(c.Cur, c.Base), done); err != nil {
+		return err
+	}
+	// The reason is only shown (mdq); losing it in a crash loses text,
+	// never the message, so it gets no fsync of its own.
+	if err := writeLine(whyPath(c.Cur, c.Base), oneLine(why)); err != nil {
+		return err
+	}
+	ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.NsecToTimespec(next.UnixNano())}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, c.Path, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err == unix.ENOENT {
+			return fault.ErrGone
+		}
+		return &os.PathError{Op: "utimensat", Path: c.Path, Err: err}
+	}
+	if err := fsx.Rename(c.Path, c.DeferPath()); err != nil {
+		if fault.IsGone(err) {
+			return fault.ErrGone
+		}
+		return unwrapPath(err)
+	}
+	return nil
+}
+
+// ReadDone returns the destinations that took the claim's message
+// before, and whether it was ever deferred (cur/.B.done is there, even
+// empty).
+func (c Claim) ReadDone() ([]Dest, bool, error) {
+	p := donePath(c.Cur, c.Base)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	var done []Dest
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), "\t")
+		if len(f) != 3 {
+			continue // a line cut short by a crash: that hand-off was not kept
+		}
+		done = append(done, Dest{List: f[0], Subqueue: f[1], Recipient: f[2]})
+	}
+	return done, true, nil
+}
+
+// Forget removes what the deferred state kept beside the message (which
+// destinations took it, and the last failure), once it is handed off to
+// all of them or requeued.
+func (c Claim) Forget() error {
+	for _, p := range []string{donePath(c.Cur, c.Base), whyPath(c.Cur, c.Base)} {
+		if err := unix.Unlink(p); err != nil && err != unix.ENOENT {
+			return &os.PathError{Op: "unlink", Path: p, Err: err}
+		}
+	}
+	return nil
+}
+
+// ForgetDone removes cur/.B.done only: for a message parked, whose
+// reason mdfail writes anew.
+func (c Claim) ForgetDone() error {
+	p := donePath(c.Cur, c.Base)
+	if err := unix.Unlink(p); err != nil && err != unix.ENOENT {
+		return &os.PathError{Op: "unlink", Path: p, Err: err}
+	}
+	return nil
+}
+
+// writeDone writes the list of destinations through a temporary name and
+// a rename over the old list (a dot-file's, never a message's), fsynced
+// first: the rename to D must not reach the disk before it.
+func writeDone(p string, done []Dest) error {
+	var b bytes.Buffer
+	for _, d := range done {
+		fmt.Fprintf(&b, "%s\t%s\t%s\n", d.List, d.Subqueue, d.Recipient)
+	}
+	tmp := p + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_NOFOLLOW, 0o640)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b.Bytes())
+	if err == nil && len(done) > 0 {
+		// Only a list with something in it must survive a crash: an
+		// empty one lost says no more than it said.
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+func writeLine(p, line string) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_NOFOLLOW, 0o640)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(line + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// ClaimDue claims, oldest name first, up to max (<= 0: no limit) of the
+// deferred messages whose next try (mtime) is not after now, by one
+// no-replace rename cur/B:1,D -> cur/B:1,P each (mdpipe(7), RULES: the
+// owner rule; ENOENT: another runner took it first). It passes each
+// claim's path to emit and returns the earliest next try of the deferred
+// messages it left (zero when none), and how many it claimed.
+func ClaimDue(maildir string, now time.Time, max int, emit func(path string)) (time.Time, int, error) {
+	cur := filepath.Join(maildir, "cur")
+	fd, err := openDir(cur)
+	if err != nil {
+		return time.Time{}, 0, fmt.Errorf("cannot read '%s': %w", cur, unwrapPath(err))
+	}
+	defer unix.Close(fd)
+	ents, _, err := oldest(cur, fd, 1<<30, func(name string, typ os.FileMode) bool {
+		return typ.IsRegular() && strings.HasSuffix(name, DeferInfo) && !strings.HasPrefix(name, ".") &&
+			strings.Count(name, ":") == 1 && unsafeName(name) == nil
+	})
+	if err != nil {
+		return time.Time{}, 0, fmt.Errorf("cannot read '%s': %w", cur, unwrapPath(err))
+	}
+	var next time.Time
+	n := 0
+	for _, e := range ents {
+		var st unix.Stat_t
+		if unix.Fstatat(fd, e.name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+			continue // taken by another runner since the read
+		}
+		at := time.Unix(st.Mtim.Unix())
+		if at.After(now) || (max > 0 && n >= max) {
+			if next.IsZero() || at.Before(next) {
+				next = at
+			}
+			continue
+		}
+		claim := Base(e.name) + ClaimInfo
+		switch err := fsx.RenameAt(fd, e.name, fd, claim); {
+		case err == nil:
+			emit(filepath.Join(cur, claim))
+			n++
+		case fault.IsGone(err):
+		case fsx.IsExist(err):
+			// Two of one name: a person must look; the claim is
+			// another's. Try it again later, not in a loop.
+			if next.IsZero() || now.Add(time.Minute).Before(next) {
+				next = now.Add(time.Minute)
+			}
+		default:
+			return next, n, fmt.Errorf("cannot claim '%s': %w", filepath.Join(cur, e.name), unwrapPath(err))
+		}
+	}
+	return next, n, nil
+}
+
+// oneLine makes why one line of at most 1000 bytes, as a kept reason is.
+func oneLine(why string) string {
+	why = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, why)
+	if len(why) > 1000 {
+		why = why[:1000]
+	}
+	return why
+}
