@@ -1,5 +1,5 @@
-// Package record is the line format between the mdpipe filters (DESIGN:
-// "The line format between filters"): one record per line, fields
+// Package record is the line format between the mdpipe filters
+// (mdpipe(7), Records): one record per line, fields
 // separated by one TAB, no quoting.
 //
 //	PATH                                                  claimed, not (yet) routed

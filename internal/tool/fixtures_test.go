@@ -88,7 +88,7 @@ func mtaDeliveries(t *testing.T) []delivery {
 	return out
 }
 
-// canonical is DESIGN "Routing": the subqueue each suffix dispatches to.
+// canonical is mdroute(1)'s table: the subqueue each suffix dispatches to.
 var canonical = map[string]string{
 	"bounces": "bounces", "admin": "bounces", "confirm": "confirm",
 	"join": "join", "subscribe": "join", "leave": "leave",
@@ -96,7 +96,7 @@ var canonical = map[string]string{
 }
 
 // expectedDest is the LIST/SUBQUEUE an envelope recipient must reach, as
-// DESIGN "Routing" states it: case folded, cut at the first '+', the last
+// mdroute(1) states it: case folded, cut at the first '+', the last
 // -word a subqueue when it is one of the known ones.
 func expectedDest(addr string) string {
 	local, _, _ := strings.Cut(strings.ToLower(addr), "@")
