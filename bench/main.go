@@ -39,6 +39,7 @@ type bench struct {
 	followFor              time.Duration // and for how long
 	nBig, bigRuns          int
 	nSlow                  int           // slow hand-off: backlog
+	nFail                  int           // one list failing: backlog
 	slowFor                time.Duration // and how long the two runners work it
 	gen                    *generator
 }
@@ -69,12 +70,13 @@ func main1() int {
 	flag.StringVar(&b.base, "base", "", "also run the streaming rows with the tools in `dir` (another build), interleaved")
 	flag.IntVar(&b.nSlow, "nslow", 5000, "slow hand-off: backlog size")
 	flag.DurationVar(&b.slowFor, "slowfor", 10*time.Second, "slow hand-off: how long two runners work the backlog before the stop")
-	only := flag.String("only", "", "run only `rows`: throughput, latency, slow (comma-separated)")
+	flag.IntVar(&b.nFail, "nfail", 2000, "one list failing: backlog size")
+	only := flag.String("only", "", "run only `rows`: throughput, latency, slow, failing, idle (comma-separated)")
 	big := flag.Bool("big", false, "scale: a large backlog (-nbig), peak RSS, and a 60 s idle window")
 	flag.IntVar(&b.nBig, "nbig", 1000000, "with -big: backlog size")
 	flag.IntVar(&b.bigRuns, "bigruns", 3, "with -big: drains of the backlog by each system (the table shows the median)")
 	flag.Parse()
-	if flag.NArg() != 0 || b.runs < 1 || b.n < 1 || b.nShell < 1 || b.nFork < 1 || b.rate < 1 || b.bigRuns < 1 {
+	if flag.NArg() != 0 || b.runs < 1 || b.n < 1 || b.nShell < 1 || b.nFork < 1 || b.rate < 1 || b.bigRuns < 1 || b.nSlow < 1 || b.nFail < 1 {
 		flag.Usage()
 		return 100
 	}
@@ -113,7 +115,7 @@ func main1() int {
 		for _, row := range []struct {
 			name string
 			run  func(*targets)
-		}{{"throughput", b.throughput}, {"latency", b.latency}, {"slow", b.slowHandoff}} {
+		}{{"throughput", b.throughput}, {"latency", b.latency}, {"slow", b.slowHandoff}, {"failing", b.failingList}} {
 			if *only == "" || strings.Contains(","+*only+",", ","+row.name+",") {
 				row.run(&t)
 			}
