@@ -1,15 +1,18 @@
-// Command mdbench measures mdpipe (issue 5): its throughput next to the
-// floor (the bare system calls of the job), the shell loop of DESIGN.md
-// and the fork-per-message wrapper mdpipe replaces; follow-mode latency;
-// idle CPU; and, with -big, a 1,000,000-message backlog. It prints a table
-// and the issue's targets with whether each is met.
+// Command mdbench measures mdpipe as black boxes: its throughput next to
+// the floor (the bare system calls of the job), the durable floor (the
+// same plus the directory fsyncs that make hand-offs durable), the shell
+// loop of DESIGN.md and the fork-per-message wrapper mdpipe replaces; the
+// cost of the service's bound on claims; follow-mode latency; a slow
+// hand-off shared by two runners; one list of 50 whose hand-off fails;
+// idle CPU; and, with -big, a 1,000,000-message backlog. It prints a
+// table and the targets with whether each is met.
 //
 // It works in a fresh directory under -dir (default $BENCHDIR or /tmp),
 // which it removes at the end. `make bench` and `make bench-big` run it.
 //
 //	mdbench [-bin dir] [-dir dir] [-n 20000] [-runs 5] [-big] [-only rows] ...
-//	mdbench floor intake queue      (the floor, started by mdbench itself)
-//	mdbench intake maildir n        (write the first n messages, for profiling)
+//	mdbench floor [-durable] intake queue   (the floor, started by mdbench itself)
+//	mdbench intake maildir n                (write the first n messages, for profiling)
 package main
 
 import (
