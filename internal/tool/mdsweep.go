@@ -154,8 +154,12 @@ func (s *sweeper) sweep(line []byte) {
 		}
 	}
 	if !rec.Routed() {
-		// mdroute said why; pass it on for mdfail to park.
-		s.out.Record(rec.Path)
+		// mdroute said why; pass it on, with its reason, for mdfail to park.
+		if rec.Failed() {
+			s.out.Record(rec.Path, rec.Reason)
+		} else {
+			s.out.Record(rec.Path)
+		}
 		s.note(cli.Perm)
 		return
 	}
@@ -193,7 +197,7 @@ func (s *sweeper) sweep(line []byte) {
 		s.quit = true
 	default:
 		s.log.Path("cannot hand off", c.Path, err)
-		s.out.Record(c.Path)
+		s.out.Record(c.Path, record.CleanReason(err.Error()))
 		s.note(cli.Perm)
 	}
 }
