@@ -10,6 +10,7 @@ import (
 
 	"mdpipe/internal/cli"
 	"mdpipe/internal/fsx"
+	"mdpipe/internal/reason"
 
 	"golang.org/x/sys/unix"
 )
@@ -77,6 +78,11 @@ func (c *Claimer) Scan(max int, emit func(path string)) (Result, error) {
 			c.Guard.Hold()
 		}
 		err := fsx.RenameAt(c.srcFd, e.name, c.curFd, claim)
+		if err == nil && c.Retry {
+			// A retry clears why the message was parked: a reason
+			// left behind would outlive the failure it explains.
+			unix.Unlinkat(c.curFd, reason.Name(Base(e.name)), 0)
+		}
 		if err == nil {
 			emit(filepath.Join(cur, claim))
 			res.Claimed++

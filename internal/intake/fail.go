@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"mdpipe/internal/fsx"
+	"mdpipe/internal/reason"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,7 +22,13 @@ var ErrNotInMaildir = errors.New("not in a maildir's cur/ (no new/ and tmp/ besi
 // returns the X path. Anything that is not a claim is refused untouched,
 // and so is a claim name in a cur/ with no new/ and tmp/ beside it.
 // A claim that is gone while its X exists was parked already (ErrParked).
-func Fail(path string) (string, error) {
+func Fail(path string) (string, error) { return FailWith(path, "") }
+
+// FailWith is Fail that keeps why with the parked message (package
+// reason), written before the rename so that an X never lacks the reason
+// it was parked with. An empty why removes the reason of an earlier park.
+// The caller fsyncs cur/ after, which makes both durable.
+func FailWith(path, why string) (string, error) {
 	c, err := ParseClaim(path)
 	if err != nil {
 		return "", err
@@ -42,8 +49,19 @@ func Fail(path string) (string, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return "", fmt.Errorf("%w (%s)", fsx.ErrNotRegular, fsx.KindOf(st.Mode))
 	}
+	if why != "" {
+		err = reason.Write(c.Cur, c.Base, why)
+	} else {
+		err = reason.Remove(c.Cur, c.Base)
+	}
+	if err != nil {
+		return "", err
+	}
 	x := c.FailPath()
 	err = fsx.Rename(path, x)
+	if err != nil && why != "" && !fsx.IsExist(err) && !(fsx.IsNotExist(err) && exists(x)) {
+		reason.Remove(c.Cur, c.Base) // not parked: the reason is no one's
+	}
 	if fsx.IsExist(err) {
 		// Both names exist: a link+unlink fallback was cut short between
 		// its two calls. The same inode means the park is done but for the
