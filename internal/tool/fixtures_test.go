@@ -237,7 +237,7 @@ func toolEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "MDCLAIM_") && !strings.HasPrefix(kv, "MDROUTE_") &&
-			!strings.HasPrefix(kv, "MDSWEEP_") && !strings.HasPrefix(kv, "MDFAIL_") {
+			!strings.HasPrefix(kv, "MDSWEEP_") && !strings.HasPrefix(kv, "MDFAIL_") && !strings.HasPrefix(kv, "MDQ_") {
 			env = append(env, kv)
 		}
 	}
