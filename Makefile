@@ -5,7 +5,7 @@ MANDIR = $(PREFIX)/share/man
 GO ?= go
 # staticcheck is pinned in go.mod (its tool directive): no install needed.
 STATICCHECK ?= $(GO) tool staticcheck
-TOOLS = mdclaim mdroute mdsweep mdfail
+TOOLS = mdclaim mdroute mdsweep mdfail mdq
 
 all: $(TOOLS:%=bin/%)
 
