@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
@@ -18,6 +19,11 @@ import (
 // leaves it to its owner (mdpipe(7), RULES: the owner rule). Temporary:
 // try again once the hand-off is done.
 var ErrHeld = errors.New("a live process holds this claim")
+
+// ErrYoung says a claim nobody holds was made too recently to call it
+// stranded: it is on its way between mdclaim and mdsweep, whose lock
+// comes only with the hand-off. Temporary, as ErrHeld.
+var ErrYoung = errors.New("claimed just now: on its way through the pipeline")
 
 // ErrNotMessage says a path is not a message of an intake maildir:
 // MAILDIR/new/B, MAILDIR/cur/B:1,P or MAILDIR/cur/B:1,X.
@@ -57,7 +63,9 @@ func parse(path string) (target, error) {
 // Requeue moves a parked or stranded message back to new/ now, where the
 // pipeline claims it again, and drops the reason kept for it. It returns
 // the new path. A claim a live process holds is refused (ErrHeld).
-func Requeue(path string, dirs *fsx.DirSync) (string, error) {
+// A claim nobody holds is moved only once strandedAfter has passed since
+// it was claimed (ErrYoung before).
+func Requeue(path string, strandedAfter time.Duration, dirs *fsx.DirSync) (string, error) {
 	t, err := parse(path)
 	if err != nil {
 		return "", err
@@ -66,7 +74,7 @@ func Requeue(path string, dirs *fsx.DirSync) (string, error) {
 		return "", ErrIsNew
 	}
 	to := filepath.Join(t.maildir, "new", t.base)
-	if err := moveOwned(t, to); err != nil {
+	if err := moveOwned(t, to, strandedAfter); err != nil {
 		return "", err
 	}
 	dirs.Mark(filepath.Dir(t.path))
@@ -77,8 +85,8 @@ func Requeue(path string, dirs *fsx.DirSync) (string, error) {
 // Drop moves a message, and the reason kept for it, into the maildir's
 // trash folder (.Trash/new/ or .Trash/cur/, under the same name), made as
 // a Maildir++ folder if it is missing. Nothing is unlinked: a person can
-// move it back. It returns the new path.
-func Drop(path string, dirs *fsx.DirSync) (string, error) {
+// move it back. It returns the new path. Claims are refused as by Requeue.
+func Drop(path string, strandedAfter time.Duration, dirs *fsx.DirSync) (string, error) {
 	t, err := parse(path)
 	if err != nil {
 		return "", err
@@ -88,7 +96,7 @@ func Drop(path string, dirs *fsx.DirSync) (string, error) {
 		return "", err
 	}
 	to := filepath.Join(trash, t.sub, t.name)
-	if err := moveOwned(t, to); err != nil {
+	if err := moveOwned(t, to, strandedAfter); err != nil {
 		return "", err
 	}
 	from := filepath.Dir(t.path)
@@ -106,8 +114,10 @@ func Drop(path string, dirs *fsx.DirSync) (string, error) {
 // moveOwned renames t to `to` (never over a file there: mdpipe(7),
 // RULES: never overwrite) while holding its lock, as mdclaim -r does:
 // a hand-off that starts meanwhile finds the claim gone once it locks.
-func moveOwned(t target, to string) error {
-	f, _, err := fsx.OpenRegular(t.path)
+// A claim younger than strandedAfter (by its ctime, which the claiming
+// rename set) is left to the pipeline that made it.
+func moveOwned(t target, to string, strandedAfter time.Duration) error {
+	f, st, err := fsx.OpenRegular(t.path)
 	if err != nil {
 		return unwrap(err)
 	}
@@ -118,6 +128,9 @@ func moveOwned(t target, to string) error {
 	}
 	if !ok {
 		return ErrHeld
+	}
+	if strings.HasSuffix(t.name, intake.ClaimInfo) && time.Since(time.Unix(st.Ctim.Unix())) < strandedAfter {
+		return ErrYoung
 	}
 	if err := fsx.Rename(t.path, to); err != nil {
 		if fsx.IsExist(err) {

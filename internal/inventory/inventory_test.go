@@ -122,34 +122,37 @@ func TestRequeueDrop(t *testing.T) {
 	hold(t, filepath.Join(cur, "2.held:1,P"))
 	var dirs fsx.DirSync
 
-	to, err := Requeue(filepath.Join(cur, "1.x:1,X"), &dirs)
+	to, err := Requeue(filepath.Join(cur, "1.x:1,X"), 0, &dirs)
 	if err != nil || to != filepath.Join(m, "new", "1.x") {
 		t.Errorf("Requeue = %q, %v", to, err)
 	}
 	if _, err := os.Lstat(reason.Path(cur, "1.x")); !os.IsNotExist(err) {
 		t.Errorf("the reason outlived the requeue: %v", err)
 	}
-	if _, err := Requeue(filepath.Join(cur, "2.held:1,P"), &dirs); !errors.Is(err, ErrHeld) {
+	if _, err := Requeue(filepath.Join(cur, "2.held:1,P"), 0, &dirs); !errors.Is(err, ErrHeld) {
 		t.Errorf("Requeue of a held claim: %v, want ErrHeld", err)
 	}
-	if _, err := Drop(filepath.Join(cur, "2.held:1,P"), &dirs); !errors.Is(err, ErrHeld) {
+	if _, err := Drop(filepath.Join(cur, "2.held:1,P"), 0, &dirs); !errors.Is(err, ErrHeld) {
 		t.Errorf("Drop of a held claim: %v, want ErrHeld", err)
 	}
 	if _, err := os.Lstat(filepath.Join(cur, "2.held:1,P")); err != nil {
 		t.Errorf("the held claim moved: %v", err)
 	}
-	if to, err := Requeue(filepath.Join(cur, "3.free:1,P"), &dirs); err != nil || to != filepath.Join(m, "new", "3.free") {
+	if _, err := Requeue(filepath.Join(cur, "3.free:1,P"), time.Hour, &dirs); !errors.Is(err, ErrYoung) {
+		t.Errorf("Requeue of a claim made just now: %v, want ErrYoung", err)
+	}
+	if to, err := Requeue(filepath.Join(cur, "3.free:1,P"), 0, &dirs); err != nil || to != filepath.Join(m, "new", "3.free") {
 		t.Errorf("Requeue of a stranded claim = %q, %v", to, err)
 	}
-	if _, err := Requeue(filepath.Join(m, "new", "5.new"), &dirs); !errors.Is(err, ErrIsNew) {
+	if _, err := Requeue(filepath.Join(m, "new", "5.new"), 0, &dirs); !errors.Is(err, ErrIsNew) {
 		t.Errorf("Requeue of a new message: %v", err)
 	}
 	for _, p := range []string{filepath.Join(cur, "6.y:2,S"), filepath.Join(cur, ".4.x.why"), filepath.Join(m, "tmp", "7.z")} {
-		if _, err := Drop(p, &dirs); !errors.Is(err, ErrNotMessage) {
+		if _, err := Drop(p, 0, &dirs); !errors.Is(err, ErrNotMessage) {
 			t.Errorf("Drop(%s): %v, want ErrNotMessage", p, err)
 		}
 	}
-	to, err = Drop(filepath.Join(cur, "4.x:1,X"), &dirs)
+	to, err = Drop(filepath.Join(cur, "4.x:1,X"), 0, &dirs)
 	trash := filepath.Join(m, TrashFolder)
 	if err != nil || to != filepath.Join(trash, "cur", "4.x:1,X") {
 		t.Fatalf("Drop = %q, %v", to, err)
@@ -164,7 +167,7 @@ func TestRequeueDrop(t *testing.T) {
 	}
 	// Never over a message there already.
 	put(t, filepath.Join(cur, "4.x:1,X"))
-	if _, err := Drop(filepath.Join(cur, "4.x:1,X"), &dirs); err == nil || !strings.Contains(err.Error(), "exists already") {
+	if _, err := Drop(filepath.Join(cur, "4.x:1,X"), 0, &dirs); err == nil || !strings.Contains(err.Error(), "exists already") {
 		t.Errorf("Drop over a trashed message: %v", err)
 	}
 	if err := dirs.Commit(); err != nil {

@@ -15,7 +15,7 @@ import (
 	"mdpipe/internal/route"
 )
 
-const mdqUsage = "mdq [-q queue] [-l [-v] | -m | -w age] [-s age] maildir | mdq (-R | -D) [path ...]"
+const mdqUsage = "mdq [-q queue] [-l [-v] | -m | -w age] [-s age] maildir | mdq (-R | -D) [-s age] [path ...]"
 
 // Mdq shows what an intake maildir holds: a summary, a list, metrics, or
 // a health check. -R and -D, its only writes, requeue or drop messages.
@@ -46,7 +46,7 @@ func Mdq(args []string) int {
 	case *wait < 0 || *stranded < 0:
 		return usage(fs, mdqUsage, errors.New("an age is not negative"))
 	case *requeue || *drop:
-		return mdqAct(fs, *drop)
+		return mdqAct(fs, *drop, *stranded)
 	case fs.NArg() != 1:
 		return usage(fs, mdqUsage, errors.New("want one maildir"))
 	}
@@ -118,7 +118,7 @@ func writeListed(w io.Writer, m inventory.Message, d inventory.Details, verbose 
 
 // mdqAct requeues (-R) or drops (-D) each path of its input, and prints
 // where each went.
-func mdqAct(fs *cli.Flags, drop bool) int {
+func mdqAct(fs *cli.Flags, drop bool, strandedAfter time.Duration) int {
 	in, err := cli.NewInput(fs.Args())
 	if err != nil {
 		return usage(fs, mdqUsage, err)
@@ -144,13 +144,14 @@ func mdqAct(fs *cli.Flags, drop bool) int {
 		if in.FromOperands() {
 			path = string(line)
 		}
-		to, err := act(path, &dirs)
+		to, err := act(path, strandedAfter, &dirs)
 		switch {
 		case err == nil:
 			fmt.Fprintln(out, to)
 		case errors.Is(err, inventory.ErrIsNew):
 			log.Path("", path, err)
-		case errors.Is(err, inventory.ErrHeld), !errors.Is(err, inventory.ErrNotMessage) && !fsx.IsNotExist(err):
+		case !errors.Is(err, inventory.ErrNotMessage) && !fsx.IsNotExist(err):
+			// A claim held or young (ErrHeld, ErrYoung), or a failed rename.
 			log.Path(what, path, err)
 			status = cli.Worse(status, cli.Temp)
 		default:
