@@ -11,6 +11,7 @@ import (
 
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/reason"
+	"mdpipe/internal/testkit"
 
 	"golang.org/x/sys/unix"
 )
@@ -50,7 +51,7 @@ func hold(t *testing.T, path string) {
 func needLocks(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(locksFile); err != nil {
-		t.Skipf("no %s on this system: %v", locksFile, err)
+		testkit.SkipMissing(t, "no %s, the kernel's table of locks that mdq reads: %v", locksFile, err)
 	}
 }
 
