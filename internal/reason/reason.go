@@ -40,8 +40,11 @@ func BaseOf(name string) (string, bool) {
 
 // Write keeps why (cleaned to one line, as in a failed record) as the
 // reason of base in cur, replacing an older one: a message parked again
-// has a new reason. The file's data is on disk when Write returns; its
-// name is made durable by the fsync of cur that follows the park.
+// has a new reason. Its name is made durable by the fsync of cur that
+// follows a batch of parks. Its few bytes get no fsync of their own: a
+// wave of failures (a list gone) would cost one disk wait each and back
+// the whole pipeline up behind mdfail, and a crash in the seconds after
+// a park loses at most the text, shown as "-", never the message.
 func Write(cur, base, why string) error {
 	p := Path(cur, base)
 	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o640)
@@ -50,9 +53,6 @@ func Write(cur, base, why string) error {
 	}
 	f := os.NewFile(uintptr(fd), p)
 	_, err = f.WriteString(record.CleanReason(why) + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
