@@ -91,3 +91,18 @@ func header(b *strings.Builder, name, help string) {
 func label(v string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v) + `"`
 }
+
+// WriteListed prints the line of mdq -l for m: PATH STATE AGE REASON LIST
+// RECIPIENT, and with verbose From, Subject and Message-ID, separated by
+// TABs, "-" for what is not known.
+func WriteListed(w io.Writer, m Message, d Details, verbose bool) {
+	why := m.Reason
+	if why == "" {
+		why = "-"
+	}
+	fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s", m.Path, m.State, seconds(m.Age), why, d.List, d.Recipient)
+	if verbose {
+		fmt.Fprintf(w, "\t%s\t%s\t%s", d.From, d.Subject, d.MessageID)
+	}
+	fmt.Fprintln(w)
+}

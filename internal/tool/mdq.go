@@ -66,7 +66,7 @@ func Mdq(args []string) int {
 			eldest = &m
 		}
 		if details != nil {
-			writeListed(out, m, details.Read(m.Path), *verbose)
+			inventory.WriteListed(out, m, details.Read(m.Path), *verbose)
 		}
 	})
 	if err != nil {
@@ -101,19 +101,6 @@ func Mdq(args []string) int {
 		return int(cli.Temp)
 	}
 	return int(cli.OK)
-}
-
-// writeListed prints one line of mdq -l.
-func writeListed(w io.Writer, m inventory.Message, d inventory.Details, verbose bool) {
-	why := m.Reason
-	if why == "" {
-		why = "-"
-	}
-	fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s", m.Path, m.State, max(int64(m.Age/time.Second), 0), why, d.List, d.Recipient)
-	if verbose {
-		fmt.Fprintf(w, "\t%s\t%s\t%s", d.From, d.Subject, d.MessageID)
-	}
-	fmt.Fprintln(w)
 }
 
 // mdqAct requeues (-R) or drops (-D) each path of its input, and prints
