@@ -132,8 +132,10 @@ func scanDir(dir, sub string, fd int, names []string, now time.Time, strandedAft
 		}
 	}
 	for _, n := range names {
-		if strings.HasPrefix(n, ".") {
-			continue // not a message: maildir readers skip dot names
+		if strings.HasPrefix(n, ".") || strings.ContainsAny(n, "\t\n") {
+			// Not a message: maildir readers skip dot names, and a
+			// name no record can carry is one mdclaim never claims.
+			continue
 		}
 		var st unix.Stat_t
 		if unix.Fstatat(fd, n, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
