@@ -197,7 +197,8 @@ func checkQueue(t *testing.T, queue string, ds []delivery) {
 }
 
 // checkIntake asserts new/ and tmp/ are empty and cur/ holds exactly the
-// parked failures named in parked (as B:1,X): no claim is left.
+// parked failures named in parked (as B:1,X), each with the reason it was
+// parked with (.B.why): no claim is left.
 func checkIntake(t *testing.T, maildir string, parked []string) {
 	t.Helper()
 	for _, sub := range []string{"new", "tmp"} {
@@ -207,7 +208,7 @@ func checkIntake(t *testing.T, maildir string, parked []string) {
 	}
 	var want []string
 	for _, b := range parked {
-		want = append(want, b+":1,X")
+		want = append(want, b+":1,X", "."+b+".why")
 	}
 	slices.Sort(want)
 	if got := readDir(t, filepath.Join(maildir, "cur")); !slices.Equal(got, want) {
@@ -236,7 +237,7 @@ func toolEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "MDCLAIM_") && !strings.HasPrefix(kv, "MDROUTE_") &&
-			!strings.HasPrefix(kv, "MDSWEEP_") && !strings.HasPrefix(kv, "MDFAIL_") {
+			!strings.HasPrefix(kv, "MDSWEEP_") && !strings.HasPrefix(kv, "MDFAIL_") && !strings.HasPrefix(kv, "MDQ_") {
 			env = append(env, kv)
 		}
 	}

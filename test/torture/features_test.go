@@ -51,11 +51,7 @@ func shell(t *testing.T, script string, env ...string) (string, int) {
 
 func count(t *testing.T, dir string) int {
 	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
+	return len(testkit.Entries(t, dir))
 }
 
 // mdclaim -x claims the parked failures, so that the same pipeline
