@@ -12,6 +12,7 @@ import (
 
 	"mdpipe/internal/fault"
 	"mdpipe/internal/fsx"
+	"mdpipe/internal/reason"
 
 	"golang.org/x/sys/unix"
 )
@@ -39,11 +40,9 @@ type Dest struct {
 // DeferPath returns the deferred name of a claim: cur/B:1,D.
 func (c Claim) DeferPath() string { return filepath.Join(c.Cur, c.Base+DeferInfo) }
 
-// donePath is where the destinations that took message B are kept.
-func donePath(cur, base string) string { return filepath.Join(cur, "."+base+".done") }
-
-// whyPath is the kept reason's file (the name package reason gives it).
-func whyPath(cur, base string) string { return filepath.Join(cur, "."+base+".why") }
+// DonePath is where the destinations that took message B are kept, in
+// the directory cur.
+func DonePath(cur, base string) string { return filepath.Join(cur, "."+base+".done") }
 
 // Defer moves the claim to the deferred state until next: it keeps done
 // (the destinations that took the message so far) in cur/.B.done, fsynced
@@ -53,12 +52,12 @@ func whyPath(cur, base string) string { return filepath.Join(cur, "."+base+".why
 // gone already is fault.ErrGone: someone else acted first (mdpipe(7),
 // RULES: the owner rule).
 func (c Claim) Defer(next time.Time, why string, done []Dest) error {
-	if err := writeDone(donePath(c.Cur, c.Base), done); err != nil {
+	if err := writeDone(DonePath(c.Cur, c.Base), done); err != nil {
 		return err
 	}
 	// The reason is only shown (mdq); losing it in a crash loses text,
 	// never the message, so it gets no fsync of its own.
-	if err := writeLine(whyPath(c.Cur, c.Base), oneLine(why)); err != nil {
+	if err := reason.Write(c.Cur, c.Base, why); err != nil {
 		return err
 	}
 	ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.NsecToTimespec(next.UnixNano())}
@@ -81,7 +80,7 @@ func (c Claim) Defer(next time.Time, why string, done []Dest) error {
 // before, and whether it was ever deferred (cur/.B.done is there, even
 // empty).
 func (c Claim) ReadDone() ([]Dest, bool, error) {
-	p := donePath(c.Cur, c.Base)
+	p := DonePath(c.Cur, c.Base)
 	b, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, false, nil
@@ -105,7 +104,7 @@ func (c Claim) ReadDone() ([]Dest, bool, error) {
 // destinations took it, and the last failure), once it is handed off to
 // all of them or requeued.
 func (c Claim) Forget() error {
-	for _, p := range []string{donePath(c.Cur, c.Base), whyPath(c.Cur, c.Base)} {
+	for _, p := range []string{DonePath(c.Cur, c.Base), reason.Path(c.Cur, c.Base)} {
 		if err := unix.Unlink(p); err != nil && err != unix.ENOENT {
 			return &os.PathError{Op: "unlink", Path: p, Err: err}
 		}
@@ -116,7 +115,7 @@ func (c Claim) Forget() error {
 // ForgetDone removes cur/.B.done only: for a message parked, whose
 // reason mdfail writes anew.
 func (c Claim) ForgetDone() error {
-	p := donePath(c.Cur, c.Base)
+	p := DonePath(c.Cur, c.Base)
 	if err := unix.Unlink(p); err != nil && err != unix.ENOENT {
 		return &os.PathError{Op: "unlink", Path: p, Err: err}
 	}
@@ -125,7 +124,8 @@ func (c Claim) ForgetDone() error {
 
 // writeDone writes the list of destinations through a temporary name and
 // a rename over the old list (a dot-file's, never a message's), fsynced
-// first: the rename to D must not reach the disk before it.
+// with its directory when it names any: the rename to D must not reach
+// the disk before it.
 func writeDone(p string, done []Dest) error {
 	var b bytes.Buffer
 	for _, d := range done {
@@ -150,20 +150,26 @@ func writeDone(p string, done []Dest) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
+		return err
+	}
+	if len(done) > 0 {
+		// Its name too, before the rename to D, which a crash could
+		// otherwise keep without it.
+		err = syncDir(filepath.Dir(p))
 	}
 	return err
 }
 
-func writeLine(p, line string) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_NOFOLLOW, 0o640)
+func syncDir(dir string) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return &os.PathError{Op: "open", Path: dir, Err: err}
 	}
-	_, err = f.WriteString(line + "\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	defer unix.Close(fd)
+	if err := unix.Fsync(fd); err != nil {
+		return &os.PathError{Op: "fsync", Path: dir, Err: err}
 	}
-	return err
+	return nil
 }
 
 // ClaimDue claims, oldest name first, up to max (<= 0: no limit) of the
@@ -217,18 +223,4 @@ func ClaimDue(maildir string, now time.Time, max int, emit func(path string)) (t
 		}
 	}
 	return next, n, nil
-}
-
-// oneLine makes why one line of at most 1000 bytes, as a kept reason is.
-func oneLine(why string) string {
-	why = strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, why)
-	if len(why) > 1000 {
-		why = why[:1000]
-	}
-	return why
 }

@@ -28,7 +28,7 @@ var ErrYoung = errors.New("claimed just now: on its way through the pipeline")
 
 // ErrNotMessage says a path is not a message of an intake maildir:
 // MAILDIR/new/B, MAILDIR/cur/B:1,P or MAILDIR/cur/B:1,X.
-var ErrNotMessage = errors.New("not an intake message (want MAILDIR/new/B, or MAILDIR/cur/B:1,P or B:1,X)")
+var ErrNotMessage = errors.New("not an intake message (want MAILDIR/new/B, or MAILDIR/cur/B:1,P, B:1,D or B:1,X)")
 
 // ErrIsNew says a message to requeue is in new/ already.
 var ErrIsNew = errors.New("in new/ already")
@@ -51,7 +51,7 @@ func parse(path string) (target, error) {
 	case "new":
 		ok = ok && t.base == name
 	case "cur":
-		ok = ok && (name == t.base+intake.ClaimInfo || name == t.base+intake.FailInfo)
+		ok = ok && (name == t.base+intake.ClaimInfo || name == t.base+intake.DeferInfo || name == t.base+intake.FailInfo)
 	default:
 		ok = false
 	}
@@ -61,8 +61,10 @@ func parse(path string) (target, error) {
 	return t, nil
 }
 
-// Requeue moves a parked or stranded message back to new/ now, where the
-// pipeline claims it again, and drops the reason kept for it. It returns
+// Requeue moves a parked, deferred or stranded message back to new/ now,
+// where the pipeline claims it again, and drops the reason kept for it.
+// Which destinations took a deferred message (intake.DonePath) stays: its
+// retry from new/ still goes only to the others. It returns
 // the new path. A claim a live process holds is refused (ErrHeld).
 // A claim nobody holds is moved only once strandedAfter has passed since
 // it was claimed (ErrYoung before).
@@ -107,6 +109,10 @@ func Drop(path string, strandedAfter time.Duration, dirs *fsx.DirSync) (string, 
 		err := fsx.Rename(reason.Path(from, t.base), reason.Path(filepath.Dir(to), t.base))
 		if err != nil && !fault.IsGone(err) {
 			return to, fmt.Errorf("moved, but not its reason: %w", err)
+		}
+		err = fsx.Rename(intake.DonePath(from, t.base), intake.DonePath(filepath.Dir(to), t.base))
+		if err != nil && !fault.IsGone(err) {
+			return to, fmt.Errorf("moved, but not which destinations took it: %w", err)
 		}
 	}
 	return to, nil

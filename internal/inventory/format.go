@@ -18,6 +18,9 @@ func WriteSummary(out io.Writer, t *Tally, qs []Queue) error {
 	for _, s := range States() {
 		fmt.Fprintf(w, "%-9s %9d  %s\n", s, t.Count[s], age(t.Count[s], t.Oldest[s]))
 	}
+	if t.Count[Deferred] > 0 {
+		fmt.Fprintf(w, "\nDEFERRED: next try %s\n", nextTry(t.Next, time.Now()))
+	}
 	if len(t.Reasons) > 0 {
 		fmt.Fprintf(w, "\nPARKED BY REASON\n")
 		rs := make([]string, 0, len(t.Reasons))
@@ -100,9 +103,21 @@ func WriteListed(w io.Writer, m Message, d Details, verbose bool) {
 	if why == "" {
 		why = "-"
 	}
+	if m.State == Deferred {
+		why = "next try " + nextTry(m.Next, time.Now()) + ": " + why
+	}
 	fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s", m.Path, m.State, seconds(m.Age), why, d.List, d.Recipient)
 	if verbose {
 		fmt.Fprintf(w, "\t%s\t%s\t%s", d.From, d.Subject, d.MessageID)
 	}
 	fmt.Fprintln(w)
+}
+
+// nextTry says when a deferred message's next try is: in how many
+// seconds, or "due" once it has come.
+func nextTry(at, now time.Time) string {
+	if !at.After(now) {
+		return "due"
+	}
+	return "in " + strconv.FormatInt(seconds(at.Sub(now)+time.Second-1), 10) + "s"
 }

@@ -239,3 +239,43 @@ func BenchmarkScan100k(b *testing.B) {
 		}
 	}
 }
+
+// A deferred message shows as deferred, with its next try (its mtime),
+// its last error and its age by the delivery time of its name; -R sends
+// it to new/ at once, keeping which destinations took it.
+func TestDeferredShownAndRequeued(t *testing.T) {
+	m := newMaildir(t)
+	cur := filepath.Join(m, "cur")
+	delivered := time.Now().Add(-time.Hour).Unix()
+	b := fmt.Sprintf("%d.M1P1.x", delivered)
+	put(t, filepath.Join(cur, b+":1,D"))
+	next := time.Now().Add(30 * time.Second).Truncate(time.Second)
+	os.Chtimes(filepath.Join(cur, b+":1,D"), next, next)
+	if err := reason.Write(cur, b, "command exited 111"); err != nil {
+		t.Fatal(err)
+	}
+	put(t, filepath.Join(cur, "."+b+".done"))
+	var got []Message
+	if err := Scan(m, Options{}, func(msg Message) { got = append(got, msg) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].State != Deferred || !got[0].Next.Equal(next) || got[0].Reason != "command exited 111" ||
+		got[0].Age < 59*time.Minute || got[0].Age > 61*time.Minute {
+		t.Fatalf("got %+v, want one deferred message, next try %v, its reason, an hour old", got, next)
+	}
+	var line strings.Builder
+	WriteListed(&line, got[0], Details{List: "-", Recipient: "-"}, false)
+	if !strings.Contains(line.String(), "\tdeferred\t") || !strings.Contains(line.String(), "next try in ") {
+		t.Errorf("mdq -l line %q", line.String())
+	}
+	to, err := Requeue(got[0].Path, time.Minute, &fsx.DirSync{})
+	if err != nil || to != filepath.Join(m, "new", b) {
+		t.Fatalf("Requeue: %q, %v", to, err)
+	}
+	if _, err := os.Stat(filepath.Join(cur, "."+b+".done")); err != nil {
+		t.Errorf("requeue dropped which destinations took it: %v", err)
+	}
+	if _, err := os.Stat(reason.Path(cur, b)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("requeue kept the reason: %v", err)
+	}
+}

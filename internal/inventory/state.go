@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,7 +29,7 @@ const (
 	New      State = iota // new/B: delivered, not yet claimed
 	Claimed               // cur/B:1,P, held by a live process or claimed just now
 	Stranded              // cur/B:1,P that nobody holds, claimed long ago: mdclaim -r returns it
-	Deferred              // waiting for its next try (none yet: a later change adds it)
+	Deferred              // cur/B:1,D: waiting for its next try (its mtime) after a temporary failure
 	Parked                // cur/B:1,X: failed for good, waiting for a person
 	numStates
 )
@@ -55,7 +56,8 @@ type Message struct {
 	Path   string        // the maildir as given, joined with new/B or cur/NAME
 	State  State         //
 	Age    time.Duration // since delivery (the file's mtime, which renames keep)
-	Reason string        // why it was parked; "" when none was kept
+	Reason string        // why it was parked or deferred; "" when none was kept
+	Next   time.Time     // a deferred message's next try
 }
 
 // Options says how to tell the states apart.
@@ -150,6 +152,13 @@ func scanDir(dir, sub string, fd int, names []string, now time.Time, strandedAft
 			if b := intake.Base(n); why[b] {
 				m.Reason, _ = reason.Read(dir, b)
 			}
+		case strings.HasSuffix(n, intake.DeferInfo):
+			// Its mtime is its next try, no longer its delivery: the
+			// age comes from the delivery time its name begins with.
+			m.State, m.Next, m.Age = Deferred, time.Unix(st.Mtim.Unix()), sinceName(n, now)
+			if b := intake.Base(n); why[b] {
+				m.Reason, _ = reason.Read(dir, b)
+			}
 		case strings.HasSuffix(n, intake.ClaimInfo):
 			claimedFor := now.Sub(time.Unix(st.Ctim.Unix()))
 			m.State = Claimed
@@ -161,4 +170,19 @@ func scanDir(dir, sub string, fd int, names []string, now time.Time, strandedAft
 		}
 		each(m)
 	}
+}
+
+// sinceName is the age of a message by the delivery time its maildir
+// name begins with (seconds since the epoch, up to the first dot); 0
+// when it does not.
+func sinceName(name string, now time.Time) time.Duration {
+	secs, _, ok := strings.Cut(name, ".")
+	if !ok {
+		return 0
+	}
+	n, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return now.Sub(time.Unix(n, 0))
 }

@@ -16,6 +16,7 @@ type Tally struct {
 	Oldest  [numStates]time.Duration
 	Eldest  [numStates]string // the path of the oldest message of each state
 	Reasons map[string]int    // parked messages by reason; "-": none kept
+	Next    time.Time         // the earliest next try of a deferred message
 }
 
 // Add counts m.
@@ -25,6 +26,9 @@ func (t *Tally) Add(m Message) {
 		t.Oldest[s], t.Eldest[s] = m.Age, m.Path
 	}
 	t.Count[s]++
+	if s == Deferred && (t.Next.IsZero() || m.Next.Before(t.Next)) {
+		t.Next = m.Next
+	}
 	if s == Parked {
 		if t.Reasons == nil {
 			t.Reasons = make(map[string]int)
