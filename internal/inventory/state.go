@@ -48,8 +48,10 @@ func States() []State {
 }
 
 // Waiting reports whether a message in state s waits for the pipeline
-// (rather than for a person): what mdq -w watches.
-func (s State) Waiting() bool { return s == New || s == Claimed || s == Stranded }
+// or its list manager (rather than for a person): what mdq -w watches.
+// A deferred message waits for a list manager that fails: a list down
+// for good must not look healthy.
+func (s State) Waiting() bool { return s == New || s == Claimed || s == Stranded || s == Deferred }
 
 // Message is one message of the intake.
 type Message struct {

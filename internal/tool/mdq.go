@@ -26,7 +26,7 @@ func Mdq(args []string) int {
 	list := fs.Bool("l", "", "list each message: PATH STATE AGE REASON LIST RECIPIENT, TAB-separated")
 	verbose := fs.Bool("v", "", "with -l: add From, Subject and Message-ID")
 	metrics := fs.Bool("m", "", "print Prometheus metrics (node_exporter's textfile format)")
-	wait := fs.Duration("w", "", 0, "exit 111 with one line if a message has waited (new or claimed) longer than `age`")
+	wait := fs.Duration("w", "", 0, "exit 111 with one line if a message has waited (new, claimed or deferred) longer than `age`")
 	stranded := fs.Duration("s", "MDQ_STRANDED", 10*time.Minute, "a claim no process holds is stranded once claimed this `age` ago (mdclaim -r's age)")
 	requeue := fs.Bool("R", "", "requeue the paths given (operands or stdin): back to new/ now, reason dropped")
 	drop := fs.Bool("D", "", "drop the paths given into the maildir's .Trash/ folder")
