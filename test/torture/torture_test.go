@@ -56,6 +56,9 @@ func TestTorture(t *testing.T) {
 	}
 	queue := filepath.Join(queueParent, "queue")
 	makeLists(t, queue)
+	if err := openUp(root, intake, queue); err != nil {
+		t.Fatal(err)
+	}
 	logDir := root
 	if *flagKeep {
 		var err error
@@ -83,7 +86,11 @@ func TestTorture(t *testing.T) {
 
 	written := make(chan error, 1)
 	go func() { written <- deliver(intake, n, rate) }()
+	stopFailing, failed := make(chan struct{}), make(chan int, 1)
+	go func() { failed <- failLists(queue, stopFailing) }()
 	kills := chaos(ps, written, errs)
+	close(stopFailing)
+	failures := <-failed
 	if err := <-written; err != nil {
 		t.Fatalf("writer: %v", err)
 	}
@@ -123,9 +130,9 @@ func TestTorture(t *testing.T) {
 		}
 	}
 	t.Logf("writer done after %v; intake drained by the pipelines: %v after %v; "+
-		"kills %v; restarts %d; pipelines stuck after a kill %d, after SIGTERM %d",
+		"kills %v; restarts %d; pipelines stuck after a kill %d, after SIGTERM %d; lists failing for a while %d times",
 		writeTime.Round(time.Millisecond), drained, drainTime.Round(time.Millisecond),
-		kills, starts-pipes, stuck, stuckOnStop)
+		kills, starts-pipes, stuck, stuckOnStop, failures)
 	if final != "" {
 		t.Logf("final pass: %s", final)
 	}
@@ -146,8 +153,8 @@ func TestTorture(t *testing.T) {
 	if t.Failed() {
 		verdict = "FAIL"
 	}
-	fmt.Printf("torture accounting: %s pipelines=%d %v poison(%s) kills=%d pauses=%d wall=%v\n",
-		verdict, pipes, a, poisonCounts(n), kills.total(), kills.pauses, time.Since(start).Round(100*time.Millisecond))
+	fmt.Printf("torture accounting: %s pipelines=%d %v poison(%s) kills=%d pauses=%d list-failures=%d wall=%v\n",
+		verdict, pipes, a, poisonCounts(n), kills.total(), kills.pauses, failures, time.Since(start).Round(100*time.Millisecond))
 }
 
 // kills counts the chaos loop's kills by stage, and its pauses.
@@ -191,11 +198,13 @@ func chaos(ps []*pipeline, written chan error, errs chan error) kills {
 	}
 }
 
-// waitDrained polls until the intake holds no message and no claim.
+// waitDrained polls until the intake holds no message, no claim and no
+// deferred message.
 func waitDrained(intake string, junk map[string]bool, deadline time.Duration) bool {
 	end := time.Now().Add(deadline)
 	for time.Now().Before(end) {
-		if onlyJunk(filepath.Join(intake, "new"), junk) && noClaims(filepath.Join(intake, "cur")) {
+		cur := filepath.Join(intake, "cur")
+		if onlyJunk(filepath.Join(intake, "new"), junk) && noClaims(cur) && noDeferred(cur) {
 			return true
 		}
 		time.Sleep(100 * time.Millisecond) // polling a condition, with a deadline
@@ -277,6 +286,8 @@ func logKind(line string) string {
 		return "recovered"
 	case strings.Contains(line, "has exited"), strings.Contains(line, "broken pipe"):
 		return "downstream gone"
+	case strings.Contains(line, "mdsweep: deferred until"):
+		return "deferred"
 	}
 	return "other"
 }
