@@ -177,15 +177,13 @@ func (s *Sweeper) fail(dests []Dest, err error, now time.Time) time.Time {
 		f := s.failing[k]
 		switch {
 		case f == nil:
-			f = &failure{wait: s.min()}
+			f = &failure{wait: s.min(), next: now.Add(s.min())}
 			s.failing[k] = f
 		case f.next.After(now):
 			// Failed again by a hand-off begun before its back-off
 			// was set: the same failure, not a second one.
 		default:
 			f.wait = min(2*f.wait, s.max())
-		}
-		if f.next.Before(now) {
 			f.next = now.Add(f.wait)
 		}
 		f.why = err.Error()
