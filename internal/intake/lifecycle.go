@@ -17,8 +17,9 @@ import (
 // A claim's life, and the one place that changes it. mdclaim makes a
 // claim (new/B -> cur/B:1,P, in Claimer.Scan); from then on a claim only
 // ever moves by the verbs below, whoever calls them: it is handed off
-// (MoveTo, or LinkTo then Drop), parked (Park), or given back to new/
-// (GiveBack, and Recover for the claims of a pipeline that died). Each
+// (MoveTo, or LinkTo then Drop), deferred (Defer, in deferred.go),
+// parked (Park), or given back to new/ (GiveBack, and Recover for the
+// claims of a pipeline that died). Each
 // verb acts on the exact path the claim has, once, without overwriting
 // (mdpipe(7), RULES: the owner rule, never overwrite), and a claim that
 // is no longer there is fault.ErrGone or an ENOENT: someone else acted

@@ -1,8 +1,10 @@
 // Package intake moves messages through the states of the intake maildir
-// (mdpipe(7), States): new/B, the claim cur/B:1,P, the parked
-// failure cur/B:1,X. It is the one package that changes a claim's state:
-// Claimer makes claims, and a Claim's verbs (lifecycle.go) lock, hand off,
-// drop, park and give back. Each move is one no-replace rename of an
+// (mdpipe(7), States): new/B, the claim cur/B:1,P, the deferred message
+// cur/B:1,D, the parked failure cur/B:1,X. It is the one package that
+// changes a claim's state: Claimer makes claims, ClaimDue claims the
+// deferred messages whose next try has come, and a Claim's verbs
+// (lifecycle.go, deferred.go) lock, hand off, drop, defer, park and give
+// back. Each move is one no-replace rename of an
 // exact path (mdpipe(7), RULES: the owner rule, never overwrite), so that
 // several runners can share one maildir.
 package intake
