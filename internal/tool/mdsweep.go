@@ -10,7 +10,7 @@ import (
 	"mdpipe/internal/handoff"
 )
 
-const mdsweepUsage = "mdsweep [-v] [-s] (-q queue [-C] | -c command [-e delims] | -l lmtp-address) [-t give-up-after] [-T timeout] [path-record ...]"
+const mdsweepUsage = "mdsweep [-v] [-s] (-q queue [-C] | -c command [-e delims] | -l lmtp-address) [-T timeout] [path-record ...]"
 
 // Mdsweep hands each routed claim off to its list queue.
 func Mdsweep(args []string) int {
