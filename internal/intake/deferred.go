@@ -60,11 +60,18 @@ func (c Claim) Defer(next time.Time, why string, done []Dest) error {
 	if err := reason.Write(c.Cur, c.Base, why); err != nil {
 		return err
 	}
+	// The next try goes on the reason too, which is ours: only a
+	// file's owner may date it, and a pipeline that does not own the
+	// message (another user delivered it) still keeps its schedule.
 	ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.NsecToTimespec(next.UnixNano())}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, c.Path, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		if err == unix.ENOENT {
-			return fault.ErrGone
-		}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, reason.Path(c.Cur, c.Base), ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &os.PathError{Op: "utimensat", Path: reason.Path(c.Cur, c.Base), Err: err}
+	}
+	switch err := unix.UtimesNanoAt(unix.AT_FDCWD, c.Path, ts, unix.AT_SYMLINK_NOFOLLOW); err {
+	case nil, unix.EPERM, unix.EACCES:
+	case unix.ENOENT:
+		return fault.ErrGone
+	default:
 		return &os.PathError{Op: "utimensat", Path: c.Path, Err: err}
 	}
 	if err := fsx.Rename(c.Path, c.DeferPath()); err != nil {
@@ -199,7 +206,7 @@ func ClaimDue(maildir string, now time.Time, max int, emit func(path string)) (t
 		if unix.Fstatat(fd, e.name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
 			continue // taken by another runner since the read
 		}
-		at := time.Unix(st.Mtim.Unix())
+		at := NextTry(fd, Base(e.name), st)
 		if at.After(now) || (max > 0 && n >= max) {
 			if next.IsZero() || at.Before(next) {
 				next = at
@@ -223,4 +230,18 @@ func ClaimDue(maildir string, now time.Time, max int, emit func(path string)) (t
 		}
 	}
 	return next, n, nil
+}
+
+// NextTry returns the next try of the deferred message whose stat is st,
+// in the directory open as dirfd: its mtime, or its reason's when that is
+// later (a message the pipeline does not own keeps its delivery time).
+func NextTry(dirfd int, base string, st unix.Stat_t) time.Time {
+	at := time.Unix(st.Mtim.Unix())
+	var ws unix.Stat_t
+	if unix.Fstatat(dirfd, reason.Name(base), &ws, unix.AT_SYMLINK_NOFOLLOW) == nil {
+		if w := time.Unix(ws.Mtim.Unix()); w.After(at) {
+			at = w
+		}
+	}
+	return at
 }

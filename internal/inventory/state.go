@@ -157,7 +157,7 @@ func scanDir(dir, sub string, fd int, names []string, now time.Time, strandedAft
 		case strings.HasSuffix(n, intake.DeferInfo):
 			// Its mtime is its next try, no longer its delivery: the
 			// age comes from the delivery time its name begins with.
-			m.State, m.Next, m.Age = Deferred, time.Unix(st.Mtim.Unix()), sinceName(n, now)
+			m.State, m.Next, m.Age = Deferred, intake.NextTry(fd, intake.Base(n), st), sinceName(n, now)
 			if b := intake.Base(n); why[b] {
 				m.Reason, _ = reason.Read(dir, b)
 			}

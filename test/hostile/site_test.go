@@ -210,16 +210,17 @@ func (r result) wantStatus(t *testing.T, want ...int) {
 	}
 }
 
-// where says where message B is: "new", "claimed", "X", or the queue
+// where says where message B is: "new", "claimed", "deferred", "X", or the queue
 // directory LIST/SUBQUEUE, and fails the test if it is nowhere or in
 // more than one place.
 func (s *site) where(b string) string {
 	s.t.Helper()
 	var at []string
 	for state, p := range map[string]string{
-		"new":     filepath.Join(s.intake, "new", b),
-		"claimed": filepath.Join(s.intake, "cur", b+":1,P"),
-		"X":       filepath.Join(s.intake, "cur", b+":1,X"),
+		"new":      filepath.Join(s.intake, "new", b),
+		"claimed":  filepath.Join(s.intake, "cur", b+":1,P"),
+		"deferred": filepath.Join(s.intake, "cur", b+":1,D"),
+		"X":        filepath.Join(s.intake, "cur", b+":1,X"),
 	} {
 		if _, err := os.Lstat(p); err == nil {
 			at = append(at, state)

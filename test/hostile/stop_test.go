@@ -89,7 +89,7 @@ func TestStopLMTPServerNeverAnswers(t *testing.T) {
 	if status != 0 {
 		t.Errorf("exit %d, want 0: a stop is not a failure", status)
 	}
-	s.wantAt(ok, "claimed")
+	s.wantAt(ok, "deferred") // a stop cut its hand-off short: tried again later
 }
 
 func TestStopCommandRunsOn(t *testing.T) {
@@ -109,7 +109,7 @@ func TestStopCommandRunsOn(t *testing.T) {
 	if status != 0 {
 		t.Errorf("exit %d, want 0: a stop is not a failure", status)
 	}
-	s.wantAt(ok, "claimed")
+	s.wantAt(ok, "deferred") // a stop cut its hand-off short: tried again later
 	if !testkit.Until(10*time.Second, func() bool { return syscall.Kill(pid, 0) != nil || zombie(pid) }) {
 		syscall.Kill(pid, syscall.SIGKILL)
 		t.Errorf("the command's child %d outlived the stop", pid)
