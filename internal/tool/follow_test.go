@@ -59,11 +59,17 @@ func TestFollow(t *testing.T) {
 			t.Errorf("%s exited %d (%s) after SIGTERM, want 0\n%s", p.names[i], st, p.cmds[i].ProcessState, p.logs())
 		}
 	}
-	// Quiet but for the unroutable message: in particular no "no inotify
-	// ..., polling" from mdclaim, whose poll fallback could otherwise pass
-	// this test unnoticed.
-	wantLog := []string{"", "mdroute: '" + filepath.Join(maildir, "cur", bad+":1,P") +
-		"': no Delivered-To, X-Original-To, Envelope-to field in the header\n", "", ""}
+	// Quiet but for the unroutable message, mdclaim's line at start and
+	// each stage's line at the stop: in particular no "no inotify ...,
+	// polling" from mdclaim, whose poll fallback could otherwise pass this
+	// test unnoticed.
+	maildirQ := "'" + maildir + "'"
+	wantLog := []string{
+		"mdclaim: following " + maildirQ + " (devel): at most 64 claims held, no recovery\nmdclaim: stopped: 6 claimed, 0 returned to new/\n",
+		"mdroute: '" + filepath.Join(maildir, "cur", bad+":1,P") +
+			"': no Delivered-To, X-Original-To, Envelope-to field in the header\nmdroute: stopped: 6 records read, 6 written\n",
+		"mdsweep: stopped: 6 records read, 1 written\n",
+		"mdfail: stopped: 1 records read, 1 written\n"}
 	for i, e := range p.stderr {
 		if e.String() != wantLog[i] {
 			t.Errorf("%s logged %q, want %q", p.names[i], e.String(), wantLog[i])
