@@ -272,6 +272,22 @@ func TestCommandEveryRecipientRefuses(t *testing.T) {
 	}
 }
 
+// A failing command's last line says why, in the error that becomes the
+// reason kept with the parked message: stderr's, else stdout's.
+func TestCommandFailureSaysWhy(t *testing.T) {
+	for _, c := range []struct{ script, want string }{
+		{`echo "Usage: inject" >&2; echo "Error: No such list: x" >&2; echo; exit 100`, "command exited 100: Error: No such list: x"},
+		{`echo "554 refused"; exit 100`, "command exited 100: 554 refused"},
+		{`exit 111`, "command exited 111"},
+	} {
+		claim := newClaim(t, testMessage)
+		cmd := &Command{Command: c.script, Timeout: time.Minute, Log: testLog(new(bytes.Buffer))}
+		if err := cmd.HandOff(context.Background(), claim, []Dest{post}); err == nil || err.Error() != c.want {
+			t.Errorf("%s: got %v, want %q", c.script, err, c.want)
+		}
+	}
+}
+
 func TestCommandUnsafeList(t *testing.T) {
 	c := newClaim(t, testMessage)
 	dir := t.TempDir()
