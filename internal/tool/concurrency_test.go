@@ -16,8 +16,7 @@ import (
 func TestFourPipelines(t *testing.T) {
 	t.Parallel()
 	const messages, pipelines = 2000, 4
-	dir := t.TempDir()
-	maildir, queue := filepath.Join(dir, "intake"), filepath.Join(dir, "queue")
+	dir, maildir, queue := pipelineDirs(t)
 	newMaildir(t, maildir)
 	ds := generate(t, maildir, messages)
 	makeLists(t, queue, ds)

@@ -14,8 +14,7 @@ import (
 // which holds it already (the link path).
 func TestDuplicateHandOff(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	maildir, queue := filepath.Join(dir, "intake"), filepath.Join(dir, "queue")
+	dir, maildir, queue := pipelineDirs(t)
 	newMaildir(t, maildir)
 	one := "1795920000.M1P1.dup.example.test"
 	two := "1795920001.M2P2.dup.example.test"
@@ -35,16 +34,9 @@ func TestDuplicateHandOff(t *testing.T) {
 		writeFile(t, path, msgs[filepath.Base(path)])
 	}
 
-	stdout, stderr := shell(t, dir, `
-		{ mdclaim "$MAILDIR"; echo $? >mdclaim.rc; } |
-		{ mdroute; echo $? >mdroute.rc; } |
-		{ mdsweep -q "$QUEUE"; echo $? >mdsweep.rc; } |
-		{ mdfail; echo $? >mdfail.rc; }`,
-		"MAILDIR="+maildir, "QUEUE="+queue)
-
-	st := statuses(t, dir, "mdclaim", "mdroute", "mdsweep", "mdfail")
-	if got, want := fmtStatuses(st), "mdclaim=0 mdroute=0 mdsweep=0 mdfail=0"; got != want {
-		t.Errorf("exit statuses %s, want %s", got, want)
+	stdout, stderr, st := runStreaming(t, dir, maildir, queue)
+	if want := "mdclaim=0 mdroute=0 mdsweep=0 mdfail=0"; st != want {
+		t.Errorf("exit statuses %s, want %s", st, want)
 	}
 	if stdout != "" || stderr != "" {
 		t.Errorf("pipeline printed %q and logged %q, want nothing", stdout, stderr)

@@ -288,6 +288,31 @@ func shellCmd(t *testing.T, dir, script string, env ...string) *exec.Cmd {
 	return cmd
 }
 
+// pipelineDirs returns a fresh test directory and, below it, the paths
+// of the intake maildir and of the queue, neither made yet.
+func pipelineDirs(t *testing.T) (dir, maildir, queue string) {
+	dir = t.TempDir()
+	return dir, filepath.Join(dir, "intake"), filepath.Join(dir, "queue")
+}
+
+// streamingScript is mdpipe(7)'s streaming composition over $MAILDIR into
+// the tree $QUEUE. Each tool's exit status goes to NAME.rc in the
+// script's directory: sh has no pipefail.
+const streamingScript = `
+	{ mdclaim "$MAILDIR"; echo $? >mdclaim.rc; } |
+	{ mdroute; echo $? >mdroute.rc; } |
+	{ mdsweep -q "$QUEUE"; echo $? >mdsweep.rc; } |
+	{ mdfail; echo $? >mdfail.rc; }`
+
+// runStreaming runs streamingScript once in dir and returns what the
+// pipeline printed and logged and each tool's exit status, as
+// fmtStatuses writes them.
+func runStreaming(t *testing.T, dir, maildir, queue string) (stdout, stderr, st string) {
+	t.Helper()
+	stdout, stderr = shell(t, dir, streamingScript, "MAILDIR="+maildir, "QUEUE="+queue)
+	return stdout, stderr, fmtStatuses(statuses(t, dir, "mdclaim", "mdroute", "mdsweep", "mdfail"))
+}
+
 // statuses reads the exit statuses the shell recorded in dir/NAME.rc.
 func statuses(t *testing.T, dir string, names ...string) map[string]string {
 	t.Helper()

@@ -17,8 +17,7 @@ import (
 // tool with exit 0, and no claim is left behind.
 func TestFollow(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	maildir, queue := filepath.Join(dir, "intake"), filepath.Join(dir, "queue")
+	_, maildir, queue := pipelineDirs(t)
 	newMaildir(t, maildir)
 	makeLists(t, queue, []delivery{{dests: []string{"mylist/post"}}})
 
