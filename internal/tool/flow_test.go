@@ -71,6 +71,17 @@ func flowIntake(t *testing.T, n int) (dir, maildir string, names []string) {
 	return dir, maildir, flowMessages(t, maildir, n)
 }
 
+// backlog makes an intake with a backlog of n messages (flowIntake) and
+// starts tg's hand-off for one pipeline, as a test of one pipeline's
+// flow begins: it returns the intake, the names delivered, the mdsweep
+// stage and what the hand-off has taken so far.
+func (tg slowTarget) backlog(t *testing.T, n int) (maildir string, names, sweep []string, taken func() []string) {
+	t.Helper()
+	dir, maildir, names := flowIntake(t, n)
+	sweep, taken = tg.start(t, dir, 0)
+	return maildir, names, sweep, taken
+}
+
 // flowMessages delivers n messages for one list into new/ and returns
 // their base names.
 func flowMessages(t *testing.T, maildir string, n int) []string {
@@ -187,6 +198,20 @@ func (f *flow) stop(t *testing.T) (statuses []int, claimGone, allGone time.Durat
 	return statuses, claimGone, time.Since(start)
 }
 
+// stopClean stops the pipeline as stop does, and fails the test for
+// each stage that did not exit 0: a clean stop (mdpipe(7), RULES: a
+// clean stop) is a success for every tool.
+func (f *flow) stopClean(t *testing.T) (claimGone, allGone time.Duration) {
+	t.Helper()
+	st, claimGone, allGone := f.stop(t)
+	for i, code := range st {
+		if code != 0 {
+			t.Errorf("%s exited %d after SIGTERM\n%s", f.names[i], code, f.logs())
+		}
+	}
+	return claimGone, allGone
+}
+
 // exited reports whether stage i has exited.
 func (f *flow) exited(i int) bool {
 	select {
@@ -292,20 +317,14 @@ func TestFlowBound(t *testing.T) {
 	for _, tg := range slowTargets() {
 		t.Run(tg.name, func(t *testing.T) {
 			t.Parallel()
-			dir, maildir, names := flowIntake(t, 12*flowBound)
-			sweep, taken := tg.start(t, dir, 0)
+			maildir, names, sweep, taken := tg.backlog(t, 12*flowBound)
 			s := sampleHeld(t, maildir)
 			f := startBounded(t, nil, maildir, sweep)
 			if !eventually(2*time.Minute, func() bool { return len(taken()) == len(names) }) {
 				t.Fatalf("%d of %d handed off in 2 minutes\n%s", len(taken()), len(names), f.logs())
 			}
 			peak := s.end()
-			st, _, _ := f.stop(t)
-			for i, code := range st {
-				if code != 0 {
-					t.Errorf("%s exited %d after SIGTERM\n%s", f.names[i], code, f.logs())
-				}
-			}
+			f.stopClean(t)
 			if peak > flowBound {
 				t.Errorf("peak claims held %d, want at most -k %d", peak, flowBound)
 			}
@@ -365,20 +384,14 @@ func TestFlowStop(t *testing.T) {
 		for _, grace := range []string{"20s", "0s"} {
 			t.Run(tg.name+"/grace="+grace, func(t *testing.T) {
 				t.Parallel()
-				dir, maildir, names := flowIntake(t, 30*flowBound)
-				sweep, taken := tg.start(t, dir, 0)
+				maildir, names, sweep, taken := tg.backlog(t, 30*flowBound)
 				f := startBounded(t, []string{"MDPIPE_GRACE=" + grace}, maildir, sweep)
 				// Flowing, and at its bound.
 				if !eventually(time.Minute, func() bool { return len(taken()) > flowBound && countHeld(maildir) == flowBound }) {
 					t.Fatalf("the pipeline did not flow at its bound within a minute\n%s", f.logs())
 				}
-				st, claimGone, allGone := f.stop(t)
+				claimGone, allGone := f.stopClean(t)
 				t.Logf("SIGTERM to exit: mdclaim %v, the last stage %v", claimGone, allGone)
-				for i, code := range st {
-					if code != 0 {
-						t.Errorf("%s exited %d after SIGTERM\n%s", f.names[i], code, f.logs())
-					}
-				}
 				if n := heldClaims(t, maildir); n != 0 {
 					t.Errorf("%d claims left in cur/ after the stop, want 0\n%s", n, f.logs())
 				}
