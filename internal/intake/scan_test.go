@@ -93,11 +93,7 @@ func TestScanSkips(t *testing.T) {
 	c := &Claimer{Maildir: md, Log: log}
 	for i := 0; i < 3; i++ {
 		put(t, md, fmt.Sprintf("new/5.msg%d", i))
-		var got []string
-		res, err := c.Scan(0, func(p string) { got = append(got, filepath.Base(p)) })
-		if err != nil {
-			t.Fatal(err)
-		}
+		got, res := scanBases(t, c, 0)
 		if d := cmp.Diff([]string{fmt.Sprintf("5.msg%d:1,P", i)}, got); d != "" {
 			t.Errorf("scan %d: claims (-want +got):\n%s", i, d)
 		}
@@ -125,6 +121,18 @@ func TestScanSkips(t *testing.T) {
 	}
 }
 
+// scanBases runs one c.Scan(max) and returns the base names of the
+// claims it emitted, and its result.
+func scanBases(t *testing.T, c *Claimer, max int) ([]string, Result) {
+	t.Helper()
+	var got []string
+	res, err := c.Scan(max, func(p string) { got = append(got, filepath.Base(p)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, res
+}
+
 // TestScanUnsafeNames checks that a name the record format cannot carry
 // is never claimed (a record would split), and the scan says permanent.
 func TestScanUnsafeNames(t *testing.T) {
@@ -133,12 +141,7 @@ func TestScanUnsafeNames(t *testing.T) {
 	put(t, md, "new/2.newline\nhere")
 	put(t, md, "new/3.good")
 	log, buf := testLog()
-	c := &Claimer{Maildir: md, Log: log}
-	var got []string
-	res, err := c.Scan(0, func(p string) { got = append(got, filepath.Base(p)) })
-	if err != nil {
-		t.Fatal(err)
-	}
+	got, res := scanBases(t, &Claimer{Maildir: md, Log: log}, 0)
 	if d := cmp.Diff([]string{"3.good:1,P"}, got); d != "" {
 		t.Errorf("claims (-want +got):\n%s", d)
 	}
@@ -213,10 +216,8 @@ func TestScanMaxPastSkipped(t *testing.T) {
 	var got []string
 	// The loop of mdclaim -n 1, bounded here instead of spinning.
 	for i := 0; i < 10; i++ {
-		res, err := c.Scan(1, func(p string) { got = append(got, filepath.Base(p)) })
-		if err != nil {
-			t.Fatal(err)
-		}
+		claimed, res := scanBases(t, c, 1)
+		got = append(got, claimed...)
 		if res.Claimed > 0 || !res.More {
 			break
 		}
