@@ -79,15 +79,11 @@ func TestScanRelativeMaildir(t *testing.T) {
 func TestScanSkips(t *testing.T) {
 	md := newMaildir(t)
 	target := put(t, md, "tmp/elsewhere")
-	if err := os.Symlink(target, filepath.Join(md, "new", "2.symlink")); err != nil {
-		t.Fatal(err)
-	}
+	putLink(t, md, "new/2.symlink", target)
 	if err := syscall.Mkfifo(filepath.Join(md, "new", "3.fifo"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Mkdir(filepath.Join(md, "new", "4.dir"), 0o700); err != nil {
-		t.Fatal(err)
-	}
+	putDir(t, md, "new/4.dir")
 	put(t, md, "new/.1.dotfile")
 	log, buf := testLog()
 	c := &Claimer{Maildir: md, Log: log}
@@ -200,12 +196,8 @@ func TestScanMax(t *testing.T) {
 // from reaching the message behind them.
 func TestScanMaxPastSkipped(t *testing.T) {
 	md := newMaildir(t)
-	if err := os.Symlink("/etc/passwd", filepath.Join(md, "new", "1.symlink")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(filepath.Join(md, "new", "2.dir"), 0o700); err != nil {
-		t.Fatal(err)
-	}
+	putLink(t, md, "new/1.symlink", "/etc/passwd")
+	putDir(t, md, "new/2.dir")
 	put(t, md, "new/3.clash")
 	put(t, md, "cur/3.clash:1,P") // another message under the same name
 	put(t, md, "new/4.tab\tname")
@@ -460,9 +452,7 @@ func TestBadEntriesBounded(t *testing.T) {
 	maxBad = 50
 	md := newMaildir(t)
 	for i := range 3 * maxBad {
-		if err := os.Symlink("/etc/passwd", filepath.Join(md, "new", fmt.Sprintf("%04d.link", i))); err != nil {
-			t.Fatal(err)
-		}
+		putLink(t, md, fmt.Sprintf("new/%04d.link", i), "/etc/passwd")
 	}
 	put(t, md, "new/9999.msg")
 	log, buf := testLog()
