@@ -439,7 +439,7 @@ func TestFlowStopFullPipe(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	// The pipe is full and mdclaim blocks on it: every thread of it
 	// sleeps while new/ still holds mail.
-	if !eventually(time.Minute, func() bool { return asleep(t, cmd.Process.Pid) }) {
+	if !eventually(time.Minute, func() bool { return testkit.Asleep(cmd.Process.Pid) }) {
 		t.Fatalf("mdclaim did not block on the full pipe: %s", errb.String())
 	}
 	// It writes its claims as it makes them (a batch at a time), so it
@@ -481,28 +481,6 @@ func TestFlowStopFullPipe(t *testing.T) {
 	if !strings.HasSuffix(string(b), "\n") {
 		t.Errorf("the pipe ends in a partial record: %q", lastLine(string(b)))
 	}
-}
-
-// asleep reports whether every thread of process pid is asleep (state S):
-// it waits on something, here its full output pipe.
-func asleep(t *testing.T, pid int) bool {
-	t.Helper()
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
-	if err != nil || len(tasks) == 0 {
-		t.Fatalf("no threads of %d in /proc: %v", pid, err)
-	}
-	for _, task := range tasks {
-		b, err := os.ReadFile(task)
-		if err != nil {
-			return false // a thread ended meanwhile: look again
-		}
-		// The state follows the command, which is in parentheses.
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 || i+2 >= len(b) || b[i+2] != 'S' {
-			return false
-		}
-	}
-	return true
 }
 
 func lastLine(s string) string {
