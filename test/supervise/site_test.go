@@ -115,13 +115,7 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 // build copies the commands, built once for the package as make builds
 // them, into the site's bin/.
 func (s *site) build() {
-	run(s.t, "cp", "-R", testkit.BuildTools(s.t), s.bin)
-	// BuildTools found a go command: the same one builds the service.
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		goCmd = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-	}
-	run(s.t, goCmd, "build", "-o", filepath.Join(s.bin, "mdpipe-service"), "mdpipe/cmd/mdpipe-service")
+	run(s.t, "cp", "-R", testkit.BuildService(s.t), s.bin)
 }
 
 func (s *site) mkdirOwned(dir string) {
