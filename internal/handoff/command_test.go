@@ -176,12 +176,9 @@ func TestCommandTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	for deadline := time.Now().Add(5 * time.Second); testkit.Alive(pid); {
-		if time.Now().After(deadline) {
-			syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("the command's child %d outlived the kill", pid)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testkit.Until(5*time.Second, func() bool { return !testkit.Alive(pid) }) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatalf("the command's child %d outlived the kill", pid)
 	}
 }
 

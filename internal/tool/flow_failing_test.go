@@ -2,6 +2,7 @@ package tool
 
 import (
 	"fmt"
+	"mdpipe/internal/testkit"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,7 +42,7 @@ func TestFlowStopFailing(t *testing.T) {
 			maildir, names, sweep, taken := tg.backlog(t, 3*flowBound)
 			const grace = 20 * time.Second
 			f := startBounded(t, []string{"MDPIPE_GRACE=" + grace.String()}, maildir, sweep)
-			if !eventually(time.Minute, func() bool {
+			if !testkit.Until(time.Minute, func() bool {
 				return countHeld(maildir) == flowBound && strings.Contains(f.stderr[2].String(), "retrying in")
 			}) {
 				t.Fatalf("the pipeline did not fill its bound and retry within a minute\n%s", f.logs())

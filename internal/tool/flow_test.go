@@ -175,7 +175,7 @@ func (f *flow) stop(t *testing.T) (statuses []int, claimGone, allGone time.Durat
 		if f.names[i] != "mdfail" {
 			continue
 		}
-		if !eventually(30*time.Second, func() bool { return inPoll(cmd.Process.Pid) || f.exited(i) }) {
+		if !testkit.Until(30*time.Second, func() bool { return inPoll(cmd.Process.Pid) || f.exited(i) }) {
 			t.Fatalf("%s is not waiting for its input 30s after its start\n%s", f.names[i], f.logs())
 		}
 	}
@@ -320,7 +320,7 @@ func TestFlowBound(t *testing.T) {
 			maildir, names, sweep, taken := tg.backlog(t, 12*flowBound)
 			s := sampleHeld(t, maildir)
 			f := startBounded(t, nil, maildir, sweep)
-			if !eventually(2*time.Minute, func() bool { return len(taken()) == len(names) }) {
+			if !testkit.Until(2*time.Minute, func() bool { return len(taken()) == len(names) }) {
 				t.Fatalf("%d of %d handed off in 2 minutes\n%s", len(taken()), len(names), f.logs())
 			}
 			peak := s.end()
@@ -352,7 +352,7 @@ func TestFlowShare(t *testing.T) {
 				flows = append(flows, startBounded(t, nil, maildir, sweep))
 			}
 			all := func() []string { return append(takens[0](), takens[1]()...) }
-			if !eventually(2*time.Minute, func() bool { return len(all()) >= len(names) }) {
+			if !testkit.Until(2*time.Minute, func() bool { return len(all()) >= len(names) }) {
 				t.Fatalf("%d of %d handed off in 2 minutes", len(all()), len(names))
 			}
 			for i, f := range flows {
@@ -387,7 +387,7 @@ func TestFlowStop(t *testing.T) {
 				maildir, names, sweep, taken := tg.backlog(t, 30*flowBound)
 				f := startBounded(t, []string{"MDPIPE_GRACE=" + grace}, maildir, sweep)
 				// Flowing, and at its bound.
-				if !eventually(time.Minute, func() bool { return len(taken()) > flowBound && countHeld(maildir) == flowBound }) {
+				if !testkit.Until(time.Minute, func() bool { return len(taken()) > flowBound && countHeld(maildir) == flowBound }) {
 					t.Fatalf("the pipeline did not flow at its bound within a minute\n%s", f.logs())
 				}
 				claimGone, allGone := f.stopClean(t)
@@ -439,7 +439,7 @@ func TestFlowStopFullPipe(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	// The pipe is full and mdclaim blocks on it: every thread of it
 	// sleeps while new/ still holds mail.
-	if !eventually(time.Minute, func() bool { return testkit.Asleep(cmd.Process.Pid) }) {
+	if !testkit.Until(time.Minute, func() bool { return testkit.Asleep(cmd.Process.Pid) }) {
 		t.Fatalf("mdclaim did not block on the full pipe: %s", errb.String())
 	}
 	// It writes its claims as it makes them (a batch at a time), so it

@@ -2,6 +2,7 @@ package tool
 
 import (
 	"fmt"
+	"mdpipe/internal/testkit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,7 +36,7 @@ func TestFollow(t *testing.T) {
 	bad := "1795909999.Mnohdr.follow.example.test"
 	deliver(t, maildir, bad, "Subject: no envelope recipient\n\nbody\n")
 	parked := filepath.Join(maildir, "cur", bad+":1,X")
-	if !eventually(20*time.Second, func() bool { return exists(parked) }) {
+	if !testkit.Until(20*time.Second, func() bool { return exists(parked) }) {
 		p.stop(t)
 		t.Fatalf("%s not parked within 20s\n%s", bad, p.logs())
 	}
@@ -46,7 +47,7 @@ func TestFollow(t *testing.T) {
 		deliver(t, maildir, base, "Delivered-To: "+rcpt+"\nSubject: follow\n\nbody\n")
 		ds = append(ds, delivery{file: base, base: base, dests: []string{expectedDest(rcpt)}})
 		want := filepath.Join(queue, expectedDest(rcpt), "new", base)
-		if !eventually(20*time.Second, func() bool { return exists(want) }) {
+		if !testkit.Until(20*time.Second, func() bool { return exists(want) }) {
 			p.stop(t)
 			t.Fatalf("%s did not reach %s within 20s (rescan is 1h: no inotify wake-up?)\n%s", base, want, p.logs())
 		}
@@ -188,20 +189,6 @@ func (p *pipeline) logs() string {
 	}
 	fmt.Fprintf(&b, "stdout: %q", p.out.String())
 	return b.String()
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func exists(path string) bool {

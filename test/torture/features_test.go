@@ -123,11 +123,7 @@ func TestFollowCleansTmp(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(10 * time.Second)
-	for fileExists(old) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond) // polling for the condition
-	}
-	if fileExists(old) {
+	if !testkit.Until(10*time.Second, func() bool { return !fileExists(old) }) {
 		t.Errorf("%s not removed", old)
 	}
 	if !fileExists(young) {
