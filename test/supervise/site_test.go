@@ -56,14 +56,7 @@ func needs(t *testing.T, progs ...string) {
 func newSite(t *testing.T, supervisor string, env map[string]string) *site {
 	t.Helper()
 	uid, gid := lookupUser(t)
-	root, err := os.MkdirTemp("", "mdpipe-supervise-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	if err := os.Chmod(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	root := testkit.OpenTempDir(t, "mdpipe-supervise-")
 	s := &site{t: t, root: root, bin: filepath.Join(root, "bin"), intake: filepath.Join(root, "intake"),
 		queue: filepath.Join(root, "queue"), sv: filepath.Join(root, "service"), uid: uid, gid: gid}
 	s.build()
