@@ -213,9 +213,7 @@ func TestStopDuringBackoff(t *testing.T) {
 // Directory fsyncs are grouped: a batch of hand-offs costs one fsync per
 // directory, not one per message; -s turns them off.
 func TestFsyncBatched(t *testing.T) {
-	if _, err := exec.LookPath("strace"); err != nil {
-		testkit.SkipMissing(t, "no strace to count fsync calls (apt-get install strace)")
-	}
+	testkit.NeedCommand(t, "strace", "strace") // to count the fsync calls
 	for _, tc := range []struct {
 		flags    string
 		min, max int
