@@ -89,11 +89,7 @@ func (s *service) deliver(list string) {
 	s.t.Helper()
 	s.seq++
 	name := fmt.Sprintf("%d.M%dP%d.service.test", time.Now().Unix(), s.seq, os.Getpid())
-	tmp := filepath.Join(s.intake, "tmp", name)
-	testkit.WriteFile(s.t, tmp, "Delivered-To: "+list+"@lists.example.test\nSubject: x\n\nbody\n")
-	if err := os.Rename(tmp, filepath.Join(s.intake, "new", name)); err != nil {
-		s.t.Fatal(err)
-	}
+	testkit.Deliver(s.t, s.intake, name, "Delivered-To: "+list+"@lists.example.test\nSubject: x\n\nbody\n")
 }
 
 // exit waits for the service to exit, and returns its status.

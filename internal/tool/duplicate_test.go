@@ -1,6 +1,7 @@
 package tool
 
 import (
+	"mdpipe/internal/testkit"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,7 +16,7 @@ import (
 func TestDuplicateHandOff(t *testing.T) {
 	t.Parallel()
 	dir, maildir, queue := pipelineDirs(t)
-	newMaildir(t, maildir)
+	testkit.Maildir(t, maildir, 0o755)
 	one := "1795920000.M1P1.dup.example.test"
 	two := "1795920001.M2P2.dup.example.test"
 	msgs := map[string]string{
@@ -23,7 +24,7 @@ func TestDuplicateHandOff(t *testing.T) {
 		two: "Envelope-to: mylist-owner@lists.example.test,\n other@lists.example.test\nSubject: half handed off before\n\nbody\n",
 	}
 	for b, m := range msgs {
-		writeFile(t, filepath.Join(maildir, "new", b), m)
+		testkit.WriteFile(t, filepath.Join(maildir, "new", b), m)
 	}
 	makeLists(t, queue, []delivery{{dests: []string{"other/post"}}})
 	for _, there := range []string{"mylist/post/new/" + one, "mylist/owner/new/" + two} {
@@ -31,7 +32,7 @@ func TestDuplicateHandOff(t *testing.T) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		writeFile(t, path, msgs[filepath.Base(path)])
+		testkit.WriteFile(t, path, msgs[filepath.Base(path)])
 	}
 
 	stdout, stderr, st := runStreaming(t, dir, maildir, queue)

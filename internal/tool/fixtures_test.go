@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"mdpipe/internal/testkit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,40 +117,23 @@ var unroutable = map[string]string{
 	"1795894102.Mdotname.test": "Envelope-to: .hidden@lists.example.test\nSubject: a list name with a leading dot\n\nbody\n",
 }
 
-// newMaildir makes an empty maildir.
-func newMaildir(t *testing.T, dir string) {
-	t.Helper()
-	for _, sub := range []string{"tmp", "new", "cur"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // fillIntake copies the MTA deliveries and the unroutable messages into
 // the intake's new/, and returns the deliveries.
 func fillIntake(t *testing.T, maildir string) []delivery {
 	t.Helper()
-	newMaildir(t, maildir)
+	testkit.Maildir(t, maildir, 0o755)
 	ds := mtaDeliveries(t)
 	for _, d := range ds {
 		b, err := os.ReadFile(filepath.Join(mtaDir, d.file))
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeFile(t, filepath.Join(maildir, "new", d.base), string(b))
+		testkit.WriteFile(t, filepath.Join(maildir, "new", d.base), string(b))
 	}
 	for name, msg := range unroutable {
-		writeFile(t, filepath.Join(maildir, "new", name), msg)
+		testkit.WriteFile(t, filepath.Join(maildir, "new", name), msg)
 	}
 	return ds
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // queueTree returns, for each unique name found under QUEUE, the

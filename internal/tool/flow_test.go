@@ -43,7 +43,7 @@ func slowTargets() []slowTarget {
 	return []slowTarget{
 		{"command", func(t *testing.T, dir string, i int) ([]string, func() []string) {
 			log := filepath.Join(dir, fmt.Sprintf("taken.%d", i))
-			writeFile(t, log, "")
+			testkit.WriteFile(t, log, "")
 			// The claim's base name, once the message is read.
 			cmd := `sleep 0.02; cat >/dev/null; b=${MESSAGE##*/}; echo "${b%%:*}" >>` + log
 			return []string{"mdsweep", "-c", cmd}, func() []string {
@@ -67,7 +67,7 @@ func flowIntake(t *testing.T, n int) (dir, maildir string, names []string) {
 	t.Helper()
 	dir = t.TempDir()
 	maildir = filepath.Join(dir, "intake")
-	newMaildir(t, maildir)
+	testkit.Maildir(t, maildir, 0o755)
 	return dir, maildir, flowMessages(t, maildir, n)
 }
 
@@ -89,7 +89,7 @@ func flowMessages(t *testing.T, maildir string, n int) []string {
 	var names []string
 	for i := range n {
 		b := fmt.Sprintf("1795920000.M%05dP1.flow.example.test", i)
-		writeFile(t, filepath.Join(maildir, "new", b),
+		testkit.WriteFile(t, filepath.Join(maildir, "new", b),
 			fmt.Sprintf("Delivered-To: mylist@lists.example.test\nSubject: %s\n\n%s\n", b, b))
 		names = append(names, b)
 	}
@@ -418,7 +418,7 @@ func TestFlowStopFullPipe(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	maildir := filepath.Join(dir, "intake")
-	newMaildir(t, maildir)
+	testkit.Maildir(t, maildir, 0o755)
 	// More records than a 64 KiB pipe holds.
 	names := flowMessages(t, maildir, 2000)
 	r, w, err := os.Pipe()

@@ -19,7 +19,7 @@ import (
 func TestFollow(t *testing.T) {
 	t.Parallel()
 	_, maildir, queue := pipelineDirs(t)
-	newMaildir(t, maildir)
+	testkit.Maildir(t, maildir, 0o755)
 	makeLists(t, queue, []delivery{{dests: []string{"mylist/post"}}})
 
 	p := startPipeline(t,
@@ -34,7 +34,7 @@ func TestFollow(t *testing.T) {
 	// is delivered while mdclaim waits, so only inotify can wake it
 	// within the deadline.
 	bad := "1795909999.Mnohdr.follow.example.test"
-	deliver(t, maildir, bad, "Subject: no envelope recipient\n\nbody\n")
+	testkit.Deliver(t, maildir, bad, "Subject: no envelope recipient\n\nbody\n")
 	parked := filepath.Join(maildir, "cur", bad+":1,X")
 	if !testkit.Until(20*time.Second, func() bool { return exists(parked) }) {
 		p.stop(t)
@@ -44,7 +44,7 @@ func TestFollow(t *testing.T) {
 	for i := range 5 {
 		base := fmt.Sprintf("1795910000.M%dP%d.follow.example.test", i, 5000+i)
 		rcpt := []string{"mylist@lists.example.test", "mylist-request@lists.example.test"}[i%2]
-		deliver(t, maildir, base, "Delivered-To: "+rcpt+"\nSubject: follow\n\nbody\n")
+		testkit.Deliver(t, maildir, base, "Delivered-To: "+rcpt+"\nSubject: follow\n\nbody\n")
 		ds = append(ds, delivery{file: base, base: base, dests: []string{expectedDest(rcpt)}})
 		want := filepath.Join(queue, expectedDest(rcpt), "new", base)
 		if !testkit.Until(20*time.Second, func() bool { return exists(want) }) {
@@ -74,17 +74,6 @@ func TestFollow(t *testing.T) {
 	}
 	checkQueue(t, queue, ds)
 	checkIntake(t, maildir, []string{bad})
-}
-
-// deliver writes a message as an MTA does: into tmp/, then one rename
-// into new/.
-func deliver(t *testing.T, maildir, base, msg string) {
-	t.Helper()
-	tmp := filepath.Join(maildir, "tmp", base)
-	writeFile(t, tmp, msg)
-	if err := os.Rename(tmp, filepath.Join(maildir, "new", base)); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // pipeline is tools started by the test itself, each one's stdout piped
