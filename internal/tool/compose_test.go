@@ -12,7 +12,7 @@ import (
 // Postfix and Exim deliveries plus unroutable messages in one intake.
 func TestStreamingPipeline(t *testing.T) {
 	t.Parallel()
-	dir, maildir, queue := pipelineDirs(t)
+	dir, maildir, queue := emptyIntake(t)
 	ds := fillIntake(t, maildir)
 	makeLists(t, queue, ds)
 
@@ -33,7 +33,7 @@ func TestStreamingPipeline(t *testing.T) {
 // mdclaim exits 1, nothing left to claim.
 func TestShellLoop(t *testing.T) {
 	t.Parallel()
-	dir, maildir, queue := pipelineDirs(t)
+	dir, maildir, queue := emptyIntake(t)
 	ds := fillIntake(t, maildir)
 	makeLists(t, queue, ds)
 

@@ -17,8 +17,7 @@ import (
 func TestFourPipelines(t *testing.T) {
 	t.Parallel()
 	const messages, pipelines = 2000, 4
-	dir, maildir, queue := pipelineDirs(t)
-	testkit.Maildir(t, maildir, 0o755)
+	dir, maildir, queue := emptyIntake(t)
 	ds := generate(t, maildir, messages)
 	makeLists(t, queue, ds)
 

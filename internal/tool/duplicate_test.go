@@ -15,8 +15,7 @@ import (
 // which holds it already (the link path).
 func TestDuplicateHandOff(t *testing.T) {
 	t.Parallel()
-	dir, maildir, queue := pipelineDirs(t)
-	testkit.Maildir(t, maildir, 0o755)
+	dir, maildir, queue := emptyIntake(t)
 	one := "1795920000.M1P1.dup.example.test"
 	two := "1795920001.M2P2.dup.example.test"
 	msgs := map[string]string{

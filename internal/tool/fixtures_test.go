@@ -121,7 +121,6 @@ var unroutable = map[string]string{
 // the intake's new/, and returns the deliveries.
 func fillIntake(t *testing.T, maildir string) []delivery {
 	t.Helper()
-	testkit.Maildir(t, maildir, 0o755)
 	ds := mtaDeliveries(t)
 	for _, d := range ds {
 		b, err := os.ReadFile(filepath.Join(mtaDir, d.file))
@@ -272,11 +271,13 @@ func shellCmd(t *testing.T, dir, script string, env ...string) *exec.Cmd {
 	return cmd
 }
 
-// pipelineDirs returns a fresh test directory and, below it, the paths
-// of the intake maildir and of the queue, neither made yet.
-func pipelineDirs(t *testing.T) (dir, maildir, queue string) {
+// emptyIntake returns a fresh test directory and, below it, an empty
+// intake maildir and the path of the queue, which makeLists makes.
+func emptyIntake(t *testing.T) (dir, maildir, queue string) {
+	t.Helper()
 	dir = t.TempDir()
-	return dir, filepath.Join(dir, "intake"), filepath.Join(dir, "queue")
+	maildir = testkit.Maildir(t, filepath.Join(dir, "intake"), 0o755)
+	return dir, maildir, filepath.Join(dir, "queue")
 }
 
 // streamingScript is mdpipe(7)'s streaming composition over $MAILDIR into

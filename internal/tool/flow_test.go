@@ -65,9 +65,7 @@ func slowTargets() []slowTarget {
 // n messages into it (flowMessages).
 func flowIntake(t *testing.T, n int) (dir, maildir string, names []string) {
 	t.Helper()
-	dir = t.TempDir()
-	maildir = filepath.Join(dir, "intake")
-	testkit.Maildir(t, maildir, 0o755)
+	dir, maildir, _ = emptyIntake(t)
 	return dir, maildir, flowMessages(t, maildir, n)
 }
 
@@ -416,9 +414,7 @@ func TestFlowStop(t *testing.T) {
 // claims in cur/ are exactly the records in the pipe.
 func TestFlowStopFullPipe(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	maildir := filepath.Join(dir, "intake")
-	testkit.Maildir(t, maildir, 0o755)
+	_, maildir, _ := emptyIntake(t)
 	// More records than a 64 KiB pipe holds.
 	names := flowMessages(t, maildir, 2000)
 	r, w, err := os.Pipe()

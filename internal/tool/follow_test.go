@@ -18,8 +18,7 @@ import (
 // tool with exit 0, and no claim is left behind.
 func TestFollow(t *testing.T) {
 	t.Parallel()
-	_, maildir, queue := pipelineDirs(t)
-	testkit.Maildir(t, maildir, 0o755)
+	_, maildir, queue := emptyIntake(t)
 	makeLists(t, queue, []delivery{{dests: []string{"mylist/post"}}})
 
 	p := startPipeline(t,
