@@ -3,11 +3,13 @@ package service
 import (
 	"bytes"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"mdpipe/internal/cli"
 	"mdpipe/internal/logline"
+	"mdpipe/internal/testkit"
 )
 
 // exitedWith runs a shell that exits with code, for its ProcessState.
@@ -46,5 +48,19 @@ func TestReportAtAStop(t *testing.T) {
 		if got := p.report(ends, c.died); got != c.want || !strings.Contains(buf.String(), c.log) || (c.log == "" && buf.Len() > 0) {
 			t.Errorf("%v (died %v): status %d, log %q; want %d, %q", c.codes, c.died, got, buf.String(), c.want, c.log)
 		}
+	}
+}
+
+// -V says the name and version and exits 0, as every tool's does; any
+// other argument is a usage error.
+func TestVersionAndUsage(t *testing.T) {
+	svc := filepath.Join(testkit.BuildService(t), "mdpipe-service")
+	out, err := exec.Command(svc, "-V").Output()
+	if err != nil || !strings.HasPrefix(string(out), "mdpipe-service ") || strings.Count(string(out), "\n") != 1 {
+		t.Errorf("-V: %q, %v; want one line naming mdpipe-service and its version", out, err)
+	}
+	err = exec.Command(svc, "/some/maildir").Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 100 {
+		t.Errorf("an operand: %v, want exit 100", err)
 	}
 }

@@ -37,9 +37,19 @@ const Umask = 0o027
 
 // Main runs the service and returns its exit status. envDir is the
 // directory an envdir read the environment from ("env", relative to the
-// service directory the supervisor runs ./run in).
-func Main(envDir string) int {
+// service directory the supervisor runs ./run in). It takes no operands
+// and one option, -V, as every tool does.
+func Main(envDir string, args []string) int {
 	log := cli.NewLog(prog)
+	switch {
+	case len(args) == 1 && args[0] == "-V":
+		fmt.Printf("%s %s\n", prog, cli.Version())
+		return int(cli.OK)
+	case len(args) > 0:
+		log.Printf("takes no arguments: its settings are the environment (env/)")
+		fmt.Fprintf(os.Stderr, "usage: %s [-V]\n", prog)
+		return int(cli.Perm)
+	}
 	maildir := os.Getenv("MAILDIR")
 	if maildir == "" {
 		log.Printf("no intake maildir: set it in env/MAILDIR")
