@@ -9,4 +9,4 @@ import (
 	"mdpipe/internal/service"
 )
 
-func main() { os.Exit(service.Main("env")) }
+func main() { os.Exit(service.Main("env", os.Args[1:])) }

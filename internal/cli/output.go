@@ -14,6 +14,7 @@ import (
 type Output struct {
 	w   *bufio.Writer
 	buf []byte
+	n   int // records ended (End), for the line a stop logs
 	// err is guarded, so that a goroutine of the caller's may ask Err
 	// while the main loop writes.
 	errMu sync.Mutex
@@ -48,8 +49,14 @@ func (o *Output) End() {
 	}
 	_, err := o.w.Write(o.buf)
 	o.keep(err)
+	if len(o.buf) > 0 {
+		o.n++
+	}
 	o.buf = o.buf[:0]
 }
+
+// Records returns how many records were ended (End) so far.
+func (o *Output) Records() int { return o.n }
 
 // Record writes one record as a group of its own.
 func (o *Output) Record(fields ...string) {

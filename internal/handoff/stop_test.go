@@ -107,7 +107,7 @@ func TestCommandStopKillsCommand(t *testing.T) {
 	if !errors.Is(err, ErrDeferred) {
 		t.Errorf("Sweep: %v, want ErrDeferred", err)
 	}
-	testkit.Poll(t, 10*time.Second, "the command's child is killed", func() bool { return !alive(pid) })
+	testkit.Poll(t, 10*time.Second, "the command's child is killed", func() bool { return !testkit.Alive(pid) })
 	if !present(c.DeferPath()) {
 		t.Error("message not deferred; a stop must keep it")
 	}

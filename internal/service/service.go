@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -36,9 +37,19 @@ const Umask = 0o027
 
 // Main runs the service and returns its exit status. envDir is the
 // directory an envdir read the environment from ("env", relative to the
-// service directory the supervisor runs ./run in).
-func Main(envDir string) int {
+// service directory the supervisor runs ./run in). It takes no operands
+// and one option, -V, as every tool does.
+func Main(envDir string, args []string) int {
 	log := cli.NewLog(prog)
+	switch {
+	case len(args) == 1 && args[0] == "-V":
+		fmt.Printf("%s %s\n", prog, cli.Version())
+		return int(cli.OK)
+	case len(args) > 0:
+		log.Printf("takes no arguments: its settings are the environment (env/)")
+		fmt.Fprintf(os.Stderr, "usage: %s [-V]\n", prog)
+		return int(cli.Perm)
+	}
 	maildir := os.Getenv("MAILDIR")
 	if maildir == "" {
 		log.Printf("no intake maildir: set it in env/MAILDIR")
@@ -73,6 +84,7 @@ func Main(envDir string) int {
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGQUIT, syscall.SIGALRM, syscall.SIGUSR1, syscall.SIGUSR2)
 	unix.Umask(Umask)
 	p := &pipeline{log: log, stages: stages}
+	log.Printf("starting %s: %s; %s", cli.Version(), p.commandLine(), settings(os.Environ()))
 	if err := p.start(); err != nil {
 		log.Printf("cannot start the pipeline: %v", err)
 		p.signal()
@@ -170,12 +182,14 @@ func (p *pipeline) run(stop <-chan os.Signal) cli.Status {
 // in hand. The order the stages are reaped in is
 // not the order they died in: a stage that died takes its neighbours
 // with it. If all exited 0 although none was asked to, it names the
-// first reaped.
+// first reaped. At a stop, 100 is no failure: a stage says so when an
+// input it handled during the drain was refused for good, which was
+// parked and logged already.
 func (p *pipeline) report(ends []exit, died bool) cli.Status {
 	failed := false
 	for i := range p.stages {
 		for _, e := range ends {
-			if e.i == i && !e.st.Success() && !(p.signalled && diedOf(e.st, syscall.SIGTERM)) {
+			if e.i == i && !e.st.Success() && !(p.signalled && diedOf(e.st, syscall.SIGTERM)) && !(!died && e.st.ExitCode() == int(cli.Perm)) {
 				p.log.Printf("%s: %s", p.stages[i].Args[0], how(e.st))
 				failed = true
 			}
@@ -273,4 +287,31 @@ func pipelineVar(name string) bool {
 		}
 	}
 	return false
+}
+
+// commandLine is the pipeline as a shell would write it.
+func (p *pipeline) commandLine() string {
+	cmds := make([]string, len(p.stages))
+	for i, c := range p.stages {
+		cmds[i] = strings.Join(c.Args, " ")
+	}
+	return strings.Join(cmds, " | ")
+}
+
+// settings are the pipeline's variables that are set, sorted, as NAME=value
+// (each tool reads its own: mdpipe(7), ENVIRONMENT): what the start line
+// says the service runs with, since the stages' flags come from them.
+func settings(env []string) string {
+	var set []string
+	for _, kv := range env {
+		name, v, _ := strings.Cut(kv, "=")
+		if v != "" && name != "PATH" && pipelineVar(name) {
+			set = append(set, kv)
+		}
+	}
+	if len(set) == 0 {
+		return "no settings in the environment"
+	}
+	sort.Strings(set)
+	return strings.Join(set, " ")
 }

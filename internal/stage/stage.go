@@ -24,6 +24,7 @@ type Stage struct {
 	sinceStop cli.Status // the worst status noted once a stop began
 	quit      bool
 	outErr    error // the write error said already
+	read      int   // records handled (Each), for the line a stop logs
 }
 
 // New returns the run of the tool prog, writing records to stdout, with
@@ -116,6 +117,7 @@ func (s *Stage) Each(in *cli.Input, commit func(), handle func(line []byte)) {
 			s.Note(cli.Temp)
 			break
 		}
+		s.read++
 		handle(line)
 	}
 	if commit != nil {
@@ -123,10 +125,16 @@ func (s *Stage) Each(in *cli.Input, commit func(), handle func(line []byte)) {
 	}
 }
 
-// End flushes the output and returns the exit status.
+// End flushes the output and returns the exit status. After a stop it
+// says so in one line, with what the stage did: an operator reading the
+// log of a supervised service sees each stage end, and how much it
+// handled.
 func (s *Stage) End() int {
 	if err := s.Out.Flush(); err != nil {
 		s.OutputFailed(err)
+	}
+	if s.Stop.Stopping() {
+		s.Log.Printf("stopped: %d records read, %d written", s.read, s.Out.Records())
 	}
 	return int(s.Status())
 }

@@ -28,11 +28,12 @@ type claimer struct {
 	age, rescan  time.Duration
 	bound        int
 
-	w       *watch.Watcher // wakes the wait for mail (-w, -f)
-	held    *watch.Held    // the claims held, against the bound
-	outFd   int            // the pipe to the next stage, or -1
-	claimed int
-	due     dueState // the deferred messages
+	w        *watch.Watcher // wakes the wait for mail (-w, -f)
+	held     *watch.Held    // the claims held, against the bound
+	outFd    int            // the pipe to the next stage, or -1
+	claimed  int
+	returned int      // claims given back to new/ (giveBack)
+	due      dueState // the deferred messages
 	// When the recovery (-r) and the tmp/ clean-up are due next.
 	nextRecover, nextClean time.Time
 }
@@ -135,11 +136,15 @@ func (m *claimer) write(ctx context.Context) bool {
 func (m *claimer) giveBack() {
 	for _, p := range m.out.unwritten() {
 		c, err := intake.ParseClaim(p)
+		var back bool
 		if err == nil {
-			_, err = c.GiveBack()
+			back, err = c.GiveBack()
 		}
 		if err != nil {
 			m.Log.Printf("%v", err)
+		}
+		if back {
+			m.returned++
 		}
 	}
 	m.out.claims, m.out.ends, m.out.buf = nil, nil, nil
