@@ -101,7 +101,9 @@ func (m *claimer) sleep(ctx context.Context, full bool, scanErr error) (downstre
 	if m.follow && m.age > 0 {
 		timeout = min(timeout, time.Until(m.nextRecover))
 	}
-	if d, ok := m.dueWait(time.Now()); ok {
+	if d, ok := m.dueWait(time.Now()); ok && !full {
+		// At the bound nothing can be claimed, deferred or not: the
+		// wait for claims to go wakes the next scan.
 		timeout = min(timeout, d)
 	}
 	if full {
