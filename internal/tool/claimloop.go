@@ -34,6 +34,8 @@ type claimer struct {
 	claimed int
 	// When the recovery (-r) and the tmp/ clean-up are due next.
 	nextRecover, nextClean time.Time
+	// The claims the last recovery named and left: each is said once.
+	unrecovered map[string]bool
 }
 
 // run returns the exit status. A stop (ctx) ends it after the batch in
