@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"mdpipe/internal/cli"
+	"mdpipe/internal/intake"
+	"mdpipe/internal/record"
 )
 
 // Stage is one run of a tool.
@@ -24,6 +26,9 @@ type Stage struct {
 	sinceStop cli.Status // the worst status noted once a stop began
 	quit      bool
 	outErr    error // the write error said already
+
+	returned int    // claims given back to new/ (giveBack)
+	lastBack string // the path given back last: its other records skip
 }
 
 // New returns the run of the tool prog, writing records to stdout, with
@@ -97,6 +102,7 @@ func (s *Stage) Each(in *cli.Input, commit func(), handle func(line []byte)) {
 		}
 	})
 	in.StopWaits(s.Stop.Over())
+	ended := false
 	for s.Out.Err() == nil && !s.quit {
 		line, err := in.Next()
 		if errors.Is(err, cli.ErrRecordTooLong) {
@@ -104,7 +110,11 @@ func (s *Stage) Each(in *cli.Input, commit func(), handle func(line []byte)) {
 			s.Note(cli.Perm)
 			continue
 		}
-		if errors.Is(err, io.EOF) || (err != nil && s.Stop.Over().Err() != nil) {
+		if errors.Is(err, io.EOF) {
+			ended = true
+			break
+		}
+		if err != nil && s.Stop.Over().Err() != nil {
 			break
 		}
 		if errors.Is(err, cli.ErrDownstreamGone) {
@@ -121,12 +131,51 @@ func (s *Stage) Each(in *cli.Input, commit func(), handle func(line []byte)) {
 	if commit != nil {
 		commit()
 	}
+	if !ended {
+		// Stopping with input left: its claims go back to new/, or
+		// they would stay claimed until mdclaim -r.
+		in.Left(s.giveBack)
+	}
 }
 
-// End flushes the output and returns the exit status.
+// End flushes the output and returns the exit status. The claims of the
+// records the next stage will never read, since it is gone, go back to
+// new/.
 func (s *Stage) End() int {
 	if err := s.Out.Flush(); err != nil {
 		s.OutputFailed(err)
 	}
+	s.Out.Unread(s.giveBack)
+	if s.returned > 0 {
+		s.Log.Printf("returned %d claims to new/ that this pipeline will not hand off", s.returned)
+	}
 	return int(s.Status())
+}
+
+// giveBack returns the claim of a record this stage will not pass on to
+// new/ (mdpipe(7), RULES: a clean stop): a stop leaves nothing claimed,
+// whichever stage it reaches first and however often. A claim locked by
+// a hand-off under way, or gone, is left as it is. The records after the
+// first that name the same claim are skipped (a message with several
+// destinations), so that a claim given back and claimed again meanwhile
+// is not taken from its new holder. A path that is not a claim (an X
+// that mdfail printed) is no business of this.
+func (s *Stage) giveBack(line []byte) {
+	path := record.PathOf(line)
+	if path == s.lastBack {
+		return
+	}
+	s.lastBack = path
+	c, err := intake.ParseClaim(path)
+	if err != nil {
+		return
+	}
+	back, err := c.GiveBack()
+	if err != nil {
+		s.Log.Printf("%v", err)
+		s.Note(cli.Temp)
+	}
+	if back {
+		s.returned++
+	}
 }

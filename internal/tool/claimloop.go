@@ -81,6 +81,8 @@ func (m *claimer) run(ctx context.Context) cli.Status {
 			return m.Status()
 		}
 		if gone {
+			// What the pipe holds, nobody will read.
+			m.giveBack()
 			if !m.StopPending(cli.ErrDownstreamGone) {
 				m.Log.Printf("%v", cli.ErrDownstreamGone)
 				m.Note(cli.Temp)
@@ -123,8 +125,8 @@ func (m *claimer) write(ctx context.Context) bool {
 	return err == nil
 }
 
-// giveBack returns to new/ the claims nobody downstream has read: they
-// cannot have been passed on (a stop, or the next stage gone).
+// giveBack returns to new/ the claims nobody downstream has read or will
+// read: they cannot have been passed on (a stop, or the next stage gone).
 func (m *claimer) giveBack() {
 	for _, p := range m.out.unwritten() {
 		c, err := intake.ParseClaim(p)
