@@ -27,15 +27,16 @@ type Output struct {
 const outBuf = 64 << 10
 
 // NewOutput returns an Output on stdout.
-func NewOutput() *Output {
-	o := NewWriterOutput(os.Stdout)
-	o.sent = NewSent(PipeFd(1))
-	return o
-}
+func NewOutput() *Output { return NewWriterOutput(os.Stdout) }
 
-// NewWriterOutput returns an Output on w.
+// NewWriterOutput returns an Output on w. When w is a pipe, it keeps
+// what it wrote lately, for Unread.
 func NewWriterOutput(w io.Writer) *Output {
-	return &Output{w: w, sent: NewSent(-1)}
+	fd := -1
+	if f, ok := w.(*os.File); ok {
+		fd = PipeFd(int(f.Fd()))
+	}
+	return &Output{w: w, sent: NewSent(fd)}
 }
 
 // Add appends one record (fields joined by TAB) to the pending group.
