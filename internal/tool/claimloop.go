@@ -128,16 +128,30 @@ func (m *claimer) write(ctx context.Context) bool {
 // giveBack returns to new/ the claims nobody downstream has read or will
 // read: they cannot have been passed on (a stop, or the next stage gone).
 func (m *claimer) giveBack() {
-	for _, p := range m.out.unwritten() {
+	m.giveBackAll(m.out.unwritten())
+	m.out.claims, m.out.ends, m.out.buf = nil, nil, nil
+	// Said, unlike the unwritten ones of a stop: the next stage died
+	// or stopped without reading them.
+	if n := m.giveBackAll(m.out.unread()); n > 0 {
+		m.Log.Printf("returned %d claims to new/ that the next tool never read", n)
+	}
+}
+
+func (m *claimer) giveBackAll(claims []string) (returned int) {
+	for _, p := range claims {
 		c, err := intake.ParseClaim(p)
+		back := false
 		if err == nil {
-			_, err = c.GiveBack()
+			back, err = c.GiveBack()
 		}
 		if err != nil {
 			m.Log.Printf("%v", err)
 		}
+		if back {
+			returned++
+		}
 	}
-	m.out.claims, m.out.ends, m.out.buf = nil, nil, nil
+	return returned
 }
 
 // done is the end of a run that claimed what it could: 1 if nothing.

@@ -94,10 +94,13 @@ func (o *claimOut) interrupt() {
 }
 
 // unwritten returns the claims nobody downstream has read a whole record
-// of: those not yet written, and, once the next stage is gone, those
-// written into the pipe that it never read.
-func (o *claimOut) unwritten() []string {
-	left := o.claims
+// of.
+func (o *claimOut) unwritten() []string { return o.claims }
+
+// unread returns, once the next stage is gone, the claims written into
+// the pipe that it never read.
+func (o *claimOut) unread() []string {
+	var left []string
 	o.sent.Unread(func(line []byte) { left = append(left, string(line)) })
 	return left
 }
