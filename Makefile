@@ -5,7 +5,7 @@ MANDIR = $(PREFIX)/share/man
 GO ?= go
 # staticcheck is pinned in go.mod (its tool directive): no install needed.
 STATICCHECK ?= $(GO) tool staticcheck
-TOOLS = mdclaim mdroute mdsweep mdfail
+TOOLS = mdclaim mdroute mdsweep mdfail mdq
 # What -V prints: the checkout's git describe (empty outside a git
 # checkout: then the tools name the version Go stamped, or "devel").
 # A packager sets it: make VERSION=1.2.

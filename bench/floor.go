@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,19 +17,28 @@ import (
 // descriptors so the kernel resolves one name, not a path, per call, and
 // it neither sorts, logs, checks file types, nor fsyncs. It shares no code
 // with mdpipe on purpose: it is the yardstick, not another implementation.
+//
+// With -durable it is the durable floor: the same, plus the directory
+// fsyncs that make the hand-offs durable, batched as mdsweep batches
+// them (see dirSyncer), so that a pipeline that fsyncs is compared with
+// a yardstick that does the same durable work.
 func floorMain(args []string) int {
+	durable := len(args) > 0 && args[0] == "-durable"
+	if durable {
+		args = args[1:]
+	}
 	if len(args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: mdbench floor intake queue")
+		fmt.Fprintln(os.Stderr, "usage: mdbench floor [-durable] intake queue")
 		return 100
 	}
-	if err := floor(args[0], args[1]); err != nil {
+	if err := floor(args[0], args[1], durable); err != nil {
 		fmt.Fprintf(os.Stderr, "mdbench floor: %v\n", err)
 		return 111
 	}
 	return 0
 }
 
-func floor(intake, queue string) error {
+func floor(intake, queue string, durable bool) error {
 	newFd, err := unix.Open(filepath.Join(intake, "new"), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -41,12 +51,17 @@ func floor(intake, queue string) error {
 	dents := make([]byte, 64<<10)
 	hdr := make([]byte, 8<<10)
 	var names []string
+	var syncer dirSyncer
+	batch := 0
 	for {
 		n, err := unix.Getdents(newFd, dents)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
+			if durable {
+				return syncer.commit()
+			}
 			return nil
 		}
 		_, _, names = unix.ParseDirent(dents[:n], -1, names[:0])
@@ -82,8 +97,94 @@ func floor(intake, queue string) error {
 			if err := unix.Renameat2(curFd, claim, q, name, unix.RENAME_NOREPLACE); err != nil {
 				return fmt.Errorf("hand off %s: %v", name, err)
 			}
+			if durable {
+				syncer.mark(q)
+				syncer.mark(curFd)
+				if batch++; batch == syncBatch {
+					batch = 0
+					syncer.kick()
+				}
+			}
 		}
 	}
+}
+
+// syncBatch is mdsweep's bound on a batch under a steady backlog: it
+// commits (starts the fsyncs) after at most that many hand-offs.
+const syncBatch = 256
+
+// dirSyncer fsyncs directories as mdsweep's maildir hand-off does: each
+// hand-off marks the queue's new/ and the intake's cur/; a commit hands
+// the marked set to one background goroutine, which fsyncs each
+// directory once and then takes whatever was marked meanwhile, while
+// the renames go on. A commit while it runs adds nothing but marks. The
+// end of the intake waits until every mark is durable, as mdsweep's
+// close does.
+type dirSyncer struct {
+	mu      sync.Mutex
+	idle    *sync.Cond
+	dirty   map[int]struct{}
+	running bool
+	err     error
+}
+
+func (d *dirSyncer) mark(fd int) {
+	d.mu.Lock()
+	if d.dirty == nil {
+		d.dirty = make(map[int]struct{})
+	}
+	d.dirty[fd] = struct{}{}
+	d.mu.Unlock()
+}
+
+func (d *dirSyncer) kick() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.running || len(d.dirty) == 0 {
+		return
+	}
+	d.running = true
+	set := d.dirty
+	d.dirty = nil
+	go d.loop(set)
+}
+
+func (d *dirSyncer) loop(set map[int]struct{}) {
+	for {
+		for fd := range set {
+			if err := unix.Fsync(fd); err != nil {
+				d.mu.Lock()
+				d.err = fmt.Errorf("fsync: %v", err)
+				d.mu.Unlock()
+			}
+		}
+		d.mu.Lock()
+		if len(d.dirty) == 0 {
+			d.running = false
+			if d.idle != nil {
+				d.idle.Broadcast()
+			}
+			d.mu.Unlock()
+			return
+		}
+		set = d.dirty
+		d.dirty = nil
+		d.mu.Unlock()
+	}
+}
+
+// commit waits until every directory marked so far is fsynced.
+func (d *dirSyncer) commit() error {
+	d.kick()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for d.running {
+		if d.idle == nil {
+			d.idle = sync.NewCond(&d.mu)
+		}
+		d.idle.Wait()
+	}
+	return d.err
 }
 
 // subqueues maps a list address suffix to its canonical subqueue.

@@ -18,7 +18,7 @@ import (
 func (b *bench) scale(t *targets) {
 	// The floor drains the same backlog: what a huge directory and a
 	// cold page cache cost any intake runner, apart from mdpipe's own.
-	streams := b.systems()[0:3]
+	streams := b.pickSystems("floor", "on", "off")
 	refs := b.measure(streams, 3)
 	bigs, err := b.drainBig(streams)
 	fmt.Printf("Scale: draining a backlog\n\n")

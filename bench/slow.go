@@ -11,14 +11,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// slowHandoff is issue 12's row: two runners, each mdclaim -f | mdroute |
-// mdsweep -c | mdfail with a command that takes 50 ms a message (the pace
-// of Mailman 3's LMTP runner), share a backlog of b.nSlow messages for
-// b.slowFor, the second started once the first has handed off one. It prints the peak of the claims held (the :1,P files in
-// cur/, sampled), each runner's share of the messages handed off, and the
-// time from SIGTERM to every stage of both pipelines (a supervisor
-// signals a service's process group) to the last stage's exit, and what
-// the stop left in cur/.
+// slowHandoff is the slow hand-off row (bounded claims, shared fairly,
+// a clean stop): two runners, each mdclaim -f | mdroute | mdsweep -c |
+// mdfail with a command that takes 50 ms a message (the pace of Mailman
+// 3's LMTP runner), share a backlog of b.nSlow messages for b.slowFor,
+// the second started once the first has handed off one. It prints the
+// peak of the claims held (the :1,P files in cur/, sampled), each
+// runner's share of the messages handed off, the time from SIGTERM to
+// every stage of both pipelines (a supervisor signals a service's
+// process group) to the last stage's exit, and what the stop left in
+// cur/.
 func (b *bench) slowHandoff(t *targets) {
 	fmt.Printf("Slow hand-off: %d messages, two runners (the second joins the first), mdsweep -c taking 50 ms a message, for %v, then SIGTERM to every stage\n\n", b.nSlow, b.slowFor)
 	res, err := b.measureSlow()

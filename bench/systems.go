@@ -19,39 +19,66 @@ var forkScript []byte
 
 // system is one way of moving an intake into list queues.
 type system struct {
+	key    string // what the targets look it up by
 	name   string
 	n      int    // messages in its intake
 	layout string // where a handed-off message lands, see verify
-	run    func(b *bench, intake, queue string) (result, error)
+	// durable: its hand-offs are on disk when it ends (directory fsync),
+	// so the table compares it with the durable floor too.
+	durable bool
+	run     func(b *bench, intake, queue string) (result, error)
 }
 
 func (b *bench) systems() []system {
+	stream := func(bin string, noSync bool, bound int) func(*bench, string, string) (result, error) {
+		return func(_ *bench, in, q string) (result, error) { return runStreamIn(bin, in, q, noSync, bound) }
+	}
 	sys := []system{
-		{"floor (Go, bare syscalls)", b.n, "new", (*bench).runFloor},
-		{"mdpipe stream, dir fsync on", b.n, "new", func(b *bench, in, q string) (result, error) { return runStreamIn(b.bin, in, q, false, 0) }},
-		{"mdpipe stream, fsync off (-s)", b.n, "new", func(b *bench, in, q string) (result, error) { return runStreamIn(b.bin, in, q, true, 0) }},
-		{"shell loop (DESIGN.md)", b.nShell, "new", (*bench).runShell},
-		{"fork-per-message (python3)", b.nFork, "pck", (*bench).runFork},
+		{"floor", "floor (Go, bare syscalls)", b.n, "new", false, func(b *bench, in, q string) (result, error) { return b.runFloor(in, q, false) }},
+		{"durable", "durable floor (+ dir fsync)", b.n, "new", true, func(b *bench, in, q string) (result, error) { return b.runFloor(in, q, true) }},
+		{"on", "mdpipe stream, dir fsync on", b.n, "new", true, stream(b.bin, false, 0)},
+		{"off", "mdpipe stream, fsync off (-s)", b.n, "new", false, stream(b.bin, true, 0)},
 		// The same drain under the bound a service has (mdclaim -f holds
 		// at most 64 claims): what the bound costs a backlog's drain.
-		{"stream -k 64, dir fsync on", b.n, "new", func(b *bench, in, q string) (result, error) { return runStreamIn(b.bin, in, q, false, 64) }},
-		{"stream -k 64, fsync off (-s)", b.n, "new", func(b *bench, in, q string) (result, error) { return runStreamIn(b.bin, in, q, true, 64) }},
+		{"k64on", "stream -k 64, dir fsync on", b.n, "new", true, stream(b.bin, false, 64)},
+		{"k64off", "stream -k 64, fsync off (-s)", b.n, "new", false, stream(b.bin, true, 64)},
+		{"shell", "shell loop (DESIGN.md)", b.nShell, "new", false, (*bench).runShell},
+		{"fork", "fork-per-message (python3)", b.nFork, "pck", false, (*bench).runFork},
 	}
 	if b.base != "" {
 		// A build to compare with, interleaved with this one's runs, so
 		// that a busy minute of a shared machine hurts both alike.
 		sys = append(sys,
-			system{"base stream, dir fsync on", b.n, "new", func(b *bench, in, q string) (result, error) { return runStreamIn(b.base, in, q, false, 0) }},
-			system{"base stream, fsync off (-s)", b.n, "new", func(b *bench, in, q string) (result, error) { return runStreamIn(b.base, in, q, true, 0) }})
+			system{"baseon", "base stream, dir fsync on", b.n, "new", true, stream(b.base, false, 0)},
+			system{"baseoff", "base stream, fsync off (-s)", b.n, "new", false, stream(b.base, true, 0)})
 	}
 	return sys
+}
+
+// pickSystems returns the systems with these keys, in this order.
+func (b *bench) pickSystems(keys ...string) []system {
+	var out []system
+	for _, k := range keys {
+		for _, s := range b.systems() {
+			if s.key == k {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 // runLimit bounds one run, so a hung tool fails the run instead of the bench.
 const runLimit = 20 * time.Minute
 
-func (b *bench) runFloor(intake, queue string) (result, error) {
-	p, err := startPipeline([][]string{{b.self, "floor", intake, queue}}, cleanEnv())
+// runFloor runs the floor (durable: the durable floor) in a process of
+// its own, so that its rusage is its own, as each tool's is.
+func (b *bench) runFloor(intake, queue string, durable bool) (result, error) {
+	args := []string{b.self, "floor", intake, queue}
+	if durable {
+		args = []string{b.self, "floor", "-durable", intake, queue}
+	}
+	p, err := startPipeline([][]string{args}, cleanEnv())
 	if err != nil {
 		return result{}, err
 	}

@@ -82,36 +82,78 @@ func (b *bench) once(s system, msgs []message) (float64, result, error) {
 
 func (b *bench) throughput(t *targets) {
 	all := b.measure(b.systems(), b.runs)
-	floor := all[0].median()
+	get := func(key string) *series {
+		for _, s := range all {
+			if s.sys.key == key {
+				return s
+			}
+		}
+		return &series{}
+	}
+	floor, durable := get("floor").median(), get("durable").median()
 	fmt.Printf("Throughput: median of %d interleaved runs, each on a fresh intake (messages/second)\n\n", b.runs)
-	fmt.Printf("%-31s %7s %9s %9s %9s %8s   %s\n", "system", "intake", "median", "min", "max", "× floor", "per process: CPU µs / context switches per message (median run)")
+	fmt.Printf("%-31s %7s %9s %9s %9s %8s %9s %7s %6s   %s\n", "system", "intake", "median", "min", "max",
+		"× floor", "× durable", "CPU µs", "c.sw.", "per process: CPU µs / context switches per message (median run)")
 	for _, s := range all {
 		if len(s.rates) == 0 {
 			fmt.Printf("%-31s %7d   all runs failed\n", s.sys.name, s.sys.n)
 			continue
 		}
-		fmt.Printf("%-31s %7d %9.0f %9.0f %9.0f %8s   %s\n", s.sys.name, s.sys.n, s.median(),
-			slices.Min(s.rates), slices.Max(s.rates), ratio(s.median(), floor), cpuPerMessage(s.medianRun(), s.sys.n))
+		xDurable := ""
+		if s.sys.durable {
+			xDurable = ratio(s.median(), durable)
+		}
+		cpu, switches := perMessage(s.medianRun(), s.sys.n)
+		fmt.Printf("%-31s %7d %9.0f %9.0f %9.0f %8s %9s %7.1f %6.2f   %s\n", s.sys.name, s.sys.n, s.median(),
+			slices.Min(s.rates), slices.Max(s.rates), ratio(s.median(), floor), xDurable, cpu, switches,
+			cpuPerMessage(s.medianRun(), s.sys.n))
 	}
 	for _, s := range all {
 		for _, err := range s.errs {
 			fmt.Printf("FAILED %s: %v\n", s.sys.name, err)
 		}
 	}
-	fmt.Printf("\nRates are messages / wall-clock time of a run, from an intake in new/ (written and\nsynced before the clock starts) to every message in QUEUE/LIST/SUBQUEUE (which exist\nalready, as on a running site). The shell loop and fork-per-message start processes\nper message: their smaller intakes are in the intake column; sh's figures include its\nchildren. The floor is one Go process doing only the unavoidable system calls.\n\n")
-	on, off, fork := all[1].median(), all[2].median(), all[4].median()
+	fmt.Printf("\nRates are messages / wall-clock time of a run, from an intake in new/ (written and\nsynced before the clock starts) to every message in QUEUE/LIST/SUBQUEUE (which exist\nalready, as on a running site). The shell loop and fork-per-message start processes\nper message: their smaller intakes are in the intake column; sh's figures include its\nchildren. The floor is one Go process doing only the unavoidable system calls; the\ndurable floor adds the directory fsyncs that make a hand-off durable, batched as\nmdsweep batches them (at most %d hand-offs, then the queues' new/ and the intake's\ncur/, in the background). × durable is shown for the rows that fsync. CPU µs and c.sw.\nare per message, all processes of the run together (rusage of the median run).\n\n", syncBatch)
+
+	on, off, fork := get("on").median(), get("off").median(), get("fork").median()
+	kOn, kOff := get("k64on").median(), get("k64off").median()
+	// change is the bounded rate against the unbounded one, in percent:
+	// below zero, the bound costs.
+	change := func(bounded, unbounded float64) float64 { return 100 * (bounded/unbounded - 1) }
+	if on > 0 && off > 0 && kOn > 0 && kOff > 0 {
+		fmt.Printf("The bound: mdclaim -k 64 against no bound (medians of this run), fsync on %+.1f%%, fsync off %+.1f%%\n(below zero, what the bound costs)\n\n",
+			change(kOn, on), change(kOff, off))
+	}
 	t.add("stream, fsync off ≥ 0.5 × floor", ratio(off, floor), floor > 0 && off >= 0.5*floor)
 	t.add("stream, fsync on ≥ 0.3 × floor", ratio(on, floor), floor > 0 && on >= 0.3*floor)
 	// Like for like: the wrapper does not fsync either (Mailman 2.1's
 	// SYNC_AFTER_WRITE is off by default); fsync on is shown beside it.
 	t.add("stream ≥ 500 × fork-per-message", fmt.Sprintf("%s (fsync on %s)", ratio(off, fork), ratio(on, fork)), fork > 0 && off >= 500*fork)
-	if len(all) < 9 {
+
+	// The speed goals, for the pipeline as the service runs it: bounded.
+	for _, c := range []struct {
+		fsync              string
+		bounded, unbounded float64
+	}{{"fsync on", kOn, on}, {"fsync off", kOff, off}} {
+		t.add("bound (-k 64) costs ≤ 5%, "+c.fsync, fmt.Sprintf("%+.1f%% (%.0f vs %.0f/s)", change(c.bounded, c.unbounded), c.bounded, c.unbounded),
+			c.bounded > 0 && c.unbounded > 0 && change(c.bounded, c.unbounded) >= -5)
+	}
+	t.add("-k 64, fsync off ≥ 1.0 × floor (goal)", ratio(kOff, floor), floor > 0 && kOff >= floor)
+	kCPU, _ := perMessage(get("k64off").medianRun(), b.n)
+	floorCPU, _ := perMessage(get("floor").medianRun(), b.n)
+	t.add("-k 64, fsync off CPU ≤ 1.6 × floor's (goal)", fmt.Sprintf("%.1f vs %.1f µs/msg (%s)", kCPU, floorCPU, ratio(kCPU, floorCPU)),
+		kCPU > 0 && floorCPU > 0 && kCPU <= 1.6*floorCPU)
+	t.add("-k 64, fsync on ≥ 0.8 × durable floor (goal)", fmt.Sprintf("%s (floor %s)", ratio(kOn, durable), ratio(kOn, floor)), durable > 0 && kOn >= 0.8*durable)
+	t.add("-k 64, fsync off ≥ 0.9 × floor (done when)", ratio(kOff, floor), floor > 0 && kOff >= 0.9*floor)
+	// Durable work against durable work: the plain floor fsyncs nothing.
+	t.add("-k 64, fsync on ≥ 0.7 × durable floor (done when)", fmt.Sprintf("%s (floor %s)", ratio(kOn, durable), ratio(kOn, floor)), durable > 0 && kOn >= 0.7*durable)
+	if b.base == "" {
 		return
 	}
-	// Issue 12: the streaming rows keep their ratio to the floor, within
-	// 10% of the base build's (the floor is the same run's, so this
-	// compares the rates); the bounded drain is shown against it too.
-	baseOn, baseOff := all[7].median(), all[8].median()
+	// The streaming rows keep their ratio to the floor, within 10% of
+	// the base build's (the floor is the same run's, so this compares
+	// the rates); the bounded drain is shown against it too.
+	baseOn, baseOff := get("baseon").median(), get("baseoff").median()
 	for _, c := range []struct {
 		name     string
 		rate     float64
@@ -119,7 +161,7 @@ func (b *bench) throughput(t *targets) {
 		fsyncOff bool
 	}{
 		{"stream", on, baseOn, false}, {"stream", off, baseOff, true},
-		{"stream -k 64", all[5].median(), baseOn, false}, {"stream -k 64", all[6].median(), baseOff, true},
+		{"stream -k 64", kOn, baseOn, false}, {"stream -k 64", kOff, baseOff, true},
 	} {
 		fsync := map[bool]string{false: "fsync on", true: "fsync off"}[c.fsyncOff]
 		t.add(fmt.Sprintf("%s, %s ≥ 0.9 × base's (× floor)", c.name, fsync),
@@ -147,6 +189,18 @@ func cpuPerMessage(r result, n int) string {
 			float64((s.user+s.sys)/time.Nanosecond)/1e3/float64(n), float64(s.switches)/float64(n)))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// perMessage returns the CPU time (user+system, µs) and the context
+// switches of all the run's processes together, per message.
+func perMessage(r result, n int) (cpu, switches float64) {
+	var d time.Duration
+	var sw int64
+	for _, s := range r.stages {
+		d += s.user + s.sys
+		sw += s.switches
+	}
+	return float64(d/time.Nanosecond) / 1e3 / float64(n), float64(sw) / float64(n)
 }
 
 func median(v []float64) float64 {

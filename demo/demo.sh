@@ -11,7 +11,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-for t in mdclaim mdroute mdsweep mdfail; do
+for t in mdclaim mdroute mdsweep mdfail mdq; do
 	if [ ! -x "bin/$t" ]; then
 		echo "demo: bin/$t is missing: run make demo" >&2
 		exit 111
@@ -62,13 +62,10 @@ report() {
 		printf '    %-24s -> %-15s %s\n' "$c" "$dest" "$b"
 	done
 	echo
-	echo "  parked as X: cur/B:1,X, and the log line that says why"
-	for x in "$1"/cur/*:1,X; do
-		[ -e "$x" ] || continue
-		b=${x##*/}
-		b=${b%%:*}
-		printf '    %-24s    %s\n' "$(label "$x")" "${x##*/}"
-		grep -F "$b" "$3" | sed 's/^/        /'
+	echo "  parked as X: cur/B:1,X, and why, kept with it (mdq -l: no log needed)"
+	bin/mdq -l "$1" | while IFS='	' read -r x state age why rest; do
+		[ "$state" = parked ] || continue
+		printf '    %-24s    %s\n        %s\n' "$(label "$x")" "${x##*/}" "$why"
 	done
 	echo
 	printf '  left in new/: %s, claims left in cur/: %s\n' \

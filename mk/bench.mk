@@ -1,5 +1,9 @@
-# Benchmarks: not part of `make test`. Figures are noisy on a
-# shared machine; the harness prints the median of interleaved runs.
+# Benchmarks: throughput against a floor and a durable floor, the cost
+# of the bound on claims, follow-mode latency, a slow hand-off, one
+# failing list of 50, idle CPU. Not part of `make test`. Figures are
+# noisy on a shared machine; the harness prints the median of
+# interleaved runs. BENCHFLAGS='-base DIR' interleaves another build's
+# streaming and failing-list runs with this one's.
 # BENCHDIR is where the scratch intake and queues go (default /tmp).
 BENCHDIR ?= /tmp
 BENCHFLAGS ?=

@@ -8,7 +8,7 @@ package cli
 // Status is a qmail-style exit status.
 type Status int
 
-// The exit statuses every tool uses (DESIGN: Exit codes).
+// The exit statuses every tool uses (mdpipe(7), EXIT STATUS).
 const (
 	OK   Status = 0   // did its work
 	None Status = 1   // mdclaim only: nothing to claim

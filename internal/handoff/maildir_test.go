@@ -151,7 +151,7 @@ func TestMaildirRename(t *testing.T) {
 }
 
 // TestMaildirCreatedWithUmask checks that queue maildirs are made on first
-// use with the umask's permissions, as DESIGN says.
+// use with the umask's permissions, as mdpipe(7) says.
 func TestMaildirCreatedWithUmask(t *testing.T) {
 	old := syscall.Umask(0o027)
 	t.Cleanup(func() { syscall.Umask(old) })

@@ -11,6 +11,7 @@ import (
 	"mdpipe/internal/fault"
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/logline"
+	"mdpipe/internal/reason"
 
 	"golang.org/x/sys/unix"
 )
@@ -71,6 +72,11 @@ func (c *Claimer) Scan(max int, emit func(path string)) (Result, error) {
 		c.window = c.window[1:]
 		claim := Base(e.name) + ClaimInfo
 		err := fsx.RenameAt(c.srcFd, e.name, c.curFd, claim)
+		if err == nil && c.Retry {
+			// A retry clears why the message was parked: a reason
+			// left behind would outlive the failure it explains.
+			unix.Unlinkat(c.curFd, reason.Name(Base(e.name)), 0)
+		}
 		if err == nil {
 			emit(filepath.Join(cur, claim))
 			res.Claimed++

@@ -83,7 +83,7 @@ func park(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return c.Park()
+	return c.Park("")
 }
 
 // giveBack parses path and gives the claim back.

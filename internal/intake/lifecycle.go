@@ -9,6 +9,7 @@ import (
 
 	"mdpipe/internal/fault"
 	"mdpipe/internal/fsx"
+	"mdpipe/internal/reason"
 
 	"golang.org/x/sys/unix"
 )
@@ -134,7 +135,12 @@ func (c Claim) Drop() error {
 // beside it is refused untouched (ErrNotInMaildir), and so is a file that
 // is not regular. A claim that is gone while its X exists was parked
 // already (ErrParked).
-func (c Claim) Park() (string, error) {
+//
+// why is kept with the parked message (package reason), written before
+// the rename so that an X never lacks the reason it was parked with; an
+// empty why removes the reason of an earlier park. The caller fsyncs cur/
+// after, which makes both durable.
+func (c Claim) Park(why string) (string, error) {
 	x := c.FailPath()
 	var st unix.Stat_t
 	if err := unix.Lstat(c.Path, &st); err != nil {
@@ -152,7 +158,19 @@ func (c Claim) Park() (string, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return "", fmt.Errorf("%w (%s)", fsx.ErrNotRegular, fsx.KindOf(st.Mode))
 	}
-	err := fsx.Rename(c.Path, x)
+	var err error
+	if why != "" {
+		err = reason.Write(c.Cur, c.Base, why)
+	} else {
+		err = reason.Remove(c.Cur, c.Base)
+	}
+	if err != nil {
+		return "", err
+	}
+	err = fsx.Rename(c.Path, x)
+	if err != nil && why != "" && !errors.Is(err, unix.EEXIST) && !(fault.IsGone(err) && exists(x)) {
+		reason.Remove(c.Cur, c.Base) // not parked: the reason is no one's
+	}
 	if errors.Is(err, unix.EEXIST) {
 		// Both names exist: a link+unlink fallback was cut short between
 		// its two calls. The same inode means the park is done but for the

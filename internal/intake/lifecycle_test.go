@@ -53,7 +53,7 @@ func TestLockOwner(t *testing.T) {
 		t.Fatalf("Lock after the holder closed = %v", err)
 	}
 	g.Close()
-	if _, err := c.Park(); err != nil {
+	if _, err := c.Park(""); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := c.Lock(); err != fault.ErrGone {

@@ -1,5 +1,5 @@
 // Package intake moves messages through the states of the intake maildir
-// (DESIGN: "States of a message"): new/B, the claim cur/B:1,P, the parked
+// (mdpipe(7), States): new/B, the claim cur/B:1,P, the parked
 // failure cur/B:1,X. It is the one package that changes a claim's state:
 // Claimer makes claims, and a Claim's verbs (lifecycle.go) lock, hand off,
 // drop, park and give back. Each move is one no-replace rename of an

@@ -1,8 +1,9 @@
-// Package record is the line format between the mdpipe filters (DESIGN:
-// "The line format between filters"): one record per line, fields
-// separated by one TAB, no quoting.
+// Package record is the line format between the mdpipe filters
+// (mdpipe(7), "Records"): one record per line, fields separated by one
+// TAB, no quoting.
 //
 //	PATH                                                  claimed, not (yet) routed
+//	PATH <TAB> REASON                                     failed: mdfail parks it, and keeps REASON
 //	PATH <TAB> LIST <TAB> SUBQUEUE <TAB> RECIPIENT <TAB> I/N   routed: record I of the message's N
 //	PATH <TAB> LIST <TAB> SUBQUEUE <TAB> RECIPIENT            routed, typed by hand: no count
 //
@@ -16,6 +17,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxCount bounds N: more records for one message than any envelope
@@ -33,6 +35,9 @@ type Record struct {
 	// (typed by hand): a message of its own, with the uncounted records
 	// right after it that name the same path.
 	Index, Count int
+	// Reason is why the message failed, on a failed record (two fields):
+	// mdfail keeps it with the parked message.
+	Reason string
 }
 
 // Routed reports whether the record carries a route.
@@ -41,8 +46,11 @@ func (r Record) Routed() bool { return r.List != "" }
 // Counted reports whether the record says how many records its message has.
 func (r Record) Counted() bool { return r.Count > 0 }
 
+// Failed reports whether the record is a failed one: a path and why.
+func (r Record) Failed() bool { return r.Reason != "" }
+
 // ErrFields is the error for a line that has a route, but not all of it.
-var ErrFields = errors.New("want PATH, or PATH<TAB>LIST<TAB>SUBQUEUE<TAB>RECIPIENT[<TAB>I/N]")
+var ErrFields = errors.New("want PATH, PATH<TAB>REASON, or PATH<TAB>LIST<TAB>SUBQUEUE<TAB>RECIPIENT[<TAB>I/N]")
 
 // ErrCount is the error for a fifth field that is not I/N with 1 <= I <= N.
 var ErrCount = errors.New("the fifth field is not I/N, 1 <= I <= N <= 65536")
@@ -54,6 +62,11 @@ func Parse(line []byte) (Record, error) {
 	switch len(f) {
 	case 1:
 		return Record{Path: string(f[0])}, nil
+	case 2:
+		if len(f[0]) == 0 || len(f[1]) == 0 {
+			return Record{Path: string(f[0])}, ErrFields
+		}
+		return Record{Path: string(f[0]), Reason: string(f[1])}, nil
 	case 4, 5:
 		if len(f[0]) == 0 || len(f[1]) == 0 || len(f[2]) == 0 {
 			return Record{Path: string(f[0])}, ErrFields
@@ -107,4 +120,36 @@ func CheckPath(p string) error {
 		return ErrUnsafePath
 	}
 	return nil
+}
+
+// maxReason bounds a reason: one line a person reads, not a transcript.
+const maxReason = 1000
+
+// CleanReason makes an error's text fit the REASON field: each run of
+// spaces, TABs, newlines and other control characters becomes one space, the
+// ends are trimmed, and a long text is cut (at a character boundary).
+// An empty reason becomes "-", so that a failed record always has two
+// fields.
+func CleanReason(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		if r <= 0x20 || r == 0x7f || r == utf8.RuneError {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		if b.Len()+utf8.RuneLen(r) > maxReason {
+			break
+		}
+		b.WriteRune(r)
+	}
+	out := strings.TrimSpace(b.String())
+	if out == "" {
+		return "-"
+	}
+	return out
 }

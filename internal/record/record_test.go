@@ -1,6 +1,7 @@
 package record
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -13,22 +14,24 @@ func TestParse(t *testing.T) {
 		bad  bool
 	}{
 		{line: "/m/cur/B:1,P", want: Record{Path: "/m/cur/B:1,P"}},
-		{line: "m/cur/B:1,P\tmylist\tpost\tmylist@x", want: Record{"m/cur/B:1,P", "mylist", "post", "mylist@x", 0, 0}},
-		{line: "p\tmylist@x\tbounces\tmylist-bounces+a=b@x", want: Record{"p", "mylist@x", "bounces", "mylist-bounces+a=b@x", 0, 0}},
-		{line: "p\tl\ts\t", want: Record{"p", "l", "s", "", 0, 0}}, // an empty recipient is the target's to judge
+		{line: "m/cur/B:1,P\tmylist\tpost\tmylist@x", want: Record{"m/cur/B:1,P", "mylist", "post", "mylist@x", 0, 0, ""}},
+		{line: "p\tmylist@x\tbounces\tmylist-bounces+a=b@x", want: Record{"p", "mylist@x", "bounces", "mylist-bounces+a=b@x", 0, 0, ""}},
+		{line: "p\tl\ts\t", want: Record{"p", "l", "s", "", 0, 0, ""}}, // an empty recipient is the target's to judge
 		{line: "path with spaces", want: Record{Path: "path with spaces"}},
 		{line: "", want: Record{}},
-		{line: "p\tl", want: Record{Path: "p"}, bad: true},
+		{line: "p\tno such list", want: Record{Path: "p", Reason: "no such list"}},
+		{line: "p\t-", want: Record{Path: "p", Reason: "-"}},
+		{line: "\tno such list", want: Record{}, bad: true},
 		{line: "p\tl\ts", want: Record{Path: "p"}, bad: true},
 		{line: "p\tl\ts\tr\textra", want: Record{Path: "p"}, bad: true},
 		{line: "p\t\ts\tr", want: Record{Path: "p"}, bad: true},
 		{line: "p\tl\t\tr", want: Record{Path: "p"}, bad: true},
 		{line: "\tl\ts\tr", want: Record{}, bad: true},
 		{line: "p\t", want: Record{Path: "p"}, bad: true},
-		{line: "p\tl\ts\tr\t1/3", want: Record{"p", "l", "s", "r", 1, 3}},
-		{line: "p\tl\ts\tr\t3/3", want: Record{"p", "l", "s", "r", 3, 3}},
-		{line: "p\tl\ts\tr\t1/1", want: Record{"p", "l", "s", "r", 1, 1}},
-		{line: "p\tl\ts\tr\t65536/65536", want: Record{"p", "l", "s", "r", 65536, 65536}},
+		{line: "p\tl\ts\tr\t1/3", want: Record{"p", "l", "s", "r", 1, 3, ""}},
+		{line: "p\tl\ts\tr\t3/3", want: Record{"p", "l", "s", "r", 3, 3, ""}},
+		{line: "p\tl\ts\tr\t1/1", want: Record{"p", "l", "s", "r", 1, 1, ""}},
+		{line: "p\tl\ts\tr\t65536/65536", want: Record{"p", "l", "s", "r", 65536, 65536, ""}},
 		{line: "p\tl\ts\tr\t4/3", want: Record{Path: "p"}, bad: true},
 		{line: "p\tl\ts\tr\t0/3", want: Record{Path: "p"}, bad: true},
 		{line: "p\tl\ts\tr\t1/0", want: Record{Path: "p"}, bad: true},
@@ -138,4 +141,25 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) = %+v, but its own line %q gives %+v, %v", line, r, again, r2, err)
 		}
 	})
+}
+
+func TestCleanReason(t *testing.T) {
+	long := strings.Repeat("é", 600) // 1200 bytes
+	for in, want := range map[string]string{
+		"no such list":                   "no such list",
+		"command exited 100:\tnot\r\nOK": "command exited 100: not OK",
+		"  \t\n":                         "-",
+		"":                               "-",
+		"bad \xff byte":                  "bad byte",
+		"\x1b[31mred":                    "[31mred",
+		long:                             strings.Repeat("é", 500),
+	} {
+		got := CleanReason(in)
+		if got != want {
+			t.Errorf("CleanReason(%q) = %q, want %q", in, got, want)
+		}
+		if r, err := Parse([]byte("p\t" + got)); err != nil || r.Reason != got {
+			t.Errorf("Parse(p<TAB>%q) = %+v, %v", got, r, err)
+		}
+	}
 }

@@ -27,7 +27,7 @@ var mtaRouters = map[string]Router{
 }
 
 // mtaWant is where each RCPT TO of testdata/mta/index.tsv must go, written
-// out by hand from DESIGN "Routing" (keyed by the lower-cased address).
+// out by hand from mdroute(1) DESCRIPTION (keyed by the lower-cased address).
 var mtaWant = map[string]Route{
 	"mylist@lists.example.test":                           r("mylist", "post", "mylist@lists.example.test"),
 	"mylist-request@lists.example.test":                   r("mylist", "request", "mylist-request@lists.example.test"),
@@ -93,7 +93,7 @@ func readIndex(t *testing.T) []mtaRow {
 
 // TestRouteMTADeliveries routes every delivery in testdata/mta: the
 // topmost envelope field of each file must name addresses of its SMTP
-// transaction, and each must route where DESIGN says.
+// transaction, and each must route where mdroute(1) says.
 func TestRouteMTADeliveries(t *testing.T) {
 	rows := readIndex(t)
 	if len(rows) < 50 {

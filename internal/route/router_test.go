@@ -54,7 +54,7 @@ const dom = "lists.example.test"
 
 func r(list, sub, rcpt string) Route { return Route{List: list, Subqueue: sub, Recipient: rcpt} }
 
-// TestRouteDesignExamples covers every example of DESIGN.md "Routing".
+// TestRouteDesignExamples covers every example of routing in mdroute(1).
 func TestRouteDesignExamples(t *testing.T) {
 	runRouteCases(t, []routeCase{
 		{name: "post", addr: "mylist@" + dom, want: r("mylist", "post", "mylist@"+dom)},

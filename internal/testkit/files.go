@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -37,7 +38,7 @@ func WriteFile(t testing.TB, path, s string) {
 	}
 }
 
-// Entries returns the names in dir.
+// Entries returns the names in dir but dot names.
 func Entries(t testing.TB, dir string) []string {
 	t.Helper()
 	es, err := os.ReadDir(dir)
@@ -46,7 +47,11 @@ func Entries(t testing.TB, dir string) []string {
 	}
 	var names []string
 	for _, e := range es {
-		names = append(names, e.Name())
+		// A dot name is no message: maildir readers skip it, and a
+		// parked message's reason (.B.why) lives beside it.
+		if !strings.HasPrefix(e.Name(), ".") {
+			names = append(names, e.Name())
+		}
 	}
 	return names
 }

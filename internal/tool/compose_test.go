@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// TestStreamingPipeline runs DESIGN's streaming composition over real
+// TestStreamingPipeline runs mdpipe(7)'s streaming composition over real
 // Postfix and Exim deliveries plus unroutable messages in one intake.
 func TestStreamingPipeline(t *testing.T) {
 	t.Parallel()
@@ -45,8 +45,8 @@ func TestStreamingPipeline(t *testing.T) {
 	checkUnroutableLog(t, stderr, maildir)
 }
 
-// TestShellLoop runs DESIGN's shell loop, one message at a time. DESIGN
-// writes `mdclaim -n 1 -w`, which waits for ever on an empty intake (the
+// TestShellLoop runs mdpipe(7)'s shell loop, one message at a time. The
+// page writes `mdclaim -n 1 -w`, which waits for ever on an empty intake (the
 // loop is a service); the test drops -w so that the loop ends when
 // mdclaim exits 1, nothing left to claim.
 func TestShellLoop(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 
 // TestDuplicateHandOff runs the streaming pipeline over messages whose
 // queue already holds them under the same name with the same bytes, as
-// after a crash between the hand-off and the drop of the claim (DESIGN
-// rule 3): the claim is dropped, the queue keeps one copy, exit 0. One
+// after a crash between the hand-off and the drop of the claim (mdpipe(7),
+// RULES: exactly once): the claim is dropped, the queue keeps one copy, exit 0. One
 // message goes to one list (the rename path); one to two lists, one of
 // which holds it already (the link path).
 func TestDuplicateHandOff(t *testing.T) {

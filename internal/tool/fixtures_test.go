@@ -88,7 +88,7 @@ func mtaDeliveries(t *testing.T) []delivery {
 	return out
 }
 
-// canonical is DESIGN "Routing": the subqueue each suffix dispatches to.
+// canonical is mdroute(1)'s table: the subqueue each suffix dispatches to.
 var canonical = map[string]string{
 	"bounces": "bounces", "admin": "bounces", "confirm": "confirm",
 	"join": "join", "subscribe": "join", "leave": "leave",
@@ -96,7 +96,7 @@ var canonical = map[string]string{
 }
 
 // expectedDest is the LIST/SUBQUEUE an envelope recipient must reach, as
-// DESIGN "Routing" states it: case folded, cut at the first '+', the last
+// mdroute(1) states it: case folded, cut at the first '+', the last
 // -word a subqueue when it is one of the known ones.
 func expectedDest(addr string) string {
 	local, _, _ := strings.Cut(strings.ToLower(addr), "@")
@@ -197,7 +197,8 @@ func checkQueue(t *testing.T, queue string, ds []delivery) {
 }
 
 // checkIntake asserts new/ and tmp/ are empty and cur/ holds exactly the
-// parked failures named in parked (as B:1,X): no claim is left.
+// parked failures named in parked (as B:1,X), each with the reason it was
+// parked with (.B.why): no claim is left.
 func checkIntake(t *testing.T, maildir string, parked []string) {
 	t.Helper()
 	for _, sub := range []string{"new", "tmp"} {
@@ -207,7 +208,7 @@ func checkIntake(t *testing.T, maildir string, parked []string) {
 	}
 	var want []string
 	for _, b := range parked {
-		want = append(want, b+":1,X")
+		want = append(want, b+":1,X", "."+b+".why")
 	}
 	slices.Sort(want)
 	if got := readDir(t, filepath.Join(maildir, "cur")); !slices.Equal(got, want) {
@@ -236,7 +237,7 @@ func toolEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "MDCLAIM_") && !strings.HasPrefix(kv, "MDROUTE_") &&
-			!strings.HasPrefix(kv, "MDSWEEP_") && !strings.HasPrefix(kv, "MDFAIL_") {
+			!strings.HasPrefix(kv, "MDSWEEP_") && !strings.HasPrefix(kv, "MDFAIL_") && !strings.HasPrefix(kv, "MDQ_") {
 			env = append(env, kv)
 		}
 	}

@@ -29,6 +29,7 @@ func TestMain(m *testing.M) {
 		"mdroute": func() { os.Exit(Mdroute(os.Args[1:])) },
 		"mdsweep": func() { os.Exit(Mdsweep(os.Args[1:])) },
 		"mdfail":  func() { os.Exit(Mdfail(os.Args[1:])) },
+		"mdq":     func() { os.Exit(Mdq(os.Args[1:])) },
 	})
 }
 

@@ -2,9 +2,11 @@ package tool
 
 import (
 	"errors"
+	"path/filepath"
 
 	"mdpipe/internal/cli"
 	"mdpipe/internal/fault"
+	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/record"
 
@@ -13,7 +15,8 @@ import (
 
 const mdfailUsage = "mdfail [-v] [path ...]"
 
-// Mdfail parks each claim it is given as cur/B:1,X and prints the new path.
+// Mdfail parks each claim it is given as cur/B:1,X, with the reason its
+// failed record gives, and prints the new path.
 func Mdfail(args []string) int {
 	fs := cli.NewFlags("mdfail")
 	verbose := fs.Bool("v", "MDFAIL_VERBOSE", "log each message parked")
@@ -29,10 +32,20 @@ func Mdfail(args []string) int {
 		return int(cli.Perm)
 	}
 	s.Log.Verbose = *verbose
-	s.Each(in, nil, func(line []byte) {
-		path := record.PathOf(line)
+	// One fsync of cur/ makes a batch of parks and their reasons durable.
+	var dirs fsx.DirSync
+	commit := func() {
+		if err := dirs.Commit(); err != nil {
+			s.Log.Printf("%v", err)
+			s.Note(cli.Temp)
+		}
+	}
+	s.Each(in, commit, func(line []byte) {
+		path, why := record.PathOf(line), ""
 		if in.FromOperands() {
 			path = string(line) // a whole path, not a record
+		} else if rec, err := record.Parse(line); err == nil && rec.Failed() {
+			why = rec.Reason
 		}
 		if err := record.CheckPath(path); err != nil {
 			s.Log.Path("", path, err)
@@ -42,10 +55,11 @@ func Mdfail(args []string) int {
 		c, err := intake.ParseClaim(path)
 		var x string
 		if err == nil {
-			x, err = c.Park()
+			x, err = c.Park(why)
 		}
 		switch {
 		case err == nil:
+			dirs.Mark(filepath.Dir(x))
 			s.Out.Record(x)
 			s.Log.Info("parked '%s' as '%s'", path, x)
 		case errors.Is(err, intake.ErrParked):

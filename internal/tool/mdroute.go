@@ -75,8 +75,8 @@ type router struct {
 	operands bool
 }
 
-// route prints the routes of one message, all in one write, or the bare
-// path and a log line saying why it is unroutable.
+// route prints the routes of one message, all in one write, or a failed
+// record and a log line saying why it is unroutable.
 func (m *router) route(line []byte) {
 	path := record.PathOf(line)
 	if m.operands {
@@ -153,8 +153,10 @@ func (m *router) route(line []byte) {
 	}
 }
 
+// unroutable logs why a message cannot be routed, and passes it on as a
+// failed record, PATH<TAB>REASON, for mdfail to park and keep the reason.
 func (m *router) unroutable(path string, why error) {
 	m.Log.Path("", path, why)
-	m.Out.Record(path)
+	m.Out.Record(path, record.CleanReason(why.Error()))
 	m.Note(cli.Perm)
 }

@@ -72,7 +72,11 @@ func (s *sweeper) sweep(line []byte) {
 	}
 	if !rec.Routed() {
 		// mdroute said why; pass it on for mdfail to park.
-		s.Out.Record(rec.Path)
+		if rec.Failed() {
+			s.Out.Record(rec.Path, rec.Reason)
+		} else {
+			s.Out.Record(rec.Path)
+		}
 		s.Note(cli.Perm)
 		return
 	}
@@ -114,7 +118,7 @@ func (s *sweeper) sweep(line []byte) {
 		s.Quit()
 	default:
 		s.Log.Path("cannot hand off", c.Path, err)
-		s.Out.Record(c.Path)
+		s.Out.Record(c.Path, record.CleanReason(err.Error()))
 		s.Note(cli.Perm)
 	}
 }
