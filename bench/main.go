@@ -1,7 +1,7 @@
 // Command mdbench measures mdpipe as black boxes: its throughput next to
 // the floor (the bare system calls of the job), the durable floor (the
 // same plus the directory fsyncs that make hand-offs durable), the shell
-// loop of DESIGN.md and the fork-per-message wrapper mdpipe replaces; the
+// loop of mdpipe(7) and the fork-per-message wrapper mdpipe replaces; the
 // cost of the service's bound on claims; follow-mode latency; a slow
 // hand-off shared by two runners; one list of 50 whose hand-off fails;
 // idle CPU; and, with -big, a 1,000,000-message backlog. It prints a

@@ -42,7 +42,7 @@ func (b *bench) systems() []system {
 		// at most 64 claims): what the bound costs a backlog's drain.
 		{"k64on", "stream -k 64, dir fsync on", b.n, "new", true, stream(b.bin, false, 64)},
 		{"k64off", "stream -k 64, fsync off (-s)", b.n, "new", false, stream(b.bin, true, 64)},
-		{"shell", "shell loop (DESIGN.md)", b.nShell, "new", false, (*bench).runShell},
+		{"shell", "shell loop (mdpipe(7))", b.nShell, "new", false, (*bench).runShell},
 		{"fork", "fork-per-message (python3)", b.nFork, "pck", false, (*bench).runFork},
 	}
 	if b.base != "" {
@@ -87,7 +87,7 @@ func (b *bench) runFloor(intake, queue string, durable bool) (result, error) {
 	return res, err
 }
 
-// streamStages is the streaming pipeline of DESIGN.md; follow adds -f.
+// streamStages is the streaming pipeline of mdpipe(7); follow adds -f.
 func (b *bench) streamStages(intake, queue string, noSync, follow bool) [][]string {
 	return streamStagesIn(b.bin, intake, queue, noSync, follow)
 }
@@ -121,7 +121,7 @@ func runStreamIn(bin, intake, queue string, noSync bool, bound int) (result, err
 	return p.wait(runLimit)
 }
 
-// shellLoop is DESIGN.md's loop without -w: with -w the last mdclaim
+// shellLoop is mdpipe(7)'s loop without -w: with -w the last mdclaim
 // would wait for mail for ever; without it, it exits 1 on an empty intake
 // and the loop ends.
 const shellLoop = `while f=$(mdclaim -n 1 "$MAILDIR"); do

@@ -183,15 +183,3 @@ func TestFlagsHelp(t *testing.T) {
 		t.Errorf("usage (-want +got):\n%s", d)
 	}
 }
-
-// Every log line is one line, with no byte a terminal acts on.
-func TestLogEscapesControlBytes(t *testing.T) {
-	var buf bytes.Buffer
-	l := NewLog("mdfail")
-	l.SetOutput(&buf)
-	l.Path("cannot park", "in/cur/a\x1b[31mred\x07:1,P", errors.New("tab\there, cr\rthere, del\x7f, c1\u009b, nul\x00, bad\xff, ok é"))
-	want := `mdfail: cannot park 'in/cur/a\x1b[31mred\x07:1,P': tab\there, cr\rthere, del\x7f, c1\u009b, nul\x00, bad\xff, ok é` + "\n"
-	if d := cmp.Diff(want, buf.String()); d != "" {
-		t.Errorf("log (-want +got):\n%s", d)
-	}
-}

@@ -16,6 +16,7 @@ type Output struct {
 	pend []byte // whole groups, not yet written
 	sent *Sent  // what went into the pipe lately
 	buf  []byte // the group being added
+	n    int    // records ended (End), for the line a stop logs
 	// err is guarded, so that a goroutine of the caller's may ask Err
 	// while the main loop writes.
 	errMu sync.Mutex
@@ -59,11 +60,17 @@ func (o *Output) End() {
 		o.Flush()
 	}
 	o.pend = append(o.pend, o.buf...)
+	if len(o.buf) > 0 {
+		o.n++
+	}
 	o.buf = o.buf[:0]
 	if len(o.pend) >= outBuf {
 		o.Flush()
 	}
 }
+
+// Records returns how many records were ended (End) so far.
+func (o *Output) Records() int { return o.n }
 
 // Record writes one record as a group of its own.
 func (o *Output) Record(fields ...string) {

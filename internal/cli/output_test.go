@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -136,29 +135,6 @@ func TestWorse(t *testing.T) {
 	}
 	if d := cmp.Diff([]int{0, 1, 100, 111}, []int{int(OK), int(None), int(Perm), int(Temp)}); d != "" {
 		t.Errorf("exit codes (-want +got):\n%s", d)
-	}
-}
-
-func TestLog(t *testing.T) {
-	var buf bytes.Buffer
-	l := NewLog("mdroute")
-	l.SetOutput(&buf)
-	l.Path("", "in/cur/1:1,P", errors.New("no envelope recipient"))
-	l.Path("skipping", "in/new/a\nb", errors.New("name holds a newline"))
-	l.Path("cannot claim", "p", errors.New("two\nlines"))
-	l.Printf("known lists: %v", "gone")
-	l.Info("routed %s", "quietly")
-	l.Verbose = true
-	l.Info("routed %s", "loudly")
-	want := strings.Join([]string{
-		"mdroute: 'in/cur/1:1,P': no envelope recipient",
-		`mdroute: skipping 'in/new/a\nb': name holds a newline`,
-		`mdroute: cannot claim 'p': two\nlines`,
-		"mdroute: known lists: gone",
-		"mdroute: routed loudly",
-	}, "\n") + "\n"
-	if d := cmp.Diff(want, buf.String()); d != "" {
-		t.Errorf("log (-want +got):\n%s", d)
 	}
 }
 

@@ -5,46 +5,29 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/textproto"
+
+	"mdpipe/internal/testkit"
 )
 
-// fixtures returns the real MTA deliveries under testdata/mta, the seed
-// corpus of every fuzz target here.
-func fuzzFixtures(f *testing.F) [][]byte {
-	var out [][]byte
-	err := filepath.WalkDir("../../testdata/mta", func(path string, d os.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() || !strings.Contains(path, "/new/") {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		out = append(out, b)
-		return err
-	})
-	if err != nil || len(out) == 0 {
-		f.Fatalf("reading the fixtures: %v (%d found)", err, len(out))
-	}
-	return out
-}
+// fuzzFixtures returns the real MTA deliveries under testdata/mta, the
+// seed corpus of every fuzz target here.
+func fuzzFixtures(f *testing.F) [][]byte { return testkit.MTADeliveries(f) }
 
-// fixtureAddresses returns the envelope recipients of the fixtures, and
+// fuzzAddresses returns the envelope recipients of the fixtures, and
 // some hostile ones.
 func fuzzAddresses(f *testing.F) []string {
-	addrs := []string{"", "@", "a@", "@b", "<>", "<a@b>", "..@x", "../../etc@x", "a/b@x",
-		".hidden@x", "a\x00b@x", "A-Request@X", "mylist-bounces+a=b@x", "x-owner-owner@y",
-		strings.Repeat("a", 65) + "@x", "mailman-mylist@lists.example.test"}
-	for _, m := range fuzzFixtures(f) {
+	return testkit.SeedAddresses(f, func(m []byte) []string {
 		if _, v, ok := Field(m, envelopeHeaders); ok {
-			addrs = append(addrs, Addresses(v)...)
+			return Addresses(v)
 		}
-	}
-	return addrs
+		return nil
+	})
 }
 
 // envelopeHeaders are the headers mdroute reads a recipient from by

@@ -130,11 +130,11 @@ func (t *Command) run(stopCtx context.Context, m *locked, d Dest) error {
 	case st == nil:
 		return fault.Temporary(fmt.Errorf("command: %v", err))
 	case permanentExits[st.ExitCode()]:
-		return fault.Permanent(fmt.Errorf("command exited %d", st.ExitCode()))
+		return fault.Permanent(exited(st.ExitCode(), stdout, stderr))
 	case st.ExitCode() < 0:
 		return fault.Temporary(fmt.Errorf("command %v", st))
 	}
-	return fault.Temporary(fmt.Errorf("command exited %d", st.ExitCode()))
+	return fault.Temporary(exited(st.ExitCode(), stdout, stderr))
 }
 
 // Commit implements Target.
@@ -232,6 +232,7 @@ type lineLog struct {
 	log    *logline.Log
 	prefix string
 	buf    []byte
+	last   string // the last line that was not blank: what a failure says
 }
 
 const maxLine = 4096
@@ -246,7 +247,7 @@ func (l *lineLog) Write(p []byte) (int, error) {
 		if i < 0 || i > maxLine {
 			i = maxLine
 		}
-		l.log.Printf("%s%s", l.prefix, l.buf[:i])
+		l.line(l.buf[:i])
 		if i < len(l.buf) && l.buf[i] == '\n' {
 			i++
 		}
@@ -257,7 +258,28 @@ func (l *lineLog) Write(p []byte) (int, error) {
 // flush logs a last line that had no newline.
 func (l *lineLog) flush() {
 	if len(l.buf) > 0 {
-		l.log.Printf("%s%s", l.prefix, l.buf)
+		l.line(l.buf)
 		l.buf = l.buf[:0]
 	}
+}
+
+func (l *lineLog) line(b []byte) {
+	l.log.Printf("%s%s", l.prefix, b)
+	if t := bytes.TrimSpace(b); len(t) > 0 {
+		l.last = string(t)
+	}
+}
+
+// exited says how a command that failed exited, with the last line it
+// wrote (on stderr, else on stdout), which says why far better than the
+// status alone: the reason kept with a parked message is this.
+func exited(code int, stdout, stderr *lineLog) error {
+	why := stderr.last
+	if why == "" {
+		why = stdout.last
+	}
+	if why == "" {
+		return fmt.Errorf("command exited %d", code)
+	}
+	return fmt.Errorf("command exited %d: %s", code, why)
 }

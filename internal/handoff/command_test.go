@@ -14,6 +14,7 @@ import (
 	"mdpipe/internal/fault"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/logline"
+	"mdpipe/internal/testkit"
 )
 
 const testMessage = "Return-Path: <alice@example.org>\nDelivered-To: mylist@lists.example.test\nSubject: hi\n\nhello\n"
@@ -39,17 +40,6 @@ func testLog(buf *bytes.Buffer) *logline.Log {
 var post = Dest{List: "mylist", Subqueue: "post", Recipient: "mylist@lists.example.test"}
 
 // outcomeOf names a hand-off's result the way mdsweep acts on it.
-// alive reports whether process pid runs; a zombie waiting for init to
-// reap it is dead.
-func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	_, after, _ := strings.Cut(string(b), ") ")
-	return !strings.HasPrefix(after, "Z")
-}
-
 func outcomeOf(err error) string {
 	switch {
 	case err == nil:
@@ -186,12 +176,9 @@ func TestCommandTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	for deadline := time.Now().Add(5 * time.Second); alive(pid); {
-		if time.Now().After(deadline) {
-			syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("the command's child %d outlived the kill", pid)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testkit.Until(5*time.Second, func() bool { return !testkit.Alive(pid) }) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatalf("the command's child %d outlived the kill", pid)
 	}
 }
 
@@ -269,6 +256,22 @@ func TestCommandEveryRecipientRefuses(t *testing.T) {
 	}
 	if !present(c.Path) {
 		t.Error("claim dropped, though it must be parked")
+	}
+}
+
+// A failing command's last line says why, in the error that becomes the
+// reason kept with the parked message: stderr's, else stdout's.
+func TestCommandFailureSaysWhy(t *testing.T) {
+	for _, c := range []struct{ script, want string }{
+		{`echo "Usage: inject" >&2; echo "Error: No such list: x" >&2; echo; exit 100`, "command exited 100: Error: No such list: x"},
+		{`echo "554 refused"; exit 100`, "command exited 100: 554 refused"},
+		{`exit 111`, "command exited 111"},
+	} {
+		claim := newClaim(t, testMessage)
+		cmd := &Command{Command: c.script, Timeout: time.Minute, Log: testLog(new(bytes.Buffer))}
+		if err := cmd.HandOff(context.Background(), claim, []Dest{post}); err == nil || err.Error() != c.want {
+			t.Errorf("%s: got %v, want %q", c.script, err, c.want)
+		}
 	}
 }
 

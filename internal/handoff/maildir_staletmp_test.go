@@ -1,7 +1,6 @@
 package handoff_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,16 +31,7 @@ func TestMaildirCrossDeviceStaleTmp(t *testing.T) {
 	if err := os.Chtimes(taken, past, past); err != nil {
 		t.Fatal(err)
 	}
-	mt := &handoff.MaildirTree{Queue: other, Create: true}
-	if err := mt.HandOff(context.Background(), c, []handoff.Dest{dest("mylist", "post")}); err != nil {
-		t.Fatal(err)
-	}
-	if err := mt.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if exists(c.Path) {
-		t.Error("claim not dropped")
-	}
+	handOffToPost(t, &handoff.MaildirTree{Queue: other, Create: true}, c)
 	fi, err := os.Stat(taken)
 	if err != nil {
 		t.Fatal(err)

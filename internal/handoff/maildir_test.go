@@ -18,6 +18,7 @@ import (
 	"mdpipe/internal/fault"
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/handoff"
+	"mdpipe/internal/intake"
 	"mdpipe/internal/testkit"
 )
 
@@ -50,6 +51,22 @@ func dest(list, sub string) handoff.Dest {
 func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
+}
+
+// handOffToPost hands c off to mylist/post and commits, as mdsweep does
+// for one message, and checks that the claim is then dropped: the
+// hand-off is complete only once the queue's directories are synced.
+func handOffToPost(t *testing.T, mt *handoff.MaildirTree, c intake.Claim) {
+	t.Helper()
+	if err := mt.HandOff(context.Background(), c, []handoff.Dest{dest("mylist", "post")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := mt.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if exists(c.Path) {
+		t.Error("claim not dropped")
+	}
 }
 
 func readFile(t *testing.T, p string) string {
@@ -458,15 +475,7 @@ func TestMaildirCrossDeviceDuplicate(t *testing.T) {
 		t.Fatal(err)
 	}
 	mt := newTree(t, other)
-	if err := mt.HandOff(context.Background(), c, []handoff.Dest{dest("mylist", "post")}); err != nil {
-		t.Fatal(err)
-	}
-	if err := mt.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if exists(c.Path) {
-		t.Error("claim not dropped")
-	}
+	handOffToPost(t, mt, c)
 	if ents, _ := os.ReadDir(filepath.Join(md, "tmp")); len(ents) != 0 {
 		t.Errorf("tmp/ not empty: %v", ents)
 	}
@@ -516,13 +525,8 @@ func TestMaildirDiskFull(t *testing.T) {
 	if err := os.Remove(filepath.Join(other, "fill")); err != nil {
 		t.Fatal(err)
 	}
-	if err := mt.HandOff(context.Background(), c, []handoff.Dest{dest("mylist", "post")}); err != nil {
-		t.Fatal(err)
-	}
-	if err := mt.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if exists(c.Path) || !exists(filepath.Join(md, "new", msgB)) {
+	handOffToPost(t, mt, c)
+	if !exists(filepath.Join(md, "new", msgB)) {
 		t.Error("retry did not hand the message off")
 	}
 }

@@ -96,7 +96,7 @@ func TestCommandStopKillsCommand(t *testing.T) {
 	if !errors.Is(err, ErrStopped) {
 		t.Errorf("Sweep: %v, want ErrStopped", err)
 	}
-	testkit.Poll(t, 10*time.Second, "the command's child is killed", func() bool { return !alive(pid) })
+	testkit.Poll(t, 10*time.Second, "the command's child is killed", func() bool { return !testkit.Alive(pid) })
 	if !present(c.Path) {
 		t.Error("claim gone; a stop must keep it")
 	}

@@ -66,14 +66,8 @@ func TestFailRefuses(t *testing.T) {
 func TestFailNotRegular(t *testing.T) {
 	md := newMaildir(t)
 	target := put(t, md, "tmp/t")
-	link := filepath.Join(md, "cur", "1.a:1,P")
-	if err := os.Symlink(target, link); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(md, "cur", "2.b:1,P")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	link := putLink(t, md, "cur/1.a:1,P", target)
+	dir := putDir(t, md, "cur/2.b:1,P")
 	for _, p := range []string{link, dir} {
 		if x, err := park(p); !errors.Is(err, fsx.ErrNotRegular) {
 			t.Errorf("Fail(%s) = %q, %v; want ErrNotRegular", p, x, err)

@@ -35,6 +35,26 @@ func put(t *testing.T, md, rel string) string {
 	return p
 }
 
+// putLink makes md/rel a symbolic link to target, and putDir makes it a
+// directory: entries that are no message, in new/ or under a claim's name.
+func putLink(t *testing.T, md, rel, target string) string {
+	t.Helper()
+	p := filepath.Join(md, rel)
+	if err := os.Symlink(target, p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func putDir(t *testing.T, md, rel string) string {
+	t.Helper()
+	p := filepath.Join(md, rel)
+	if err := os.Mkdir(p, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // ls lists a maildir subdirectory, sorted.
 func ls(t *testing.T, md, sub string) []string {
 	t.Helper()

@@ -79,25 +79,17 @@ func TestScanRelativeMaildir(t *testing.T) {
 func TestScanSkips(t *testing.T) {
 	md := newMaildir(t)
 	target := put(t, md, "tmp/elsewhere")
-	if err := os.Symlink(target, filepath.Join(md, "new", "2.symlink")); err != nil {
-		t.Fatal(err)
-	}
+	putLink(t, md, "new/2.symlink", target)
 	if err := syscall.Mkfifo(filepath.Join(md, "new", "3.fifo"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Mkdir(filepath.Join(md, "new", "4.dir"), 0o700); err != nil {
-		t.Fatal(err)
-	}
+	putDir(t, md, "new/4.dir")
 	put(t, md, "new/.1.dotfile")
 	log, buf := testLog()
 	c := &Claimer{Maildir: md, Log: log}
 	for i := 0; i < 3; i++ {
 		put(t, md, fmt.Sprintf("new/5.msg%d", i))
-		var got []string
-		res, err := c.Scan(0, func(p string) { got = append(got, filepath.Base(p)) })
-		if err != nil {
-			t.Fatal(err)
-		}
+		got, res := scanBases(t, c, 0)
 		if d := cmp.Diff([]string{fmt.Sprintf("5.msg%d:1,P", i)}, got); d != "" {
 			t.Errorf("scan %d: claims (-want +got):\n%s", i, d)
 		}
@@ -125,6 +117,18 @@ func TestScanSkips(t *testing.T) {
 	}
 }
 
+// scanBases runs one c.Scan(max) and returns the base names of the
+// claims it emitted, and its result.
+func scanBases(t *testing.T, c *Claimer, max int) ([]string, Result) {
+	t.Helper()
+	var got []string
+	res, err := c.Scan(max, func(p string) { got = append(got, filepath.Base(p)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, res
+}
+
 // TestScanUnsafeNames checks that a name the record format cannot carry
 // is never claimed (a record would split), and the scan says permanent.
 func TestScanUnsafeNames(t *testing.T) {
@@ -133,12 +137,7 @@ func TestScanUnsafeNames(t *testing.T) {
 	put(t, md, "new/2.newline\nhere")
 	put(t, md, "new/3.good")
 	log, buf := testLog()
-	c := &Claimer{Maildir: md, Log: log}
-	var got []string
-	res, err := c.Scan(0, func(p string) { got = append(got, filepath.Base(p)) })
-	if err != nil {
-		t.Fatal(err)
-	}
+	got, res := scanBases(t, &Claimer{Maildir: md, Log: log}, 0)
 	if d := cmp.Diff([]string{"3.good:1,P"}, got); d != "" {
 		t.Errorf("claims (-want +got):\n%s", d)
 	}
@@ -197,12 +196,8 @@ func TestScanMax(t *testing.T) {
 // from reaching the message behind them.
 func TestScanMaxPastSkipped(t *testing.T) {
 	md := newMaildir(t)
-	if err := os.Symlink("/etc/passwd", filepath.Join(md, "new", "1.symlink")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(filepath.Join(md, "new", "2.dir"), 0o700); err != nil {
-		t.Fatal(err)
-	}
+	putLink(t, md, "new/1.symlink", "/etc/passwd")
+	putDir(t, md, "new/2.dir")
 	put(t, md, "new/3.clash")
 	put(t, md, "cur/3.clash:1,P") // another message under the same name
 	put(t, md, "new/4.tab\tname")
@@ -213,10 +208,8 @@ func TestScanMaxPastSkipped(t *testing.T) {
 	var got []string
 	// The loop of mdclaim -n 1, bounded here instead of spinning.
 	for i := 0; i < 10; i++ {
-		res, err := c.Scan(1, func(p string) { got = append(got, filepath.Base(p)) })
-		if err != nil {
-			t.Fatal(err)
-		}
+		claimed, res := scanBases(t, c, 1)
+		got = append(got, claimed...)
 		if res.Claimed > 0 || !res.More {
 			break
 		}
@@ -459,9 +452,7 @@ func TestBadEntriesBounded(t *testing.T) {
 	maxBad = 50
 	md := newMaildir(t)
 	for i := range 3 * maxBad {
-		if err := os.Symlink("/etc/passwd", filepath.Join(md, "new", fmt.Sprintf("%04d.link", i))); err != nil {
-			t.Fatal(err)
-		}
+		putLink(t, md, fmt.Sprintf("new/%04d.link", i), "/etc/passwd")
 	}
 	put(t, md, "new/9999.msg")
 	log, buf := testLog()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"mdpipe/internal/envelope"
+	"mdpipe/internal/testkit"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -212,13 +213,7 @@ func TestKnownListsLive(t *testing.T) {
 		t.Fatal("file: newlist known before it is added")
 	}
 	writeFile(t, file, "mylist\nnewlist\n")
-	deadline := time.Now().Add(10 * time.Second)
-	for !kf.Has("newlist", dom) {
-		if time.Now().After(deadline) {
-			t.Fatal("file: newlist not known 10s after it was added")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.Poll(t, 10*time.Second, "file: newlist known after it was added", func() bool { return kf.Has("newlist", dom) })
 }
 
 func TestLoadListsMissing(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -73,6 +74,7 @@ func Main(envDir string) int {
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGQUIT, syscall.SIGALRM, syscall.SIGUSR1, syscall.SIGUSR2)
 	unix.Umask(Umask)
 	p := &pipeline{log: log, stages: stages}
+	log.Printf("starting %s: %s; %s", cli.Version(), p.commandLine(), settings(os.Environ()))
 	if err := p.start(); err != nil {
 		log.Printf("cannot start the pipeline: %v", err)
 		p.signal()
@@ -273,4 +275,31 @@ func pipelineVar(name string) bool {
 		}
 	}
 	return false
+}
+
+// commandLine is the pipeline as a shell would write it.
+func (p *pipeline) commandLine() string {
+	cmds := make([]string, len(p.stages))
+	for i, c := range p.stages {
+		cmds[i] = strings.Join(c.Args, " ")
+	}
+	return strings.Join(cmds, " | ")
+}
+
+// settings are the pipeline's variables that are set, sorted, as NAME=value
+// (each tool reads its own: mdpipe(7), ENVIRONMENT): what the start line
+// says the service runs with, since the stages' flags come from them.
+func settings(env []string) string {
+	var set []string
+	for _, kv := range env {
+		name, v, _ := strings.Cut(kv, "=")
+		if v != "" && name != "PATH" && pipelineVar(name) {
+			set = append(set, kv)
+		}
+	}
+	if len(set) == 0 {
+		return "no settings in the environment"
+	}
+	sort.Strings(set)
+	return strings.Join(set, " ")
 }

@@ -26,6 +26,7 @@ type Stage struct {
 	sinceStop cli.Status // the worst status noted once a stop began
 	quit      bool
 	outErr    error // the write error said already
+	read      int   // records handled (Each), for the line a stop logs
 
 	returned int    // claims given back to new/ (giveBack)
 	lastBack string // the path given back last: its other records skip
@@ -126,6 +127,7 @@ func (s *Stage) Each(in *cli.Input, commit func(), handle func(line []byte)) {
 			s.Note(cli.Temp)
 			break
 		}
+		s.read++
 		handle(line)
 	}
 	if commit != nil {
@@ -140,7 +142,9 @@ func (s *Stage) Each(in *cli.Input, commit func(), handle func(line []byte)) {
 
 // End flushes the output and returns the exit status. The claims of the
 // records the next stage will never read, since it is gone, go back to
-// new/.
+// new/. After a stop it says so in one line, with what the stage did: an
+// operator reading the log of a supervised service sees each stage end,
+// and how much it handled.
 func (s *Stage) End() int {
 	if err := s.Out.Flush(); err != nil {
 		s.OutputFailed(err)
@@ -148,6 +152,9 @@ func (s *Stage) End() int {
 	s.Out.Unread(s.giveBack)
 	if s.returned > 0 {
 		s.Log.Printf("returned %d claims to new/ that this pipeline will not hand off", s.returned)
+	}
+	if s.Stop.Stopping() {
+		s.Log.Printf("stopped: %d records read, %d written", s.read, s.Out.Records())
 	}
 	return int(s.Status())
 }

@@ -61,15 +61,10 @@ func MainBuilt(m *testing.M, dir *string) {
 // build runs go build for the four tools and mdq, once per process.
 func build() {
 	built.Do(func() {
-		goCmd, err := exec.LookPath("go")
-		if err != nil {
-			// go test called by full path, without go on PATH, sets
-			// GOROOT for the test binary.
-			goCmd = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-			if _, err := os.Stat(goCmd); os.Getenv("GOROOT") == "" || err != nil {
-				built.noGo = true
-				return
-			}
+		goCmd, ok := findGo()
+		if !ok {
+			built.noGo = true
+			return
 		}
 		built.goCmd = goCmd
 		if built.dir, built.err = os.MkdirTemp("", "mdpipe-test-bin-"); built.err != nil {
@@ -88,6 +83,55 @@ func build() {
 			built.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})
+}
+
+// findGo returns the go command: on PATH, or else in GOROOT, which go
+// test called by its full path, without go on PATH, sets for the test
+// binary.
+func findGo() (string, bool) {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p, true
+	}
+	p := filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	if _, err := os.Stat(p); os.Getenv("GOROOT") == "" || err != nil {
+		return "", false
+	}
+	return p, true
+}
+
+// GoCommand returns the go command BuildTools builds with; it skips the
+// test when there is none.
+func GoCommand(t testing.TB) string {
+	t.Helper()
+	p, ok := findGo()
+	if !ok {
+		SkipMissing(t, "no go command on PATH (nor in GOROOT) to build the tools")
+	}
+	return p
+}
+
+// service is mdpipe-service, built into the tools' directory once for
+// all the tests of a process.
+var service struct {
+	sync.Once
+	err error
+}
+
+// BuildService returns BuildTools's directory, holding mdpipe-service
+// too: the tests of a supervised pipeline run the service script.
+func BuildService(t testing.TB) string {
+	t.Helper()
+	dir := BuildTools(t)
+	service.Do(func() {
+		out, err := exec.Command(built.goCmd, "build", "-o", dir+"/", "mdpipe/cmd/mdpipe-service").CombinedOutput()
+		if err != nil {
+			service.err = fmt.Errorf("go build mdpipe-service: %v\n%s", err, out)
+		}
+	})
+	if service.err != nil {
+		t.Fatal(service.err)
+	}
+	return dir
 }
 
 // Main runs the tests and removes the tools BuildTools built; a test

@@ -28,10 +28,11 @@ type claimer struct {
 	age, rescan  time.Duration
 	bound        int
 
-	w       *watch.Watcher // wakes the wait for mail (-w, -f)
-	held    *watch.Held    // the claims held, against the bound
-	outFd   int            // the pipe to the next stage, or -1
-	claimed int
+	w        *watch.Watcher // wakes the wait for mail (-w, -f)
+	held     *watch.Held    // the claims held, against the bound
+	outFd    int            // the pipe to the next stage, or -1
+	claimed  int
+	returned int // claims given back to new/ (giveBack)
 	// When the recovery (-r) and the tmp/ clean-up are due next.
 	nextRecover, nextClean time.Time
 	// The claims the last recovery named and left: each is said once.
@@ -140,7 +141,7 @@ func (m *claimer) giveBack() {
 func (m *claimer) giveBackAll(claims []string) (returned int) {
 	for _, p := range claims {
 		c, err := intake.ParseClaim(p)
-		back := false
+		var back bool
 		if err == nil {
 			back, err = c.GiveBack()
 		}
@@ -149,6 +150,7 @@ func (m *claimer) giveBackAll(claims []string) (returned int) {
 		}
 		if back {
 			returned++
+			m.returned++
 		}
 	}
 	return returned

@@ -12,37 +12,19 @@ import (
 // Postfix and Exim deliveries plus unroutable messages in one intake.
 func TestStreamingPipeline(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	maildir, queue := filepath.Join(dir, "intake"), filepath.Join(dir, "queue")
+	dir, maildir, queue := emptyIntake(t)
 	ds := fillIntake(t, maildir)
 	makeLists(t, queue, ds)
 
-	// Each tool's exit status goes to NAME.rc: sh has no pipefail.
-	stdout, stderr := shell(t, dir, `
-		{ mdclaim "$MAILDIR"; echo $? >mdclaim.rc; } |
-		{ mdroute; echo $? >mdroute.rc; } |
-		{ mdsweep -q "$QUEUE"; echo $? >mdsweep.rc; } |
-		{ mdfail; echo $? >mdfail.rc; }`,
-		"MAILDIR="+maildir, "QUEUE="+queue)
+	stdout, stderr, st := runStreaming(t, dir, maildir, queue)
 
 	// Unroutable messages make mdroute and mdsweep report 100 (permanent,
 	// for those inputs); mdfail parked them all: 0.
-	st := statuses(t, dir, "mdclaim", "mdroute", "mdsweep", "mdfail")
-	if got, want := fmtStatuses(st), "mdclaim=0 mdroute=100 mdsweep=100 mdfail=0"; got != want {
-		t.Errorf("exit statuses %s, want %s\nstderr:\n%s", got, want, stderr)
+	if want := "mdclaim=0 mdroute=100 mdsweep=100 mdfail=0"; st != want {
+		t.Errorf("exit statuses %s, want %s\nstderr:\n%s", st, want, stderr)
 	}
 	checkQueue(t, queue, ds)
-	checkIntake(t, maildir, unroutableNames())
-
-	// mdfail prints each X path; mdroute says once why each was unroutable.
-	var wantOut []string
-	for _, n := range unroutableNames() {
-		wantOut = append(wantOut, filepath.Join(maildir, "cur", n+":1,X"))
-	}
-	if got := lines(stdout); !slices.Equal(got, wantOut) {
-		t.Errorf("pipeline printed %q, want %q", got, wantOut)
-	}
-	checkUnroutableLog(t, stderr, maildir)
+	checkUnroutableParked(t, maildir, stdout, stderr)
 }
 
 // TestShellLoop runs mdpipe(7)'s shell loop, one message at a time. The
@@ -51,8 +33,7 @@ func TestStreamingPipeline(t *testing.T) {
 // mdclaim exits 1, nothing left to claim.
 func TestShellLoop(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	maildir, queue := filepath.Join(dir, "intake"), filepath.Join(dir, "queue")
+	dir, maildir, queue := emptyIntake(t)
 	ds := fillIntake(t, maildir)
 	makeLists(t, queue, ds)
 
@@ -74,21 +55,23 @@ func TestShellLoop(t *testing.T) {
 		t.Errorf("mdclaim on the emptied intake exited %s, want 1", st["mdclaim"])
 	}
 	checkQueue(t, queue, ds)
+	checkUnroutableParked(t, maildir, stdout, stderr)
+}
+
+// checkUnroutableParked asserts what a pipeline leaves of the unroutable
+// messages: each parked in the intake and nothing else left there, each
+// X path printed (by mdfail), and exactly one log line for each, mdroute's
+// `mdroute: 'PATH': why`.
+func checkUnroutableParked(t *testing.T, maildir, stdout, stderr string) {
+	t.Helper()
 	checkIntake(t, maildir, unroutableNames())
 	var wantOut []string
 	for _, n := range unroutableNames() {
 		wantOut = append(wantOut, filepath.Join(maildir, "cur", n+":1,X"))
 	}
 	if got := lines(stdout); !slices.Equal(got, wantOut) {
-		t.Errorf("loop printed %q, want %q", got, wantOut)
+		t.Errorf("printed %q, want %q", got, wantOut)
 	}
-	checkUnroutableLog(t, stderr, maildir)
-}
-
-// checkUnroutableLog asserts the log holds exactly one line per
-// unroutable message, `mdroute: 'PATH': why`, and nothing else.
-func checkUnroutableLog(t *testing.T, stderr, maildir string) {
-	t.Helper()
 	got := lines(stderr)
 	if len(got) != len(unroutable) {
 		t.Errorf("log has %d lines, want %d (one per unroutable message):\n%s", len(got), len(unroutable), stderr)

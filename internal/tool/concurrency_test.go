@@ -2,6 +2,7 @@ package tool
 
 import (
 	"fmt"
+	"mdpipe/internal/testkit"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,9 +17,7 @@ import (
 func TestFourPipelines(t *testing.T) {
 	t.Parallel()
 	const messages, pipelines = 2000, 4
-	dir := t.TempDir()
-	maildir, queue := filepath.Join(dir, "intake"), filepath.Join(dir, "queue")
-	newMaildir(t, maildir)
+	dir, maildir, queue := emptyIntake(t)
 	ds := generate(t, maildir, messages)
 	makeLists(t, queue, ds)
 
@@ -102,7 +101,7 @@ func generate(t *testing.T, maildir string, n int) []delivery {
 		base := fmt.Sprintf("1795900000.M%06dP%d.gen.example.test", i, 4000+i)
 		msg := fmt.Sprintf("Return-path: <sender@example.org>\nEnvelope-to: %s\n"+
 			"Subject: message %d\n\nbody %d\n", strings.Join(to, ",\n "), i, i)
-		writeFile(t, filepath.Join(maildir, "new", base), msg)
+		testkit.WriteFile(t, filepath.Join(maildir, "new", base), msg)
 		d := delivery{file: base, base: base}
 		for _, a := range to {
 			d.dests = append(d.dests, expectedDest(a))

@@ -1,6 +1,7 @@
 package tool
 
 import (
+	"mdpipe/internal/testkit"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,9 +15,7 @@ import (
 // which holds it already (the link path).
 func TestDuplicateHandOff(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	maildir, queue := filepath.Join(dir, "intake"), filepath.Join(dir, "queue")
-	newMaildir(t, maildir)
+	dir, maildir, queue := emptyIntake(t)
 	one := "1795920000.M1P1.dup.example.test"
 	two := "1795920001.M2P2.dup.example.test"
 	msgs := map[string]string{
@@ -24,7 +23,7 @@ func TestDuplicateHandOff(t *testing.T) {
 		two: "Envelope-to: mylist-owner@lists.example.test,\n other@lists.example.test\nSubject: half handed off before\n\nbody\n",
 	}
 	for b, m := range msgs {
-		writeFile(t, filepath.Join(maildir, "new", b), m)
+		testkit.WriteFile(t, filepath.Join(maildir, "new", b), m)
 	}
 	makeLists(t, queue, []delivery{{dests: []string{"other/post"}}})
 	for _, there := range []string{"mylist/post/new/" + one, "mylist/owner/new/" + two} {
@@ -32,19 +31,12 @@ func TestDuplicateHandOff(t *testing.T) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		writeFile(t, path, msgs[filepath.Base(path)])
+		testkit.WriteFile(t, path, msgs[filepath.Base(path)])
 	}
 
-	stdout, stderr := shell(t, dir, `
-		{ mdclaim "$MAILDIR"; echo $? >mdclaim.rc; } |
-		{ mdroute; echo $? >mdroute.rc; } |
-		{ mdsweep -q "$QUEUE"; echo $? >mdsweep.rc; } |
-		{ mdfail; echo $? >mdfail.rc; }`,
-		"MAILDIR="+maildir, "QUEUE="+queue)
-
-	st := statuses(t, dir, "mdclaim", "mdroute", "mdsweep", "mdfail")
-	if got, want := fmtStatuses(st), "mdclaim=0 mdroute=0 mdsweep=0 mdfail=0"; got != want {
-		t.Errorf("exit statuses %s, want %s", got, want)
+	stdout, stderr, st := runStreaming(t, dir, maildir, queue)
+	if want := "mdclaim=0 mdroute=0 mdsweep=0 mdfail=0"; st != want {
+		t.Errorf("exit statuses %s, want %s", st, want)
 	}
 	if stdout != "" || stderr != "" {
 		t.Errorf("pipeline printed %q and logged %q, want nothing", stdout, stderr)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"mdpipe/internal/testkit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,40 +117,22 @@ var unroutable = map[string]string{
 	"1795894102.Mdotname.test": "Envelope-to: .hidden@lists.example.test\nSubject: a list name with a leading dot\n\nbody\n",
 }
 
-// newMaildir makes an empty maildir.
-func newMaildir(t *testing.T, dir string) {
-	t.Helper()
-	for _, sub := range []string{"tmp", "new", "cur"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // fillIntake copies the MTA deliveries and the unroutable messages into
 // the intake's new/, and returns the deliveries.
 func fillIntake(t *testing.T, maildir string) []delivery {
 	t.Helper()
-	newMaildir(t, maildir)
 	ds := mtaDeliveries(t)
 	for _, d := range ds {
 		b, err := os.ReadFile(filepath.Join(mtaDir, d.file))
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeFile(t, filepath.Join(maildir, "new", d.base), string(b))
+		testkit.WriteFile(t, filepath.Join(maildir, "new", d.base), string(b))
 	}
 	for name, msg := range unroutable {
-		writeFile(t, filepath.Join(maildir, "new", name), msg)
+		testkit.WriteFile(t, filepath.Join(maildir, "new", name), msg)
 	}
 	return ds
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // queueTree returns, for each unique name found under QUEUE, the
@@ -286,6 +269,33 @@ func shellCmd(t *testing.T, dir, script string, env ...string) *exec.Cmd {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
+}
+
+// emptyIntake returns a fresh test directory and, below it, an empty
+// intake maildir and the path of the queue, which makeLists makes.
+func emptyIntake(t *testing.T) (dir, maildir, queue string) {
+	t.Helper()
+	dir = t.TempDir()
+	maildir = testkit.Maildir(t, filepath.Join(dir, "intake"), 0o755)
+	return dir, maildir, filepath.Join(dir, "queue")
+}
+
+// streamingScript is mdpipe(7)'s streaming composition over $MAILDIR into
+// the tree $QUEUE. Each tool's exit status goes to NAME.rc in the
+// script's directory: sh has no pipefail.
+const streamingScript = `
+	{ mdclaim "$MAILDIR"; echo $? >mdclaim.rc; } |
+	{ mdroute; echo $? >mdroute.rc; } |
+	{ mdsweep -q "$QUEUE"; echo $? >mdsweep.rc; } |
+	{ mdfail; echo $? >mdfail.rc; }`
+
+// runStreaming runs streamingScript once in dir and returns what the
+// pipeline printed and logged and each tool's exit status, as
+// fmtStatuses writes them.
+func runStreaming(t *testing.T, dir, maildir, queue string) (stdout, stderr, st string) {
+	t.Helper()
+	stdout, stderr = shell(t, dir, streamingScript, "MAILDIR="+maildir, "QUEUE="+queue)
+	return stdout, stderr, fmtStatuses(statuses(t, dir, "mdclaim", "mdroute", "mdsweep", "mdfail"))
 }
 
 // statuses reads the exit statuses the shell recorded in dir/NAME.rc.

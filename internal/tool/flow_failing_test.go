@@ -2,6 +2,7 @@ package tool
 
 import (
 	"fmt"
+	"mdpipe/internal/testkit"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,21 +39,15 @@ func TestFlowStopFailing(t *testing.T) {
 	for _, tg := range failingTargets() {
 		t.Run(tg.name, func(t *testing.T) {
 			t.Parallel()
-			dir, maildir, names := flowIntake(t, 3*flowBound)
-			sweep, taken := tg.start(t, dir, 0)
+			maildir, names, sweep, taken := tg.backlog(t, 3*flowBound)
 			const grace = 20 * time.Second
 			f := startBounded(t, []string{"MDPIPE_GRACE=" + grace.String()}, maildir, sweep)
-			if !eventually(time.Minute, func() bool {
+			if !testkit.Until(time.Minute, func() bool {
 				return countHeld(maildir) == flowBound && strings.Contains(f.stderr[2].String(), "retrying in")
 			}) {
 				t.Fatalf("the pipeline did not fill its bound and retry within a minute\n%s", f.logs())
 			}
-			st, _, allGone := f.stop(t)
-			for i, code := range st {
-				if code != 0 {
-					t.Errorf("%s exited %d after SIGTERM\n%s", f.names[i], code, f.logs())
-				}
-			}
+			_, allGone := f.stopClean(t)
 			if allGone >= grace/2 {
 				t.Errorf("the stop took %v: it waited for the grace, with nothing to hand off", allGone)
 			}

@@ -43,7 +43,7 @@ func slowTargets() []slowTarget {
 	return []slowTarget{
 		{"command", func(t *testing.T, dir string, i int) ([]string, func() []string) {
 			log := filepath.Join(dir, fmt.Sprintf("taken.%d", i))
-			writeFile(t, log, "")
+			testkit.WriteFile(t, log, "")
 			// The claim's base name, once the message is read.
 			cmd := `sleep 0.02; cat >/dev/null; b=${MESSAGE##*/}; echo "${b%%:*}" >>` + log
 			return []string{"mdsweep", "-c", cmd}, func() []string {
@@ -65,10 +65,19 @@ func slowTargets() []slowTarget {
 // n messages into it (flowMessages).
 func flowIntake(t *testing.T, n int) (dir, maildir string, names []string) {
 	t.Helper()
-	dir = t.TempDir()
-	maildir = filepath.Join(dir, "intake")
-	newMaildir(t, maildir)
+	dir, maildir, _ = emptyIntake(t)
 	return dir, maildir, flowMessages(t, maildir, n)
+}
+
+// backlog makes an intake with a backlog of n messages (flowIntake) and
+// starts tg's hand-off for one pipeline, as a test of one pipeline's
+// flow begins: it returns the intake, the names delivered, the mdsweep
+// stage and what the hand-off has taken so far.
+func (tg slowTarget) backlog(t *testing.T, n int) (maildir string, names, sweep []string, taken func() []string) {
+	t.Helper()
+	dir, maildir, names := flowIntake(t, n)
+	sweep, taken = tg.start(t, dir, 0)
+	return maildir, names, sweep, taken
 }
 
 // flowMessages delivers n messages for one list into new/ and returns
@@ -78,7 +87,7 @@ func flowMessages(t *testing.T, maildir string, n int) []string {
 	var names []string
 	for i := range n {
 		b := fmt.Sprintf("1795920000.M%05dP1.flow.example.test", i)
-		writeFile(t, filepath.Join(maildir, "new", b),
+		testkit.WriteFile(t, filepath.Join(maildir, "new", b),
 			fmt.Sprintf("Delivered-To: mylist@lists.example.test\nSubject: %s\n\n%s\n", b, b))
 		names = append(names, b)
 	}
@@ -164,7 +173,7 @@ func (f *flow) stop(t *testing.T) (statuses []int, claimGone, allGone time.Durat
 		if f.names[i] != "mdfail" {
 			continue
 		}
-		if !eventually(30*time.Second, func() bool { return inPoll(cmd.Process.Pid) || f.exited(i) }) {
+		if !testkit.Until(30*time.Second, func() bool { return inPoll(cmd.Process.Pid) || f.exited(i) }) {
 			t.Fatalf("%s is not waiting for its input 30s after its start\n%s", f.names[i], f.logs())
 		}
 	}
@@ -185,6 +194,20 @@ func (f *flow) stop(t *testing.T) (statuses []int, claimGone, allGone time.Durat
 		statuses = append(statuses, f.cmds[i].ProcessState.ExitCode())
 	}
 	return statuses, claimGone, time.Since(start)
+}
+
+// stopClean stops the pipeline as stop does, and fails the test for
+// each stage that did not exit 0: a clean stop (mdpipe(7), RULES: a
+// clean stop) is a success for every tool.
+func (f *flow) stopClean(t *testing.T) (claimGone, allGone time.Duration) {
+	t.Helper()
+	st, claimGone, allGone := f.stop(t)
+	for i, code := range st {
+		if code != 0 {
+			t.Errorf("%s exited %d after SIGTERM\n%s", f.names[i], code, f.logs())
+		}
+	}
+	return claimGone, allGone
 }
 
 // exited reports whether stage i has exited.
@@ -292,20 +315,14 @@ func TestFlowBound(t *testing.T) {
 	for _, tg := range slowTargets() {
 		t.Run(tg.name, func(t *testing.T) {
 			t.Parallel()
-			dir, maildir, names := flowIntake(t, 12*flowBound)
-			sweep, taken := tg.start(t, dir, 0)
+			maildir, names, sweep, taken := tg.backlog(t, 12*flowBound)
 			s := sampleHeld(t, maildir)
 			f := startBounded(t, nil, maildir, sweep)
-			if !eventually(2*time.Minute, func() bool { return len(taken()) == len(names) }) {
+			if !testkit.Until(2*time.Minute, func() bool { return len(taken()) == len(names) }) {
 				t.Fatalf("%d of %d handed off in 2 minutes\n%s", len(taken()), len(names), f.logs())
 			}
 			peak := s.end()
-			st, _, _ := f.stop(t)
-			for i, code := range st {
-				if code != 0 {
-					t.Errorf("%s exited %d after SIGTERM\n%s", f.names[i], code, f.logs())
-				}
-			}
+			f.stopClean(t)
 			if peak > flowBound {
 				t.Errorf("peak claims held %d, want at most -k %d", peak, flowBound)
 			}
@@ -333,7 +350,7 @@ func TestFlowShare(t *testing.T) {
 				flows = append(flows, startBounded(t, nil, maildir, sweep))
 			}
 			all := func() []string { return append(takens[0](), takens[1]()...) }
-			if !eventually(2*time.Minute, func() bool { return len(all()) >= len(names) }) {
+			if !testkit.Until(2*time.Minute, func() bool { return len(all()) >= len(names) }) {
 				t.Fatalf("%d of %d handed off in 2 minutes", len(all()), len(names))
 			}
 			for i, f := range flows {
@@ -365,20 +382,14 @@ func TestFlowStop(t *testing.T) {
 		for _, grace := range []string{"20s", "0s"} {
 			t.Run(tg.name+"/grace="+grace, func(t *testing.T) {
 				t.Parallel()
-				dir, maildir, names := flowIntake(t, 30*flowBound)
-				sweep, taken := tg.start(t, dir, 0)
+				maildir, names, sweep, taken := tg.backlog(t, 30*flowBound)
 				f := startBounded(t, []string{"MDPIPE_GRACE=" + grace}, maildir, sweep)
 				// Flowing, and at its bound.
-				if !eventually(time.Minute, func() bool { return len(taken()) > flowBound && countHeld(maildir) == flowBound }) {
+				if !testkit.Until(time.Minute, func() bool { return len(taken()) > flowBound && countHeld(maildir) == flowBound }) {
 					t.Fatalf("the pipeline did not flow at its bound within a minute\n%s", f.logs())
 				}
-				st, claimGone, allGone := f.stop(t)
+				claimGone, allGone := f.stopClean(t)
 				t.Logf("SIGTERM to exit: mdclaim %v, the last stage %v", claimGone, allGone)
-				for i, code := range st {
-					if code != 0 {
-						t.Errorf("%s exited %d after SIGTERM\n%s", f.names[i], code, f.logs())
-					}
-				}
 				if n := heldClaims(t, maildir); n != 0 {
 					t.Errorf("%d claims left in cur/ after the stop, want 0\n%s", n, f.logs())
 				}
@@ -403,9 +414,7 @@ func TestFlowStop(t *testing.T) {
 // claims in cur/ are exactly the records in the pipe.
 func TestFlowStopFullPipe(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	maildir := filepath.Join(dir, "intake")
-	newMaildir(t, maildir)
+	_, maildir, _ := emptyIntake(t)
 	// More records than a 64 KiB pipe holds.
 	names := flowMessages(t, maildir, 2000)
 	r, w, err := os.Pipe()
@@ -426,7 +435,7 @@ func TestFlowStopFullPipe(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	// The pipe is full and mdclaim blocks on it: every thread of it
 	// sleeps while new/ still holds mail.
-	if !eventually(time.Minute, func() bool { return asleep(t, cmd.Process.Pid) }) {
+	if !testkit.Until(time.Minute, func() bool { return testkit.Asleep(cmd.Process.Pid) }) {
 		t.Fatalf("mdclaim did not block on the full pipe: %s", errb.String())
 	}
 	// It writes its claims as it makes them (a batch at a time), so it
@@ -468,28 +477,6 @@ func TestFlowStopFullPipe(t *testing.T) {
 	if !strings.HasSuffix(string(b), "\n") {
 		t.Errorf("the pipe ends in a partial record: %q", lastLine(string(b)))
 	}
-}
-
-// asleep reports whether every thread of process pid is asleep (state S):
-// it waits on something, here its full output pipe.
-func asleep(t *testing.T, pid int) bool {
-	t.Helper()
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
-	if err != nil || len(tasks) == 0 {
-		t.Fatalf("no threads of %d in /proc: %v", pid, err)
-	}
-	for _, task := range tasks {
-		b, err := os.ReadFile(task)
-		if err != nil {
-			return false // a thread ended meanwhile: look again
-		}
-		// The state follows the command, which is in parentheses.
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 || i+2 >= len(b) || b[i+2] != 'S' {
-			return false
-		}
-	}
-	return true
 }
 
 func lastLine(s string) string {

@@ -87,5 +87,19 @@ func Mdclaim(args []string) int {
 	defer context.AfterFunc(s.Stop.Draining(), out.interrupt)()
 	m := &claimer{Stage: s, c: c, out: out, max: *max, wait: *wait, follow: *follow,
 		age: *age, rescan: *rescan, bound: bound}
-	return int(m.run(s.Stop.Draining()))
+	if m.follow {
+		held, rec := fmt.Sprintf("at most %d claims held", bound), fmt.Sprintf("stranded claims returned after %v", *age)
+		if bound == 0 {
+			held = "no bound on claims"
+		}
+		if *age == 0 {
+			rec = "no recovery"
+		}
+		s.Log.Printf("following '%s' (%s): %s, %s", maildir, cli.Version(), held, rec)
+	}
+	st := m.run(s.Stop.Draining())
+	if s.Stop.Stopping() {
+		s.Log.Printf("stopped: %d claimed, %d returned to new/", m.claimed, m.returned)
+	}
+	return int(st)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"mdpipe/internal/stage"
+	"mdpipe/internal/testkit"
 )
 
 // A stage whose input never ends (the stage before it does not stop)
@@ -37,7 +38,7 @@ func TestStopIsBounded(t *testing.T) {
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
 			defer cmd.Process.Kill()
-			if !eventually(30*time.Second, func() bool { return inPoll(cmd.Process.Pid) }) {
+			if !testkit.Until(30*time.Second, func() bool { return inPoll(cmd.Process.Pid) }) {
 				t.Fatalf("%s is not waiting for its input 30s after its start", tool)
 			}
 			start := time.Now()

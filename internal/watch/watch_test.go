@@ -50,6 +50,24 @@ func newWatcher(t *testing.T, dir string) *Watcher {
 	return w
 }
 
+// timedWait runs w.Wait with no stop and returns how long it blocked and
+// whether it found the downstream gone.
+func timedWait(w *Watcher, timeout time.Duration, downstream int) (took time.Duration, gone bool) {
+	start := time.Now()
+	gone = w.Wait(context.Background(), timeout, downstream)
+	return time.Since(start), gone
+}
+
+// checkNoWake checks that w has nothing to wake it: a Wait of 200ms
+// sleeps all of it but a margin for a coarse timer. why says what an
+// early wake-up would mean.
+func checkNoWake(t *testing.T, w *Watcher, why string) {
+	t.Helper()
+	if took, _ := timedWait(w, 200*time.Millisecond, -1); took < 150*time.Millisecond {
+		t.Errorf("Wait(200ms) returned after %v: %s", took, why)
+	}
+}
+
 // TestWaitWakesOnRename: a delivery while Wait blocks with an hour's
 // timeout wakes it at once (only inotify can be in time).
 func TestWaitWakesOnRename(t *testing.T) {
@@ -59,11 +77,11 @@ func TestWaitWakesOnRename(t *testing.T) {
 	// blocks must wake it too, so the delay only makes the case likelier.
 	timer := time.AfterFunc(100*time.Millisecond, func() { deliver(t, tmp, dir, "1.a") })
 	defer timer.Stop()
-	start := time.Now()
-	if gone := w.Wait(context.Background(), time.Hour, -1); gone {
+	took, gone := timedWait(w, time.Hour, -1)
+	if gone {
 		t.Error("Wait reported the downstream gone without a pipe")
 	}
-	if took := time.Since(start); took > generous {
+	if took > generous {
 		t.Errorf("Wait returned after %v, want well within %v of the delivery", took, generous)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "1.a")); err != nil {
@@ -89,17 +107,11 @@ func TestWaitWakesOnEarlierDelivery(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			start := time.Now()
-			w.Wait(context.Background(), time.Hour, -1)
-			if took := time.Since(start); took > generous {
+			if took, _ := timedWait(w, time.Hour, -1); took > generous {
 				t.Errorf("Wait took %v after an earlier delivery", took)
 			}
 			// The event was drained: the next Wait sleeps its full timeout.
-			start = time.Now()
-			w.Wait(context.Background(), 200*time.Millisecond, -1)
-			if took := time.Since(start); took < 150*time.Millisecond {
-				t.Errorf("second Wait returned after %v: the event was not drained", took)
-			}
+			checkNoWake(t, w, "the event was not drained")
 		})
 	}
 }
@@ -109,15 +121,12 @@ func TestWaitWakesOnEarlierDelivery(t *testing.T) {
 func TestWaitTimeout(t *testing.T) {
 	_, dir := newMaildir(t)
 	w := newWatcher(t, dir)
-	start := time.Now()
-	w.Wait(context.Background(), 300*time.Millisecond, -1)
-	took := time.Since(start)
-	if took < 250*time.Millisecond || took > generous {
+	if took, _ := timedWait(w, 300*time.Millisecond, -1); took < 250*time.Millisecond || took > generous {
 		t.Errorf("Wait(300ms) took %v", took)
 	}
 }
 
-// TestWaitIgnoresOtherDirs: a write into tmp/ (the MTA still writing) is
+// TestWaitIgnoresTmp: a write into tmp/ (the MTA still writing) is
 // no delivery.
 func TestWaitIgnoresTmp(t *testing.T) {
 	tmp, dir := newMaildir(t)
@@ -125,11 +134,7 @@ func TestWaitIgnoresTmp(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(tmp, "1.a"), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	w.Wait(context.Background(), 200*time.Millisecond, -1)
-	if took := time.Since(start); took < 150*time.Millisecond {
-		t.Errorf("Wait woke after %v for a file in tmp/", took)
-	}
+	checkNoWake(t, w, "it woke for a file in tmp/")
 }
 
 // TestWaitDownstreamGone: a pipe to the next tool that lost its reader
@@ -146,11 +151,11 @@ func TestWaitDownstreamGone(t *testing.T) {
 		t.Error("Wait said downstream gone while the reader is open")
 	}
 	r.Close()
-	start := time.Now()
-	if gone := w.Wait(context.Background(), time.Hour, int(pw.Fd())); !gone {
+	took, gone := timedWait(w, time.Hour, int(pw.Fd()))
+	if !gone {
 		t.Error("Wait did not notice the reader closed")
 	}
-	if took := time.Since(start); took > generous {
+	if took > generous {
 		t.Errorf("Wait took %v to notice", took)
 	}
 }
@@ -166,9 +171,7 @@ func TestWaitPolling(t *testing.T) {
 	if !w.Polling() {
 		t.Fatal("not polling after New failed")
 	}
-	start := time.Now()
-	w.Wait(context.Background(), time.Hour, -1)
-	if took := time.Since(start); took < PollInterval/2 || took > PollInterval+generous {
+	if took, _ := timedWait(w, time.Hour, -1); took < PollInterval/2 || took > PollInterval+generous {
 		t.Errorf("polling Wait(1h) took %v, want about %v", took, PollInterval)
 	}
 	if err := w.Close(); err != nil {

@@ -14,7 +14,6 @@
 package chain
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -67,12 +66,7 @@ func TestPostfixToMailman(t *testing.T) {
 
 	// One 0755 directory for Postfix: its user must reach its queue, the
 	// pipeline's user the intake.
-	base, err := os.MkdirTemp("", "mdpipe-chain-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) }) // runs after Postfix stops
-	testkit.Mkdir(t, base, 0o755)
+	base := testkit.OpenTempDir(t, "mdpipe-chain-") // removed after Postfix stops
 	pf := postfixsite.New(t, base, own, postfixsite.VirtualRecipe)
 	pf.Start(t)
 	postfixUp := time.Now()

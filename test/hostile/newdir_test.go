@@ -58,9 +58,7 @@ func TestNonRegularInNew(t *testing.T) {
 		// A character device 1,3 is /dev/null: reading it would hand off
 		// an empty message, writing it would lose one.
 		{"Device", func(t *testing.T, s *site, path string) (string, os.FileMode) {
-			if os.Geteuid() != 0 {
-				testkit.SkipMissing(t, "needs root, to mknod a device")
-			}
+			testkit.NeedRoot(t, "to mknod a device")
 			if err := syscall.Mknod(path, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
 				testkit.SkipMissing(t, "mknod: %v", err)
 			}
@@ -132,9 +130,7 @@ func TestBadEntryInNew(t *testing.T) {
 		// A file that cannot be renamed (chattr +i). Sorting first, it
 		// stopped every later claim, logged every 10 s for ever.
 		{"Immutable", func(t *testing.T, s *site) (string, string) {
-			if os.Geteuid() != 0 {
-				testkit.SkipMissing(t, "chattr +i needs root")
-			}
+			testkit.NeedRoot(t, "for chattr +i")
 			stuck := s.deliver("1600000000.M1P1Q1.immutable", okMessage)
 			p := filepath.Join(s.intake, "new", stuck)
 			if out, err := exec.Command("chattr", "+i", p).CombinedOutput(); err != nil {

@@ -52,9 +52,7 @@ func TestPartialHandOffNotTwice(t *testing.T) {
 // A copy across file systems keeps the message's mode: a
 // 0600 message stays 0600 in the queue, whatever the umask.
 func TestCopyKeepsMode(t *testing.T) {
-	if os.Geteuid() != 0 {
-		testkit.SkipMissing(t, "mounting a tmpfs needs root")
-	}
+	testkit.NeedRoot(t, "to mount a tmpfs")
 	s := newSite(t)
 	s.deliver(evilB, okMessage)
 	if err := os.Chmod(filepath.Join(s.intake, "new", evilB), 0o600); err != nil {

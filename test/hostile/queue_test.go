@@ -43,9 +43,7 @@ func TestQueueNotWritable(t *testing.T) {
 // the copy across file systems): temporary, the message stays claimed,
 // and no partial copy is left in the queue.
 func TestQueueFull(t *testing.T) {
-	if os.Geteuid() != 0 {
-		testkit.SkipMissing(t, "needs root, to mount a tmpfs")
-	}
+	testkit.NeedRoot(t, "to mount a tmpfs")
 	s := newSite(t)
 	s.deliver(evilB, okMessage+strings.Repeat("a full disk\n", 2000))
 	if err := syscall.Mount("tmpfs", s.queue, "tmpfs", 0, "size=256k,mode=755"); err != nil {

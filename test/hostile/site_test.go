@@ -256,9 +256,7 @@ func (s *site) nobody() []string {
 	if os.Geteuid() != 0 {
 		return nil
 	}
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		testkit.SkipMissing(s.t, "root, and no setpriv to drop privileges (apt-get install util-linux)")
-	}
+	testkit.NeedCommand(s.t, "setpriv", "util-linux") // as root, to drop privileges
 	for _, d := range []string{filepath.Dir(s.root), s.root} {
 		if err := os.Chmod(d, 0o755); err != nil {
 			s.t.Fatal(err)

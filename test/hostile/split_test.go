@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +82,7 @@ func sweepCut(s *site, recs []byte, cut int, then func(cmd *exec.Cmd, w *os.File
 	}
 	testkit.Poll(s.t, 20*time.Second, "mdsweep to read the first piece and wait", func() bool {
 		n, err := unix.IoctlGetInt(int(w.Fd()), unix.TIOCINQ) // FIONREAD: bytes in the pipe
-		return err == nil && n == 0 && asleep(cmd.Process.Pid)
+		return err == nil && n == 0 && testkit.Asleep(cmd.Process.Pid)
 	})
 	then(cmd, w)
 	select {
@@ -99,26 +98,6 @@ func sweepCut(s *site, recs []byte, cut int, then func(cmd *exec.Cmd, w *os.File
 	}
 	s.t.Logf("mdsweep: status %d, stderr:\n%s", status, errb.String())
 	return status, errb.String()
-}
-
-// asleep reports whether every thread of process pid sleeps (state S):
-// blocked on its input, nothing in hand.
-func asleep(pid int) bool {
-	tasks, err := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/stat")
-	if err != nil || len(tasks) == 0 {
-		return false
-	}
-	for _, t := range tasks {
-		b, err := os.ReadFile(t)
-		if err != nil {
-			return false
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 || i+2 >= len(b) || b[i+2] != 'S' {
-			return false
-		}
-	}
-	return true
 }
 
 // Every record of a message reaches the same hand-off, for

@@ -16,11 +16,12 @@ import (
 	"mdpipe/internal/testkit/postfixsite"
 )
 
+// requirePublicInbox skips (under CI: fails) without Debian's
+// public-inbox, which brings git.
 func requirePublicInbox(t *testing.T) {
+	t.Helper()
 	for _, c := range []string{"public-inbox-mda", "public-inbox-init", "public-inbox-httpd", "git"} {
-		if _, err := exec.LookPath(c); err != nil {
-			testkit.SkipMissing(t, "no %s (apt-get install public-inbox): %v", c, err)
-		}
+		testkit.NeedCommand(t, c, "public-inbox")
 	}
 }
 

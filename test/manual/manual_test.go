@@ -25,7 +25,6 @@
 package manual
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -109,11 +108,5 @@ func sh(t *testing.T, dir string, env []string, script string) string {
 // end of the test.
 func scratch(t *testing.T) string {
 	t.Helper()
-	d, err := os.MkdirTemp("", "mdpipe-manual-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	testkit.Mkdir(t, d, 0o755)
-	return d
+	return testkit.OpenTempDir(t, "mdpipe-manual-")
 }

@@ -116,16 +116,8 @@ func TestVirtualMinimumUIDExplained(t *testing.T) {
 // the modules go.mod names; with no module cache and no proxy the build
 // fails, so the README must not say that the demo needs only Go.
 func TestDemoSaysItFetchesModules(t *testing.T) {
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		// go test run by its full path sets GOROOT for the test.
-		goCmd = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-		if _, err := os.Stat(goCmd); os.Getenv("GOROOT") == "" || err != nil {
-			testkit.SkipMissing(t, "no go command on PATH (nor in GOROOT) to build the tools")
-		}
-	}
 	root := testkit.ModuleRoot(t)
-	build := exec.Command(goCmd, "build", "-o", t.TempDir()+"/", "mdpipe/cmd/mdclaim")
+	build := exec.Command(testkit.GoCommand(t), "build", "-o", t.TempDir()+"/", "mdpipe/cmd/mdclaim")
 	build.Dir = root
 	build.Env = append(os.Environ(), "GOPROXY=off", "GOMODCACHE="+t.TempDir(), "GOFLAGS=-mod=mod")
 	out, err := build.CombinedOutput()

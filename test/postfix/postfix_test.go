@@ -49,12 +49,7 @@ func runSite(t *testing.T, rc postfixsite.Recipe, sessions ...[]message) {
 
 	// One 0755 directory for the rest: Postfix's user must reach its
 	// queue, the list user the intake and the list queue.
-	base, err := os.MkdirTemp("", "mdpipe-postfix-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) }) // runs after Postfix stops
-	testkit.Mkdir(t, base, 0o755)
+	base := testkit.OpenTempDir(t, "mdpipe-postfix-") // removed after Postfix stops
 	bin := testkit.BuildTools(t)
 	builtAt := time.Now()
 	lists := filepath.Join(base, "lists")

@@ -1,11 +1,10 @@
 package supervise
 
 import (
-	"bytes"
 	"fmt"
+	"mdpipe/internal/testkit"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,48 +15,6 @@ import (
 // stageNames are the commands of the pipeline, in order.
 var stageNames = []string{"mdclaim", "mdroute", "mdsweep", "mdfail"}
 
-// children returns the pids of pid's children, from /proc: the process
-// tree under a supervisor the test started, never a search by name.
-func children(pid int) []int {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	var kids []int
-	for _, f := range tasks {
-		b, _ := os.ReadFile(f)
-		for _, w := range strings.Fields(string(b)) {
-			if n, err := strconv.Atoi(w); err == nil {
-				kids = append(kids, n)
-			}
-		}
-	}
-	return kids
-}
-
-func comm(pid int) string {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-	return strings.TrimSpace(string(b))
-}
-
-// alive reports whether pid is a process that has not exited (a zombie
-// has).
-func alive(pid int) bool {
-	st := state(pid)
-	return st != 0 && st != 'Z'
-}
-
-// state returns the process's state letter from /proc/PID/stat (R, S, T,
-// Z...), or 0 if there is no such process.
-func state(pid int) byte {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return 0
-	}
-	return b[i+2]
-}
-
 // stages waits until mdpipe-service has its four stages, and returns
 // their pids by name.
 func stages(t *testing.T, service int) map[string]int {
@@ -65,8 +22,8 @@ func stages(t *testing.T, service int) map[string]int {
 	var st map[string]int
 	waitFor(t, 10*time.Second, func() (bool, string) {
 		st = map[string]int{}
-		for _, k := range children(service) {
-			st[comm(k)] = k
+		for _, k := range testkit.Children(service) {
+			st[testkit.Comm(k)] = k
 		}
 		for _, n := range stageNames {
 			if _, ok := st[n]; !ok {
@@ -83,7 +40,7 @@ func waitGone(t *testing.T, pids map[string]int, within time.Duration) {
 	t.Helper()
 	waitFor(t, within, func() (bool, string) {
 		for n, p := range pids {
-			if alive(p) {
+			if testkit.Alive(p) {
 				return false, fmt.Sprintf("%s (pid %d) still runs", n, p)
 			}
 		}
@@ -121,7 +78,7 @@ func startSupervisor(t *testing.T, cmd *exec.Cmd, stop func(), procs seen) {
 			<-done
 		}
 		for p, name := range procs {
-			if alive(p) && comm(p) == name {
+			if testkit.Alive(p) && testkit.Comm(p) == name {
 				t.Errorf("%s (pid %d) outlived its supervisor: killing it", name, p)
 				syscall.Kill(p, syscall.SIGKILL)
 			}

@@ -2,6 +2,7 @@ package supervise
 
 import (
 	"fmt"
+	"mdpipe/internal/testkit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,8 +59,8 @@ func (r *runitService) started() {
 	waitFor(r.t, 10*time.Second, func() (bool, string) {
 		// runsv's pid file also names ./finish while it runs.
 		pid = readPid(r.t, r.pidFile)
-		return pid != r.service && comm(pid) == "mdpipe-service",
-			fmt.Sprintf("runsv runs pid %d (%s), not a new mdpipe-service", pid, comm(pid))
+		return pid != r.service && testkit.Comm(pid) == "mdpipe-service",
+			fmt.Sprintf("runsv runs pid %d (%s), not a new mdpipe-service", pid, testkit.Comm(pid))
 	})
 	r.service = pid
 	r.st = stages(r.t, pid)
@@ -100,7 +101,7 @@ func (r *runitService) killWithClaims(name string, n int) (stranded, late int) {
 	r.t.Helper()
 	syscall.Kill(r.st[name], syscall.SIGSTOP)
 	waitFor(r.t, 5*time.Second, func() (bool, string) {
-		return state(r.st[name]) == 'T', name + " not stopped"
+		return testkit.State(r.st[name]) == 'T', name + " not stopped"
 	})
 	claimed := r.deliver(n)
 	waitFor(r.t, 10*time.Second, func() (bool, string) {

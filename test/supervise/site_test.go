@@ -56,14 +56,7 @@ func needs(t *testing.T, progs ...string) {
 func newSite(t *testing.T, supervisor string, env map[string]string) *site {
 	t.Helper()
 	uid, gid := lookupUser(t)
-	root, err := os.MkdirTemp("", "mdpipe-supervise-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	if err := os.Chmod(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	root := testkit.OpenTempDir(t, "mdpipe-supervise-")
 	s := &site{t: t, root: root, bin: filepath.Join(root, "bin"), intake: filepath.Join(root, "intake"),
 		queue: filepath.Join(root, "queue"), sv: filepath.Join(root, "service"), uid: uid, gid: gid}
 	s.build()
@@ -115,13 +108,7 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 // build copies the commands, built once for the package as make builds
 // them, into the site's bin/.
 func (s *site) build() {
-	run(s.t, "cp", "-R", testkit.BuildTools(s.t), s.bin)
-	// BuildTools found a go command: the same one builds the service.
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		goCmd = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-	}
-	run(s.t, goCmd, "build", "-o", filepath.Join(s.bin, "mdpipe-service"), "mdpipe/cmd/mdpipe-service")
+	run(s.t, "cp", "-R", testkit.BuildService(s.t), s.bin)
 }
 
 func (s *site) mkdirOwned(dir string) {

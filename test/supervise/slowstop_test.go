@@ -1,6 +1,7 @@
 package supervise
 
 import (
+	"mdpipe/internal/testkit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,7 +40,7 @@ func TestRunitSlowStop(t *testing.T) {
 	var service int
 	waitFor(t, 10*time.Second, func() (bool, string) {
 		service = readPid(t, filepath.Join(s.sv, "supervise", "pid"))
-		return comm(service) == "mdpipe-service", "no mdpipe-service under runsv yet"
+		return testkit.Comm(service) == "mdpipe-service", "no mdpipe-service under runsv yet"
 	})
 	st := stages(t, service)
 	procs[service] = "mdpipe-service"

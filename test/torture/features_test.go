@@ -123,11 +123,7 @@ func TestFollowCleansTmp(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(10 * time.Second)
-	for fileExists(old) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond) // polling for the condition
-	}
-	if fileExists(old) {
+	if !testkit.Until(10*time.Second, func() bool { return !fileExists(old) }) {
 		t.Errorf("%s not removed", old)
 	}
 	if !fileExists(young) {
@@ -217,9 +213,7 @@ func TestStopDuringBackoff(t *testing.T) {
 // Directory fsyncs are grouped: a batch of hand-offs costs one fsync per
 // directory, not one per message; -s turns them off.
 func TestFsyncBatched(t *testing.T) {
-	if _, err := exec.LookPath("strace"); err != nil {
-		testkit.SkipMissing(t, "no strace to count fsync calls (apt-get install strace)")
-	}
+	testkit.NeedCommand(t, "strace", "strace") // to count the fsync calls
 	for _, tc := range []struct {
 		flags    string
 		min, max int
