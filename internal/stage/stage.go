@@ -142,7 +142,9 @@ func (s *Stage) Each(in *cli.Input, commit func(), handle func(line []byte)) {
 
 // End flushes the output and returns the exit status. The claims of the
 // records the next stage will never read, since it is gone, go back to
-// new/. After a stop it says so in one line, with what the stage did: an
+// new/. (One case is left to mdclaim -r: the next stage ends without
+// reading just after this one has ended at its input's end, with records
+// still in the pipe between them.) After a stop it says so in one line, with what the stage did: an
 // operator reading the log of a supervised service sees each stage end,
 // and how much it handled.
 func (s *Stage) End() int {
