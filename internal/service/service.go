@@ -172,12 +172,14 @@ func (p *pipeline) run(stop <-chan os.Signal) cli.Status {
 // in hand. The order the stages are reaped in is
 // not the order they died in: a stage that died takes its neighbours
 // with it. If all exited 0 although none was asked to, it names the
-// first reaped.
+// first reaped. At a stop, 100 is no failure: a stage says so when an
+// input it handled during the drain was refused for good, which was
+// parked and logged already.
 func (p *pipeline) report(ends []exit, died bool) cli.Status {
 	failed := false
 	for i := range p.stages {
 		for _, e := range ends {
-			if e.i == i && !e.st.Success() && !(p.signalled && diedOf(e.st, syscall.SIGTERM)) {
+			if e.i == i && !e.st.Success() && !(p.signalled && diedOf(e.st, syscall.SIGTERM)) && !(!died && e.st.ExitCode() == int(cli.Perm)) {
 				p.log.Printf("%s: %s", p.stages[i].Args[0], how(e.st))
 				failed = true
 			}

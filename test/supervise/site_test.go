@@ -231,7 +231,8 @@ func waitFor(t *testing.T, within time.Duration, cond func() (bool, string)) {
 	testkit.WaitFor(t, within, cond)
 }
 
-// logLines returns the lines of the service's current log file.
+// logLines returns the lines of the service's current log file, but
+// for those every start and stop logged (testkit.StartOrStopLine).
 func (s *site) logLines() []string {
 	b, err := os.ReadFile(filepath.Join(s.sv, "log", "main", "current"))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -239,7 +240,7 @@ func (s *site) logLines() []string {
 	}
 	var lines []string
 	for _, l := range strings.Split(string(b), "\n") {
-		if l != "" {
+		if l != "" && !testkit.StartOrStopLine(l) {
 			lines = append(lines, l)
 		}
 	}
