@@ -152,11 +152,13 @@ func (s *Stage) End() int {
 		s.OutputFailed(err)
 	}
 	s.Out.Unread(s.giveBack)
-	if s.returned > 0 {
-		s.Log.Printf("returned %d claims to new/ that this pipeline will not hand off", s.returned)
-	}
-	if s.Stop.Stopping() {
+	switch {
+	case s.Stop.Stopping() && s.returned > 0:
+		s.Log.Printf("stopped: %d records read, %d written, %d claims returned to new/", s.read, s.Out.Records(), s.returned)
+	case s.Stop.Stopping():
 		s.Log.Printf("stopped: %d records read, %d written", s.read, s.Out.Records())
+	case s.returned > 0:
+		s.Log.Printf("returned %d claims to new/ that this pipeline will not hand off", s.returned)
 	}
 	return int(s.Status())
 }
