@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -99,5 +100,33 @@ func ReaderGone(fd int) bool {
 			continue
 		}
 		return err == nil && n > 0 && fds[0].Revents&unix.POLLERR != 0
+	}
+}
+
+// Settle waits, for at most limit, until the next tool has read all that
+// the pipe holds, or has gone. A stage that reaches the end of its input
+// just as the next one stops reading (a stop's wind-down) would otherwise
+// exit with records in the pipe between them, and their claims would wait
+// for mdclaim -r; after Settle, Unread finds them. A reader that is there
+// but slow keeps what it has not read yet: it reads it later.
+func (o *Output) Settle(limit time.Duration) {
+	fd := o.sent.fd
+	if fd < 0 {
+		return
+	}
+	deadline := time.Now().Add(limit)
+	// No events asked for: poll(2) wakes at once with POLLERR when the
+	// reader goes, and looks at the pipe again every few milliseconds.
+	fds := []unix.PollFd{{Fd: int32(fd)}}
+	for {
+		n, err := unix.IoctlGetInt(fd, unix.TIOCINQ) // FIONREAD
+		left := time.Until(deadline)
+		if err != nil || n <= 0 || left <= 0 {
+			return
+		}
+		_, err = unix.Poll(fds, int(min(left, 5*time.Millisecond)/time.Millisecond)+1)
+		if err == nil && fds[0].Revents&unix.POLLERR != 0 {
+			return
+		}
 	}
 }

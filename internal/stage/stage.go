@@ -140,17 +140,17 @@ func (s *Stage) Each(in *cli.Input, commit func(), handle func(line []byte)) {
 	}
 }
 
-// End flushes the output and returns the exit status. The claims of the
-// records the next stage will never read, since it is gone, go back to
-// new/. (One case is left to mdclaim -r: the next stage ends without
-// reading just after this one has ended at its input's end, with records
-// still in the pipe between them.) After a stop it says so in one line, with what the stage did: an
-// operator reading the log of a supervised service sees each stage end,
-// and how much it handled.
+// End flushes the output and returns the exit status. It waits, for at
+// most settleLimit, until the next stage has read what the pipe between
+// them holds, or has gone: the claims of the records it will never read
+// then go back to new/. After a stop it says so in one line, with what
+// the stage did: an operator reading the log of a supervised service
+// sees each stage end, and how much it handled.
 func (s *Stage) End() int {
 	if err := s.Out.Flush(); err != nil {
 		s.OutputFailed(err)
 	}
+	s.Out.Settle(settleLimit)
 	s.Out.Unread(s.giveBack)
 	switch {
 	case s.Stop.Stopping() && s.returned > 0:
@@ -162,6 +162,11 @@ func (s *Stage) End() int {
 	}
 	return int(s.Status())
 }
+
+// settleLimit bounds End's wait for the next stage to read the pipe or
+// go: the wind-down of a stop takes at most 2 s, after which the next
+// stage has gone.
+const settleLimit = 3 * time.Second
 
 // giveBack returns the claim of a record this stage will not pass on to
 // new/ (mdpipe(7), RULES: a clean stop): a stop leaves nothing claimed,
