@@ -233,3 +233,28 @@ func (in *Input) PeekWithin(ctx context.Context, d time.Duration) ([]byte, bool)
 		}
 	}
 }
+
+// Left calls each for every record that can be read now without waiting:
+// what is buffered, and what the pipe holds. A tool that stops before its
+// input ends gives their claims back; what comes into the pipe after it
+// has gone is its writer's to give back (Output.Unread). Operands are
+// not records of a pipe, and are left alone.
+func (in *Input) Left(each func(line []byte)) {
+	if in.r == nil {
+		return
+	}
+	in.idle = nil // nothing to commit or flush for these
+	for {
+		if _, ok := in.Peek(); !ok {
+			return
+		}
+		line, err := in.Next()
+		if errors.Is(err, ErrRecordTooLong) {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		each(line)
+	}
+}

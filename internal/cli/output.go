@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"io"
 	"os"
 	"sync"
@@ -10,23 +9,35 @@ import (
 // Output writes records. It is buffered, and flushed whenever the tool is
 // about to wait (Input.OnIdle) or exit, so records flow in few writes under
 // load and without delay when mail trickles in: a streaming pipeline never
-// holds a message while it waits.
+// holds a message while it waits. When the next tool is gone, Unread says
+// which records it never read.
 type Output struct {
-	w   *bufio.Writer
-	buf []byte
-	n   int // records ended (End), for the line a stop logs
+	w    io.Writer
+	pend []byte // whole groups, not yet written
+	sent *Sent  // what went into the pipe lately
+	buf  []byte // the group being added
+	n    int    // records ended (End), for the line a stop logs
 	// err is guarded, so that a goroutine of the caller's may ask Err
 	// while the main loop writes.
 	errMu sync.Mutex
 	err   error
 }
 
+// outBuf is how much is gathered before a write, unless the tool flushes
+// first.
+const outBuf = 64 << 10
+
 // NewOutput returns an Output on stdout.
 func NewOutput() *Output { return NewWriterOutput(os.Stdout) }
 
-// NewWriterOutput returns an Output on w.
+// NewWriterOutput returns an Output on w. When w is a pipe, it keeps
+// what it wrote lately, for Unread.
 func NewWriterOutput(w io.Writer) *Output {
-	return &Output{w: bufio.NewWriterSize(w, 64<<10)}
+	fd := -1
+	if f, ok := w.(*os.File); ok {
+		fd = PipeFd(int(f.Fd()))
+	}
+	return &Output{w: w, sent: NewSent(fd)}
 }
 
 // Add appends one record (fields joined by TAB) to the pending group.
@@ -42,17 +53,20 @@ func (o *Output) Add(fields ...string) {
 
 // End writes the pending group of records in one piece: it never straddles
 // a flush, so the next tool reads all the records of one message together
-// (a pipe write of up to PIPE_BUF bytes is atomic).
+// (a pipe write of up to PIPE_BUF bytes is atomic). After a write failed,
+// the groups are kept for Unread.
 func (o *Output) End() {
-	if len(o.buf) > o.w.Available() && o.w.Buffered() > 0 {
-		o.keep(o.w.Flush())
+	if len(o.pend)+len(o.buf) > outBuf && len(o.pend) > 0 {
+		o.Flush()
 	}
-	_, err := o.w.Write(o.buf)
-	o.keep(err)
+	o.pend = append(o.pend, o.buf...)
 	if len(o.buf) > 0 {
 		o.n++
 	}
 	o.buf = o.buf[:0]
+	if len(o.pend) >= outBuf {
+		o.Flush()
+	}
 }
 
 // Records returns how many records were ended (End) so far.
@@ -66,8 +80,25 @@ func (o *Output) Record(fields ...string) {
 
 // Flush writes out what is buffered.
 func (o *Output) Flush() error {
-	o.keep(o.w.Flush())
+	if err := o.Err(); err != nil || len(o.pend) == 0 {
+		return err
+	}
+	n, err := o.w.Write(o.pend)
+	o.sent.Add(o.pend[:n])
+	o.pend = o.pend[:copy(o.pend, o.pend[n:])]
+	o.keep(err)
 	return o.Err()
+}
+
+// Unread calls each for every record the next tool will never read: once
+// it is gone, those the pipe still holds, and those never written. While
+// it is there, nothing: what it has not read yet it will.
+func (o *Output) Unread(each func(line []byte)) {
+	if o.sent.fd < 0 || !ReaderGone(o.sent.fd) {
+		return
+	}
+	o.sent.Unread(each)
+	Lines(o.pend, each)
 }
 
 // Err returns the first write error.

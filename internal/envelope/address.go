@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Errors of address parsing.
@@ -37,7 +38,7 @@ func SplitAddress(a string) (local, domain string, err error) {
 	}
 	// Control characters too: a CR in a header line's middle survives
 	// unfolding, and must not reach a record, an environment or RCPT TO.
-	if strings.IndexFunc(a, isControl) >= 0 || strings.ContainsAny(a, " \"()<>,;\\[]") {
+	if badText(a) || strings.ContainsAny(a, " \"()<>,;\\[]") {
 		return "", "", fmt.Errorf("address %q is not a bare local@domain", clip(a))
 	}
 	at := strings.LastIndexByte(a, '@')
@@ -51,7 +52,21 @@ func SplitAddress(a string) (local, domain string, err error) {
 	return lower(local), lower(domain), nil
 }
 
-func isControl(r rune) bool { return r < ' ' || r == 0x7f }
+// isControl reports the characters no address may hold: the ASCII
+// controls, the C1 controls U+0080..U+009F (NEL, U+0085, ends a line for
+// some readers) and the line and paragraph separators U+2028 and U+2029.
+// Each can end or split a line in a log, a record or a script that
+// reads a command's environment.
+func isControl(r rune) bool {
+	return r < ' ' || r == 0x7f || 0x80 <= r && r <= 0x9f || r == 0x2028 || r == 0x2029
+}
+
+// badText reports whether s is not UTF-8 or holds a control character
+// (isControl): bytes that are not UTF-8 reach a command's environment as
+// they are, and no script can tell what they end.
+func badText(s string) bool {
+	return !utf8.ValidString(s) || strings.IndexFunc(s, isControl) >= 0
+}
 
 // lower folds ASCII case only: the safe alphabet is ASCII, and anything
 // else is refused later with the name shown as it came.

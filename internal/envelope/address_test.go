@@ -39,6 +39,12 @@ func TestSplitAddress(t *testing.T) {
 		{in: `a\b@x`, bad: true},
 		{in: "a@[127.0.0.1]", bad: true},
 		{in: "a,b@x", bad: true},
+		{in: "a\xffb@x", bad: true},
+		{in: "a\u2028b@x", bad: true},
+		{in: "a\u2029b@x", bad: true},
+		{in: "a\xc2\x85b@x", bad: true}, // NEL
+		{in: "a\u009fb@x", bad: true},
+		{in: "a\u00a0b@x", local: "a\u00a0b", domain: "x"}, // past C1: refused later by safename, not here
 	}
 	for _, tc := range cases {
 		local, domain, err := SplitAddress(tc.in)

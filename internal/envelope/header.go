@@ -38,7 +38,9 @@ type HeaderReader struct {
 func (h *HeaderReader) ReadFile(path string) ([]byte, error) {
 	fd, err := fsx.OpenRegularFd(path)
 	if err != nil {
-		return nil, err
+		// A message nobody may read costs only itself: routed nowhere,
+		// parked with one line, not held as a claim for ever.
+		return nil, fsx.DeniedByFile(path, err)
 	}
 	defer unix.Close(fd)
 	hdr, err := h.Read(fdReader(fd))

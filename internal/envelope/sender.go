@@ -55,6 +55,11 @@ func Sender(value string) (string, error) {
 	if strings.ContainsAny(local, " \"()<>,;:\\[]@") {
 		return bad("is not a bare local@domain")
 	}
+	if local[0] == '-' {
+		// A command may pass $SENDER on to sendmail -f, whose option
+		// parser would take it for an option.
+		return bad("begins with '-'")
+	}
 	if strings.HasPrefix(domain, "[") && strings.HasSuffix(domain, "]") {
 		for _, c := range domain[1 : len(domain)-1] {
 			if !isAlnum(c) && c != '.' && c != ':' {
@@ -72,11 +77,13 @@ func Sender(value string) (string, error) {
 // CheckRecipient checks a recipient before its parts become a command's
 // RECIPIENT, LOCAL, HOST, EXT, DEFAULT and DETAIL, or an LMTP RCPT TO: a
 // bare local@domain (SplitAddress) of at most MaxPath bytes, whose domain
-// is a host name (labels of [A-Za-z0-9_-]) and whose local part holds no
-// "/" and no "..". A script that makes a path of HOST or DETAIL can then
-// not leave its directory.
+// is a host name (labels of [A-Za-z0-9_-], none beginning with "-") and
+// whose local part holds no "/" and no "..", and does not begin with "-".
+// A script that makes a path of HOST or DETAIL can then not leave its
+// directory, and one that passes LOCAL or HOST to a program never passes
+// an option.
 func CheckRecipient(r string) error {
-	if strings.IndexFunc(r, isControl) >= 0 || strings.ContainsAny(r, " \t<>") {
+	if badText(r) || strings.ContainsAny(r, " \t<>") {
 		return fmt.Errorf("recipient %q is not a bare local@domain", clip(r))
 	}
 	local, domain, err := SplitAddress(r)
@@ -89,6 +96,9 @@ func CheckRecipient(r string) error {
 	if strings.Contains(local, "/") || strings.Contains(local, "..") {
 		return fmt.Errorf("recipient %q has a / or .. in its local part", clip(r))
 	}
+	if local[0] == '-' {
+		return fmt.Errorf("recipient %q begins with '-'", clip(r))
+	}
 	if err := checkDomain(domain); err != nil {
 		return fmt.Errorf("recipient %q %v", clip(r), err)
 	}
@@ -96,7 +106,9 @@ func CheckRecipient(r string) error {
 }
 
 // checkDomain checks a host name: dot-separated labels of [A-Za-z0-9_-],
-// none empty, at most 255 bytes. This excludes "/", ".." and any control.
+// none empty and none beginning with "-" (no host name does, and a
+// program handed HOST would take "-..." for an option), at most 255
+// bytes. This excludes "/", ".." and any control.
 func checkDomain(d string) error {
 	if d == "" || len(d) > 255 {
 		return fmt.Errorf("has a domain of %d bytes", len(d))
@@ -104,6 +116,9 @@ func checkDomain(d string) error {
 	for _, label := range strings.Split(d, ".") {
 		if label == "" {
 			return fmt.Errorf("has an empty domain label")
+		}
+		if label[0] == '-' {
+			return fmt.Errorf("has a domain label beginning with '-'")
 		}
 		for _, c := range label {
 			if !isAlnum(c) && c != '-' && c != '_' {

@@ -45,6 +45,13 @@ func TestSender(t *testing.T) {
 		"<noat>",
 		"<a@b@example.org>",
 		"<a\xffb@example.org>",
+		"<a\u2028b@example.org>",
+		"<a\u2029b@example.org>",
+		"<a\xc2\x85b@example.org>", // NEL
+		"<a\u009fb@example.org>",
+		"<-oQ/tmp/x@example.org>",
+		"<a@-x.example.org>",
+		"<a@example.-org>",
 		"<" + strings.Repeat("a", 243) + "@example.org>",
 		"<" + strings.Repeat("a ", 100<<10) + "@example.org>", // a folded 200 KB one, unfolded
 	} {
@@ -72,6 +79,8 @@ func TestCheckRecipient(t *testing.T) {
 		"mylist-bounces+../../x@lists.example.org", "mylist-bounces+a/b@lists.example.org",
 		"mylist-bounces+a..b@x", "a\x00b@x", "a\rb@x", "a@x\n", "a b@x", "<a@x> SIZE=1",
 		strings.Repeat("a", 250) + "@x.org", "", "noat",
+		"b@-", "b@-x.org", "b@x.-org", "-b@x", "b+x\xffy@x", "b+x\u2028y@x",
+		"b+x\u2029y@x", "b+x\xc2\x85y@x", "b+x\u0080y@x",
 	} {
 		if err := CheckRecipient(r); err == nil {
 			t.Errorf("CheckRecipient(%q) = nil, want an error", r)

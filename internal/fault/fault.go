@@ -45,9 +45,10 @@ func Temporary(err error) error { return &Error{Temporary: true, Err: err} }
 
 // IsPermanent is the one classifier. An error marked by Permanent or
 // Temporary is what it was marked. Otherwise only a failure of the file
-// itself is permanent: it is not a regular file, its name is too long or
-// goes through something that is not a directory, or it refuses the
-// operation by its own flags (EPERM, unlike EACCES, is chattr +i or a
+// itself is permanent: it is not a regular file, its own mode or owner
+// refuses us (fsx.ErrUnreadable), its name is too long or goes through
+// something that is not a directory, or it refuses the operation by its
+// own flags (EPERM, unlike EACCES, is chattr +i or a
 // sticky directory's owner check; EBUSY a mount point; EINVAL a name the
 // file system refuses). Retrying such a file fails the same way for ever,
 // and would hold every message behind it. Everything else (disk full, no
@@ -63,7 +64,7 @@ func IsPermanent(err error) bool {
 	if errors.Is(err, ErrGone) {
 		return false
 	}
-	if errors.Is(err, fsx.ErrNotRegular) {
+	if errors.Is(err, fsx.ErrNotRegular) || errors.Is(err, fsx.ErrUnreadable) {
 		return true
 	}
 	for _, errno := range []unix.Errno{unix.ENAMETOOLONG, unix.ELOOP, unix.ENOTDIR, unix.EISDIR,

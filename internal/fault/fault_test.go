@@ -29,6 +29,7 @@ func TestClassify(t *testing.T) {
 		{"mount point", pathErr(unix.EBUSY), true, false, false},
 		{"name refused", pathErr(unix.EINVAL), true, false, false},
 		{"no permission yet", pathErr(unix.EACCES), false, true, false},
+		{"the file's own mode refuses", fmt.Errorf("%w: %w", unix.EACCES, fsx.ErrUnreadable), true, false, false},
 		{"disk full", pathErr(unix.ENOSPC), false, true, false},
 		{"read-only for now", pathErr(unix.EROFS), false, true, false},
 		{"I/O error", pathErr(unix.EIO), false, true, false},

@@ -12,6 +12,27 @@ import (
 // regular files only).
 var ErrNotRegular = errors.New("not a regular file")
 
+// ErrUnreadable says a file refuses to be opened by its own mode, owner
+// or ACL, while its directory lets us reach it: no retry mends that, only
+// a person (mdpipe(7), RULES: temporary or permanent).
+var ErrUnreadable = errors.New("the file's own mode or owner refuses this user; a person must look")
+
+// DeniedByFile returns err, an open of path that failed, marked with
+// ErrUnreadable when the file itself refused it: EACCES on the open, while
+// lstat still reaches the file. EACCES from a directory on the way fails
+// the lstat as well, and stays what it was: a directory's mode is the
+// site's, and can change back without the message changing.
+func DeniedByFile(path string, err error) error {
+	if !errors.Is(err, unix.EACCES) {
+		return err
+	}
+	var st unix.Stat_t
+	if unix.Lstat(path, &st) != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w", unix.EACCES, ErrUnreadable)
+}
+
 // OpenRegularFd is OpenRegular without the *os.File: a bare descriptor
 // the caller closes with unix.Close. mdroute opens every message once, and
 // an *os.File costs an allocation, a finalizer and a netpoll probe each.

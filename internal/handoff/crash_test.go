@@ -154,7 +154,7 @@ func (s crashSite) rerun(t *testing.T, dests string) {
 	var log strings.Builder
 	l := logline.New("crash-test")
 	l.SetOutput(&log)
-	if err := intake.Recover(s.intake, time.Nanosecond, func(string, string) {}); err != nil {
+	if err := intake.Recover(s.intake, time.Nanosecond, func(string, string) {}, nil); err != nil {
 		t.Fatalf("recover: %v", err)
 	}
 	c := &intake.Claimer{Maildir: s.intake, Log: l}

@@ -68,7 +68,8 @@ func TestRecoverLeavesDeferred(t *testing.T) {
 	if err := c.Defer(time.Now().Add(-time.Hour), "x", nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := Recover(md, 0, func(string, string) { t.Error("recovery returned a deferred message") }); err != nil {
+	if err := Recover(md, 0, func(string, string) { t.Error("recovery returned a deferred message") },
+		func(c string, why error) { t.Errorf("recovery named %s: %v", c, why) }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(c.DeferPath()); err != nil {

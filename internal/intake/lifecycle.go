@@ -83,7 +83,9 @@ func (c Claim) Lock() (*os.File, unix.Stat_t, error) {
 		if fault.IsGone(err) {
 			return nil, st, fault.ErrGone
 		}
-		return nil, st, err
+		// A claim whose file refuses us is parked, not retried: a
+		// person must look (mdpipe(7), RULES: temporary or permanent).
+		return nil, st, fsx.DeniedByFile(c.Path, err)
 	}
 	if ok, err := fsx.TryLock(f); !ok {
 		f.Close()

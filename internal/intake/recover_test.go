@@ -3,6 +3,7 @@ package intake
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,7 +62,7 @@ func TestRecover(t *testing.T) {
 
 		type move struct{ Claim, Back string }
 		var got []move
-		err := Recover(md, age, func(claim, back string) { got = append(got, move{claim, back}) })
+		err := Recover(md, age, func(claim, back string) { got = append(got, move{claim, back}) }, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +84,7 @@ func TestRecover(t *testing.T) {
 		f.Close()
 		waitOlder(t, young, age)
 		got = nil
-		if err := Recover(md, age, func(claim, back string) { got = append(got, move{claim, back}) }); err != nil {
+		if err := Recover(md, age, func(claim, back string) { got = append(got, move{claim, back}) }, nil); err != nil {
 			t.Fatal(err)
 		}
 		if len(got) != 2 {
@@ -102,7 +103,7 @@ func TestRecoverNewExists(t *testing.T) {
 	p := put(t, md, "cur/1.a:1,P")
 	put(t, md, "new/1.a")
 	waitOlder(t, p, 50*time.Millisecond)
-	err := Recover(md, 50*time.Millisecond, func(claim, back string) { t.Errorf("returned %s", claim) })
+	err := Recover(md, 50*time.Millisecond, func(claim, back string) { t.Errorf("returned %s", claim) }, nil)
 	if err == nil {
 		t.Error("Recover = nil, want an error naming the clash")
 	}
@@ -112,7 +113,7 @@ func TestRecoverNewExists(t *testing.T) {
 }
 
 func TestRecoverMissingMaildir(t *testing.T) {
-	if err := Recover(filepath.Join(t.TempDir(), "nosuch"), time.Second, nil); err == nil {
+	if err := Recover(filepath.Join(t.TempDir(), "nosuch"), time.Second, nil, nil); err == nil {
 		t.Error("Recover(missing) = nil")
 	}
 }
@@ -151,4 +152,27 @@ func TestGiveBack(t *testing.T) {
 			t.Errorf("GiveBack onto an existing new/B = %v, %v, want false and an error", back, err)
 		}
 	})
+}
+
+// TestRecoverNamesWhatItSkips: a claim recovery cannot open is never
+// passed over in silence; one a live process holds is.
+func TestRecoverNamesWhatItSkips(t *testing.T) {
+	md := newMaildir(t)
+	fifo := filepath.Join(md, "cur", "1.fifo:1,P")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	locked := put(t, md, "cur/2.locked:1,P")
+	f := holdLock(t, locked)
+	defer f.Close()
+	waitOlder(t, locked, 50*time.Millisecond)
+	var skipped []string
+	err := Recover(md, 50*time.Millisecond, func(claim, back string) { t.Errorf("returned %s", claim) },
+		func(claim string, why error) { skipped = append(skipped, claim+": "+why.Error()) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(skipped) != 1 || !strings.HasPrefix(skipped[0], fifo+": ") || !strings.Contains(skipped[0], "FIFO") {
+		t.Errorf("skipped %q, want the FIFO alone, named with why", skipped)
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"mdpipe/internal/cli"
+	"mdpipe/internal/intake"
+	"mdpipe/internal/record"
 )
 
 // Stage is one run of a tool.
@@ -25,6 +27,9 @@ type Stage struct {
 	quit      bool
 	outErr    error // the write error said already
 	read      int   // records handled (Each), for the line a stop logs
+
+	returned int    // claims given back to new/ (giveBack)
+	lastBack string // the path given back last: its other records skip
 }
 
 // New returns the run of the tool prog, writing records to stdout, with
@@ -98,6 +103,7 @@ func (s *Stage) Each(in *cli.Input, commit func(), handle func(line []byte)) {
 		}
 	})
 	in.StopWaits(s.Stop.Over())
+	ended := false
 	for s.Out.Err() == nil && !s.quit {
 		line, err := in.Next()
 		if errors.Is(err, cli.ErrRecordTooLong) {
@@ -105,7 +111,11 @@ func (s *Stage) Each(in *cli.Input, commit func(), handle func(line []byte)) {
 			s.Note(cli.Perm)
 			continue
 		}
-		if errors.Is(err, io.EOF) || (err != nil && s.Stop.Over().Err() != nil) {
+		if errors.Is(err, io.EOF) {
+			ended = true
+			break
+		}
+		if err != nil && s.Stop.Over().Err() != nil {
 			break
 		}
 		if errors.Is(err, cli.ErrDownstreamGone) {
@@ -123,18 +133,65 @@ func (s *Stage) Each(in *cli.Input, commit func(), handle func(line []byte)) {
 	if commit != nil {
 		commit()
 	}
+	if !ended {
+		// Stopping with input left: its claims go back to new/, or
+		// they would stay claimed until mdclaim -r.
+		in.Left(s.giveBack)
+	}
 }
 
-// End flushes the output and returns the exit status. After a stop it
-// says so in one line, with what the stage did: an operator reading the
-// log of a supervised service sees each stage end, and how much it
-// handled.
+// End flushes the output and returns the exit status. It waits, for at
+// most settleLimit, until the next stage has read what the pipe between
+// them holds, or has gone: the claims of the records it will never read
+// then go back to new/. After a stop it says so in one line, with what
+// the stage did: an operator reading the log of a supervised service
+// sees each stage end, and how much it handled.
 func (s *Stage) End() int {
 	if err := s.Out.Flush(); err != nil {
 		s.OutputFailed(err)
 	}
-	if s.Stop.Stopping() {
+	s.Out.Settle(settleLimit)
+	s.Out.Unread(s.giveBack)
+	switch {
+	case s.Stop.Stopping() && s.returned > 0:
+		s.Log.Printf("stopped: %d records read, %d written, %d claims returned to new/", s.read, s.Out.Records(), s.returned)
+	case s.Stop.Stopping():
 		s.Log.Printf("stopped: %d records read, %d written", s.read, s.Out.Records())
+	case s.returned > 0:
+		s.Log.Printf("returned %d claims to new/ that this pipeline will not hand off", s.returned)
 	}
 	return int(s.Status())
+}
+
+// settleLimit bounds End's wait for the next stage to read the pipe or
+// go: the wind-down of a stop takes at most 2 s, after which the next
+// stage has gone.
+const settleLimit = 3 * time.Second
+
+// giveBack returns the claim of a record this stage will not pass on to
+// new/ (mdpipe(7), RULES: a clean stop): a stop leaves nothing claimed,
+// whichever stage it reaches first and however often. A claim locked by
+// a hand-off under way, or gone, is left as it is. The records after the
+// first that name the same claim are skipped (a message with several
+// destinations), so that a claim given back and claimed again meanwhile
+// is not taken from its new holder. A path that is not a claim (an X
+// that mdfail printed) is no business of this.
+func (s *Stage) giveBack(line []byte) {
+	path := record.PathOf(line)
+	if path == s.lastBack {
+		return
+	}
+	s.lastBack = path
+	c, err := intake.ParseClaim(path)
+	if err != nil {
+		return
+	}
+	back, err := c.GiveBack()
+	if err != nil {
+		s.Log.Printf("%v", err)
+		s.Note(cli.Temp)
+	}
+	if back {
+		s.returned++
+	}
 }

@@ -26,6 +26,12 @@ import (
 // Further signals are ignored: the ladder is bounded anyway, so a stop
 // ends within the grace and WindDown. Nothing here exits the process:
 // the tool's loop sees the contexts, and its main returns the status.
+//
+// Whichever stage ends first, nothing stays claimed: a stage that ends
+// before its input does gives back the claims of what it can read
+// without waiting, and one whose next stage is gone also those of the
+// records that stage never read (Stage.Each, Stage.End). No stage reads
+// its input to its end first: nothing would end mdclaim.
 type Stop struct {
 	drain, wind, over context.Context
 	endDrain, endWind context.CancelFunc

@@ -58,7 +58,7 @@ func MainBuilt(m *testing.M, dir *string) {
 	Main(m)
 }
 
-// build runs go build for the four tools, once per process.
+// build runs go build for the four tools and mdq, once per process.
 func build() {
 	built.Do(func() {
 		goCmd, ok := findGo()
@@ -74,7 +74,9 @@ func build() {
 			return
 		}
 		args := []string{"build", "-o", built.dir + "/"}
-		for _, tool := range Tools {
+		// mdq too: the tests look at the intake, and release claims, as
+		// a person would.
+		for _, tool := range append(Tools[:len(Tools):len(Tools)], "mdq") {
 			args = append(args, "mdpipe/cmd/"+tool)
 		}
 		if out, err := exec.Command(goCmd, args...).CombinedOutput(); err != nil {

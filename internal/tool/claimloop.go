@@ -36,6 +36,8 @@ type claimer struct {
 	due      dueState // the deferred messages
 	// When the recovery (-r) and the tmp/ clean-up are due next.
 	nextRecover, nextClean time.Time
+	// The claims the last recovery named and left: each is said once.
+	unrecovered map[string]bool
 }
 
 // run returns the exit status. A stop (ctx) ends it after the batch in
@@ -81,6 +83,8 @@ func (m *claimer) run(ctx context.Context) cli.Status {
 			return m.Status()
 		}
 		if gone {
+			// What the pipe holds, nobody will read.
+			m.giveBack()
 			if !m.StopPending(cli.ErrDownstreamGone) {
 				m.Log.Printf("%v", cli.ErrDownstreamGone)
 				m.Note(cli.Temp)
@@ -131,10 +135,20 @@ func (m *claimer) write(ctx context.Context) bool {
 	return err == nil
 }
 
-// giveBack returns to new/ the claims nobody downstream has read: they
-// cannot have been passed on (a stop, or the next stage gone).
+// giveBack returns to new/ the claims nobody downstream has read or will
+// read: they cannot have been passed on (a stop, or the next stage gone).
 func (m *claimer) giveBack() {
-	for _, p := range m.out.unwritten() {
+	m.giveBackAll(m.out.unwritten())
+	m.out.claims, m.out.ends, m.out.buf = nil, nil, nil
+	// Said, unlike the unwritten ones of a stop: the next stage died
+	// or stopped without reading them.
+	if n := m.giveBackAll(m.out.unread()); n > 0 {
+		m.Log.Printf("returned %d claims to new/ that the next tool never read", n)
+	}
+}
+
+func (m *claimer) giveBackAll(claims []string) (returned int) {
+	for _, p := range claims {
 		c, err := intake.ParseClaim(p)
 		var back bool
 		if err == nil {
@@ -144,10 +158,11 @@ func (m *claimer) giveBack() {
 			m.Log.Printf("%v", err)
 		}
 		if back {
+			returned++
 			m.returned++
 		}
 	}
-	m.out.claims, m.out.ends, m.out.buf = nil, nil, nil
+	return returned
 }
 
 // done is the end of a run that claimed what it could: 1 if nothing.

@@ -23,6 +23,7 @@ type claimOut struct {
 	buf      []byte
 	ends     []int    // end of each pending record in buf
 	claims   []string // the pending records' claims
+	sent     *cli.Sent
 	err      error
 }
 
@@ -31,7 +32,7 @@ type claimOut struct {
 // write (a deadline); writes of whole records of at most PIPE_BUF bytes
 // keep every record whole in the pipe.
 func newClaimOut() *claimOut {
-	o := &claimOut{f: os.Stdout}
+	o := &claimOut{f: os.Stdout, sent: cli.NewSent(cli.PipeFd(1))}
 	if cli.PipeFd(1) >= 0 && unix.SetNonblock(1, true) == nil {
 		o.nonblock = true
 		// A second *os.File on fd 1, made while it is non-blocking, is
@@ -58,6 +59,7 @@ func (o *claimOut) flush() error {
 			i++
 		}
 		n, err := o.f.Write(o.buf[:o.ends[i-1]])
+		o.sent.Add(o.buf[:max(n, 0)])
 		o.consume(n)
 		if err != nil {
 			o.err = err
@@ -94,6 +96,14 @@ func (o *claimOut) interrupt() {
 // unwritten returns the claims nobody downstream has read a whole record
 // of.
 func (o *claimOut) unwritten() []string { return o.claims }
+
+// unread returns, once the next stage is gone, the claims written into
+// the pipe that it never read.
+func (o *claimOut) unread() []string {
+	var left []string
+	o.sent.Unread(func(line []byte) { left = append(left, string(line)) })
+	return left
+}
 
 // restore puts fd 1 back in blocking mode, for whoever shares the pipe
 // after us (a shell's next command in a { ...; } group).

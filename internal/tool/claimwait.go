@@ -71,9 +71,18 @@ func (m *claimer) atBound() bool {
 func (m *claimer) upkeep() (recovered bool) {
 	now := time.Now()
 	if m.age > 0 && !now.Before(m.nextRecover) {
+		said := make(map[string]bool)
 		err := intake.Recover(m.c.Maildir, m.age, func(claim, back string) {
 			m.Log.Printf("returned '%s' to new/: claimed more than %v ago and not locked", claim, m.age)
+		}, func(claim string, why error) {
+			// Once a name while it stays, not at every recovery.
+			if !m.unrecovered[claim] {
+				m.Log.Path("not recovering", claim, why)
+				m.Note(cli.Perm)
+			}
+			said[claim] = true
 		})
+		m.unrecovered = said
 		if err != nil {
 			m.Log.Printf("recovery: %v", err)
 		}

@@ -82,6 +82,9 @@ func (s *sweeper) sweep(line []byte) {
 	}
 	if s.handBack || s.Stop.WindingDown().Err() != nil {
 		s.giveBack(c)
+		// The stage gives back the rest of the input there now, and
+		// ends: reading on would give back what mdclaim claims again.
+		s.Quit()
 		return
 	}
 	s.dests = append(s.dests[:0], handoff.Dest{List: rec.List, Subqueue: rec.Subqueue, Recipient: rec.Recipient})
