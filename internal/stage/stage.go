@@ -168,23 +168,27 @@ func (s *Stage) End() int {
 // stage has gone.
 const settleLimit = 3 * time.Second
 
-// giveBack returns the claim of a record this stage will not pass on to
-// new/ (mdpipe(7), RULES: a clean stop): a stop leaves nothing claimed,
-// whichever stage it reaches first and however often. A claim locked by
-// a hand-off under way, or gone, is left as it is. The records after the
-// first that name the same claim are skipped (a message with several
-// destinations), so that a claim given back and claimed again meanwhile
-// is not taken from its new holder. A path that is not a claim (an X
-// that mdfail printed) is no business of this.
-func (s *Stage) giveBack(line []byte) {
-	path := record.PathOf(line)
+// giveBack gives back the claim of a record the next stage will never
+// read (GiveBack).
+func (s *Stage) giveBack(line []byte) { s.GiveBack(record.PathOf(line)) }
+
+// GiveBack returns the claim at path, which this stage will not pass on,
+// to new/ (mdpipe(7), RULES: a clean stop): a stop leaves nothing
+// claimed, whichever stage it reaches first and however often. A claim
+// locked by a hand-off under way, or gone, is left as it is. The records
+// after the first that name the same claim are skipped (a message with
+// several destinations), so that a claim given back and claimed again
+// meanwhile is not taken from its new holder. A path that is not a claim
+// (an X that mdfail printed) is no business of this. It reports whether
+// the claim went back.
+func (s *Stage) GiveBack(path string) bool {
 	if path == s.lastBack {
-		return
+		return false
 	}
 	s.lastBack = path
 	c, err := intake.ParseClaim(path)
 	if err != nil {
-		return
+		return false
 	}
 	back, err := c.GiveBack()
 	if err != nil {
@@ -194,4 +198,5 @@ func (s *Stage) giveBack(line []byte) {
 	if back {
 		s.returned++
 	}
+	return back
 }

@@ -22,9 +22,8 @@ type sweeper struct {
 	dests  []handoff.Dest
 	batch  int // hand-offs since the last commit
 
-	handBack bool   // the stop is over: hand off no more
-	returned int    // claims given back to new/ (giveBack)
-	lastBack string // the claim given back last: its other records skip
+	handBack bool // the stop is over: hand off no more
+	returned int  // claims given back to new/ (Stage.GiveBack)
 }
 
 // maxBatch bounds a batch under a steady backlog, when the input never
@@ -81,9 +80,14 @@ func (s *sweeper) sweep(line []byte) {
 		return
 	}
 	if s.handBack || s.Stop.WindingDown().Err() != nil {
-		s.giveBack(c)
-		// The stage gives back the rest of the input there now, and
-		// ends: reading on would give back what mdclaim claims again.
+		// Back to new/ at once, so that the next pipeline takes it
+		// without waiting for mdclaim -r (a claim is a promise to
+		// finish soon). The stage gives back the rest of the input
+		// there now, and ends: reading on would give back what mdclaim
+		// claims again.
+		if s.GiveBack(c.Path) {
+			s.returned++
+		}
 		s.Quit()
 		return
 	}
@@ -125,27 +129,5 @@ func (s *sweeper) sweep(line []byte) {
 	if over.Err() != nil {
 		// The stop is over: what is left of the input is given back.
 		s.handBack = true
-	}
-}
-
-// giveBack returns the claim of a record that mdsweep stops before
-// handing off to new/ at once, so that the next pipeline takes it
-// without waiting for mdclaim -r (a claim is a promise to finish soon).
-// A claim whose hand-off is under way or waits for its commit is locked,
-// and GiveBack leaves it; the records after the first that name the same
-// claim are skipped, so that a claim given back and claimed again by
-// another runner meanwhile is never taken from it.
-func (s *sweeper) giveBack(c intake.Claim) {
-	if c.Path == s.lastBack {
-		return
-	}
-	s.lastBack = c.Path
-	back, err := c.GiveBack()
-	if err != nil {
-		s.Log.Printf("%v", err)
-		s.Note(cli.Temp)
-	}
-	if back {
-		s.returned++
 	}
 }
