@@ -10,18 +10,13 @@ import (
 
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/logline"
+	"mdpipe/internal/testkit"
 )
 
 // newMaildir makes an intake maildir in a fresh temporary directory.
 func newMaildir(t *testing.T) string {
 	t.Helper()
-	md := filepath.Join(t.TempDir(), "intake")
-	for _, d := range []string{"tmp", "new", "cur"} {
-		if err := os.MkdirAll(filepath.Join(md, d), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return md
+	return testkit.Maildir(t, filepath.Join(t.TempDir(), "intake"), 0o700)
 }
 
 // put writes a file at md/rel holding its own name, so that a test can

@@ -18,13 +18,7 @@ import (
 
 func newMaildir(t testing.TB) string {
 	t.Helper()
-	m := t.TempDir()
-	for _, d := range []string{"new", "cur", "tmp"} {
-		if err := os.Mkdir(filepath.Join(m, d), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return m
+	return testkit.Maildir(t, t.TempDir(), 0o700)
 }
 
 func put(t testing.TB, path string) {
