@@ -3,8 +3,8 @@ package intake
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,12 +86,23 @@ func (c Claim) Defer(next time.Time, why string, done []Dest) error {
 // ReadDone returns the destinations that took the claim's message
 // before, and whether it was ever deferred (cur/.B.done is there, even
 // empty).
+//
+// Every hand-off asks, and almost every message was never deferred: the
+// common answer is one open(2) that fails, made with no more than that
+// (os.Open would add a file object, a poller registration and an error
+// value; that cost a third of mdsweep's time per message).
 func (c Claim) ReadDone() ([]Dest, bool, error) {
 	p := DonePath(c.Cur, c.Base)
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err == unix.ENOENT {
 		return nil, false, nil
 	}
+	if err != nil {
+		return nil, false, &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), p)
+	b, err := io.ReadAll(f)
+	f.Close()
 	if err != nil {
 		return nil, false, err
 	}
