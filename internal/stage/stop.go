@@ -20,8 +20,8 @@ import (
 //     mdsweep hands off nothing new and gives every claim left in its
 //     input back to new/ at once.
 //   - Over: WindDown after that. The hand-off in hand is abandoned (its
-//     command killed, its LMTP session dropped; the claim stays claimed
-//     for mdclaim -r), and no stage waits for more input.
+//     command killed, its LMTP session dropped; the message is deferred,
+//     cur/B:1,D, for its next try), and no stage waits for more input.
 //
 // Further signals are ignored: the ladder is bounded anyway, so a stop
 // ends within the grace and WindDown. Nothing here exits the process:
