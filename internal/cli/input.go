@@ -84,13 +84,6 @@ func PipeFd(fd int) int {
 	return -1
 }
 
-// WaitReadable blocks until fd is readable, timeout (negative: no limit)
-// has passed, or ctx is done, and returns ErrDownstreamGone if meanwhile
-// the pipe outFd (if not -1) lost its reader (pipewait.Readable).
-func WaitReadable(ctx context.Context, fd, outFd int, timeout time.Duration) error {
-	return pipewait.Readable(ctx, fd, outFd, timeout)
-}
-
 // IsTerminal reports whether fd is a terminal.
 func IsTerminal(fd int) bool {
 	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
@@ -120,7 +113,7 @@ func (in *Input) Next() ([]byte, error) {
 				in.idle()
 			}
 			if in.fd >= 0 {
-				if err := WaitReadable(in.stopCtx(), in.fd, in.outFd, -1); err != nil {
+				if err := pipewait.Readable(in.stopCtx(), in.fd, in.outFd, -1); err != nil {
 					return nil, err
 				}
 			}
@@ -228,7 +221,7 @@ func (in *Input) PeekWithin(ctx context.Context, d time.Duration) ([]byte, bool)
 		if left <= 0 {
 			return nil, false
 		}
-		if err := WaitReadable(ctx, in.fd, in.outFd, left); err != nil {
+		if err := pipewait.Readable(ctx, in.fd, in.outFd, left); err != nil {
 			return nil, false
 		}
 	}

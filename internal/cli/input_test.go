@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"mdpipe/internal/pipewait"
 	"os"
 	"strings"
 	"testing"
@@ -147,8 +148,8 @@ func TestInputDownstreamGone(t *testing.T) {
 		t.Fatal("PipeFd does not see a pipe")
 	}
 	// The reader is there: a wait on empty input times out quietly.
-	if err := WaitReadable(context.Background(), int(inR.Fd()), int(outW.Fd()), 50*time.Millisecond); err != nil {
-		t.Errorf("WaitReadable with a live downstream = %v", err)
+	if err := pipewait.Readable(context.Background(), int(inR.Fd()), int(outW.Fd()), 50*time.Millisecond); err != nil {
+		t.Errorf("Readable with a live downstream = %v", err)
 	}
 	outR.Close()
 	in := &Input{r: bufio.NewReaderSize(inR, maxRecord), fd: int(inR.Fd()), outFd: int(outW.Fd())}

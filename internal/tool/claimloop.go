@@ -147,17 +147,11 @@ func (m *claimer) giveBack() {
 	}
 }
 
+// giveBackAll gives each claim back (Stage.GiveBack) and returns how
+// many went back.
 func (m *claimer) giveBackAll(claims []string) (returned int) {
 	for _, p := range claims {
-		c, err := intake.ParseClaim(p)
-		var back bool
-		if err == nil {
-			back, err = c.GiveBack()
-		}
-		if err != nil {
-			m.Log.Printf("%v", err)
-		}
-		if back {
+		if m.GiveBack(p) {
 			returned++
 			m.returned++
 		}
