@@ -45,6 +45,7 @@ type bench struct {
 	nFail                  int           // one list failing: backlog
 	slowFor                time.Duration // and how long the two runners work it
 	gen                    *generator
+	only                   string // -systems: the throughput rows to run, by key; "" for all
 }
 
 func main() { os.Exit(main1()) }
@@ -74,6 +75,7 @@ func main1() int {
 	flag.IntVar(&b.nSlow, "nslow", 5000, "slow hand-off: backlog size")
 	flag.DurationVar(&b.slowFor, "slowfor", 10*time.Second, "slow hand-off: how long two runners work the backlog before the stop")
 	flag.IntVar(&b.nFail, "nfail", 2000, "one list failing: backlog size")
+	flag.StringVar(&b.only, "systems", "", "throughput: run only the systems with these `keys` (comma-separated: floor, durable, on, off, k64on, k64off, shell, fork, and with -base baseon, baseoff, basek64on, basek64off)")
 	only := flag.String("only", "", "run only `rows`: throughput, latency, slow, failing, idle (comma-separated)")
 	big := flag.Bool("big", false, "scale: a large backlog (-nbig), peak RSS, and a 60 s idle window")
 	flag.IntVar(&b.nBig, "nbig", 1000000, "with -big: backlog size")

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -50,7 +51,19 @@ func (b *bench) systems() []system {
 		// that a busy minute of a shared machine hurts both alike.
 		sys = append(sys,
 			system{"baseon", "base stream, dir fsync on", b.n, "new", true, stream(b.base, false, 0)},
-			system{"baseoff", "base stream, fsync off (-s)", b.n, "new", false, stream(b.base, true, 0)})
+			system{"baseoff", "base stream, fsync off (-s)", b.n, "new", false, stream(b.base, true, 0)},
+			system{"basek64on", "base stream -k 64, fsync on", b.n, "new", true, stream(b.base, false, 64)},
+			system{"basek64off", "base stream -k 64, fsync off", b.n, "new", false, stream(b.base, true, 64)})
+	}
+	if b.only != "" {
+		// -systems: just these, for measuring one change quickly.
+		var some []system
+		for _, s := range sys {
+			if strings.Contains(","+b.only+",", ","+s.key+",") {
+				some = append(some, s)
+			}
+		}
+		sys = some
 	}
 	return sys
 }
