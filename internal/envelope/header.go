@@ -42,7 +42,7 @@ func (h *HeaderReader) ReadFile(path string) ([]byte, error) {
 		// parked with one line, not held as a claim for ever.
 		return nil, fsx.DeniedByFile(path, err)
 	}
-	defer unix.Close(fd)
+	defer fsx.CloseFile(fd)
 	hdr, err := h.Read(fdReader(fd))
 	if err != nil && !errors.Is(err, ErrHeaderTooLong) {
 		err = &os.PathError{Op: "read", Path: path, Err: err}
@@ -55,7 +55,7 @@ type fdReader int
 
 func (fd fdReader) Read(b []byte) (int, error) {
 	for {
-		n, err := unix.Read(int(fd), b)
+		n, err := fsx.ReadFile(int(fd), b)
 		if err == unix.EINTR {
 			continue
 		}

@@ -37,7 +37,7 @@ func DeniedByFile(path string, err error) error {
 // the caller closes with unix.Close. mdroute opens every message once, and
 // an *os.File costs an allocation, a finalizer and a netpoll probe each.
 func OpenRegularFd(path string) (int, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	fd, err := open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC)
 	if err != nil {
 		if err == unix.ELOOP {
 			return -1, fmt.Errorf("%w (a symlink)", ErrNotRegular)
@@ -45,7 +45,7 @@ func OpenRegularFd(path string) (int, error) {
 		return -1, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	if err := fstat(fd, &st); err != nil {
 		unix.Close(fd)
 		return -1, &os.PathError{Op: "fstat", Path: path, Err: err}
 	}

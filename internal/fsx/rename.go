@@ -30,7 +30,7 @@ func Rename(oldpath, newpath string) error {
 // call instead of walking a path.
 func RenameAt(olddir int, oldname string, newdir int, newname string) error {
 	if !noRenameat2.Load() {
-		err := unix.Renameat2(olddir, oldname, newdir, newname, unix.RENAME_NOREPLACE)
+		err := renameat2(olddir, oldname, newdir, newname, unix.RENAME_NOREPLACE)
 		if err == nil {
 			return nil
 		}
