@@ -39,20 +39,21 @@ func Readable(ctx context.Context, fd, outFd int, timeout time.Duration) error {
 	if ctx.Done() != nil {
 		// poll(2) cannot wait on a channel: a pipe whose write end is
 		// closed when ctx is done wakes it instead.
-		wake, release, err := wakeOn(ctx)
+		w, err := wakerOf(ctx)
 		if err != nil {
 			return err
 		}
-		defer release()
+		defer w.release()
 		woken = len(fds)
-		fds = append(fds, unix.PollFd{Fd: int32(wake), Events: unix.POLLIN})
+		fds = append(fds, unix.PollFd{Fd: int32(w.r), Events: unix.POLLIN})
 	}
-	ms := -1
+	var ts *unix.Timespec
 	if timeout >= 0 {
-		ms = int(timeout / time.Millisecond)
+		t := unix.NsecToTimespec(int64(timeout))
+		ts = &t
 	}
 	for {
-		_, err := unix.Poll(fds, ms)
+		_, err := unix.Ppoll(fds, ts, nil)
 		if err == unix.EINTR {
 			continue
 		}
@@ -69,19 +70,63 @@ func Readable(ctx context.Context, fd, outFd int, timeout time.Duration) error {
 	}
 }
 
-// wakeOn returns the read end of a pipe that becomes readable (its end)
-// once ctx is done, and a function that closes both ends.
-func wakeOn(ctx context.Context) (int, func(), error) {
+// waker is the pipe that wakes the waits of one context: made at its
+// first wait and kept for the next ones (a tool waits many times a
+// second under load, and a pipe per wait cost it a pipe(2), two close(2)
+// and a goroutine each time), its write end closed once the context is
+// done, its read end once no wait uses it any more.
+type waker struct {
+	ctx   context.Context
+	r, w  int
+	users int
+	done  bool
+}
+
+var wakers struct {
+	sync.Mutex
+	m map[context.Context]*waker
+}
+
+// wakerOf returns ctx's waker, in use until its release.
+func wakerOf(ctx context.Context) (*waker, error) {
+	wakers.Lock()
+	defer wakers.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if w := wakers.m[ctx]; w != nil {
+		w.users++
+		return w, nil
+	}
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		return -1, nil, err
+		return nil, err
 	}
-	var once sync.Once
-	closeW := func() { once.Do(func() { unix.Close(p[1]) }) }
-	stop := context.AfterFunc(ctx, closeW)
-	return p[0], func() {
-		stop()
-		closeW() // after the AfterFunc's own call, if it started: once
-		unix.Close(p[0])
-	}, nil
+	w := &waker{ctx: ctx, r: p[0], w: p[1], users: 1}
+	if wakers.m == nil {
+		wakers.m = make(map[context.Context]*waker)
+	}
+	wakers.m[ctx] = w
+	context.AfterFunc(ctx, w.wake)
+	return w, nil
+}
+
+// wake closes the write end: every wait on ctx returns.
+func (w *waker) wake() {
+	wakers.Lock()
+	defer wakers.Unlock()
+	unix.Close(w.w)
+	w.done = true
+	delete(wakers.m, w.ctx)
+	if w.users == 0 {
+		unix.Close(w.r)
+	}
+}
+
+func (w *waker) release() {
+	wakers.Lock()
+	defer wakers.Unlock()
+	if w.users--; w.users == 0 && w.done {
+		unix.Close(w.r)
+	}
 }

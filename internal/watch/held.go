@@ -24,6 +24,12 @@ type Held struct {
 	buf   [16 << 10]byte
 }
 
+// coalesceHeld is how long a wait at the bound lets claims go before it
+// looks again, once they are going: at full speed a handful of hand-offs,
+// far fewer than the quarter of the bound a refill waits for, so the
+// stages after mdclaim never run dry for it.
+const coalesceHeld = 250 * time.Microsecond
+
 // pollHeld is how often a Held without inotify looks its names up.
 const pollHeld = 50 * time.Millisecond
 
@@ -72,6 +78,7 @@ func (h *Held) Wait(ctx context.Context, below int, timeout time.Duration, outFd
 	if timeout >= 0 {
 		deadline = time.Now().Add(timeout)
 	}
+	last := -1
 	for {
 		h.Update()
 		if len(h.names) <= below {
@@ -83,10 +90,23 @@ func (h *Held) Wait(ctx context.Context, below int, timeout time.Duration, outFd
 				return false
 			}
 		}
-		if h.fd < 0 && (wait < 0 || wait > pollHeld) {
+		fd := h.fd
+		if fd < 0 && (wait < 0 || wait > pollHeld) {
 			wait = pollHeld
 		}
-		err := pipewait.Readable(ctx, h.fd, outFd, wait)
+		if fd >= 0 && last >= 0 && len(h.names) < last {
+			// Claims are going, but not yet enough: each hand-off is an
+			// event, and waking for each cost mdclaim a wake-up for
+			// every two or three messages at full speed. Let a few
+			// come, then look again; once none came, wait for the next
+			// event as before, so an idle pipeline costs nothing.
+			fd = -1
+			if wait < 0 || wait > coalesceHeld {
+				wait = coalesceHeld
+			}
+		}
+		last = len(h.names)
+		err := pipewait.Readable(ctx, fd, outFd, wait)
 		if err == pipewait.ErrDownstreamGone {
 			return true
 		}
@@ -124,8 +144,17 @@ func (h *Held) read() {
 			}
 			b = b[end:]
 		}
+		if n < len(h.buf)-maxEvent {
+			// The read took every event queued: another would only
+			// say so, one system call more a wake-up.
+			return
+		}
 	}
 }
+
+// maxEvent is the size of the largest inotify event: its header and a
+// name of NAME_MAX bytes, NUL-terminated.
+const maxEvent = unix.SizeofInotifyEvent + unix.NAME_MAX + 1
 
 // lookUp drops the names that are no longer in cur/.
 func (h *Held) lookUp() {

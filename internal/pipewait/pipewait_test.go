@@ -1,0 +1,45 @@
+package pipewait
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+)
+
+// openFds counts this process's open descriptors.
+func openFds(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	return len(ents)
+}
+
+// Many waits on one context share one pipe, a cancel wakes a wait under
+// way, and once it is over the pipe is closed.
+func TestWakerShared(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	before := openFds(t)
+	for range 100 {
+		if err := Readable(ctx, -1, -1, time.Microsecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := openFds(t); n > before+2 {
+		t.Errorf("100 waits left %d descriptors open, want at most one pipe (2)", n-before)
+	}
+	done := make(chan error)
+	go func() { done <- Readable(ctx, -1, -1, -1) }()
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Fatalf("wait on a cancelled context: %v", err)
+	}
+	if err := Readable(ctx, -1, -1, -1); err != context.Canceled {
+		t.Fatalf("wait after the cancel: %v", err)
+	}
+	if n := openFds(t); n != before {
+		t.Errorf("%d descriptors open after the cancel, want %d", n, before)
+	}
+}
