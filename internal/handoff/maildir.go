@@ -47,7 +47,6 @@ type MaildirTree struct {
 	// and no mkdir.
 	valid   map[[2]string]string
 	open    map[string]*maildir
-	opened  time.Time // when open was last emptied, to be looked up anew
 	dirsBuf []*maildir
 	pending []pending // claims to drop once their copies are durable
 
@@ -65,7 +64,14 @@ type maildir struct {
 	newDir string // dir/new
 	fd     int    // dir
 	newFd  int    // dir/new
+	// ids are the identities of QUEUE/LIST, dir and new/ as opened, and
+	// checked when they were last found under their names (current).
+	ids     [3]fileID
+	checked time.Time
 }
+
+// fileID is what tells one directory from another.
+type fileID struct{ dev, ino uint64 }
 
 func (m *maildir) close() {
 	unix.Close(m.newFd)
@@ -114,7 +120,7 @@ func (t *MaildirTree) Check() error {
 // HandOff implements Target.
 func (t *MaildirTree) HandOff(_ context.Context, c intake.Claim, dests []Dest) error {
 	var st unix.Stat_t
-	if err := unix.Lstat(c.Path, &st); err != nil {
+	if err := fsx.Lstat(c.Path, &st); err != nil {
 		if fault.IsGone(err) {
 			return fault.ErrGone // someone else acted first; no queue directory for it
 		}
@@ -232,6 +238,10 @@ func (t *MaildirTree) Commit() error {
 	t.Sync.Kick()
 	return first
 }
+
+// ClaimsWaiting reports whether claims wait for a Commit to be dropped
+// (copies across file systems, see pending).
+func (t *MaildirTree) ClaimsWaiting() bool { return len(t.pending) > 0 }
 
 // Took implements Target. The copies placed are made durable first: the
 // deferral that keeps them as done must not outlive them in a crash.

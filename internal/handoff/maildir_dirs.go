@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"mdpipe/internal/fault"
+	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/safename"
 
@@ -27,7 +28,6 @@ const maxOpen = 512
 // A destination refused for good (no such list, a symbolic link) is left
 // out and said in refused; any other failure is returned.
 func (t *MaildirTree) dirs(dests []Dest) (dirs []*maildir, refused, err error) {
-	t.refresh()
 	if len(t.open) > maxOpen {
 		t.closeAll()
 	}
@@ -89,7 +89,10 @@ func (t *MaildirTree) dirOf(d Dest) (string, error) {
 // cost nothing, until forget.
 func (t *MaildirTree) ensure(d Dest, path string) (*maildir, error) {
 	if m, ok := t.open[path]; ok {
-		return m, nil
+		if t.current(m, time.Now()) {
+			return m, nil
+		}
+		t.forget(m)
 	}
 	// QUEUE itself may be a symbolic link; nothing below it may.
 	root, err := unix.Open(t.Queue, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -111,7 +114,7 @@ func (t *MaildirTree) ensure(d Dest, path string) (*maildir, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &maildir{dir: path, newDir: filepath.Join(path, "new"), fd: fd, newFd: -1}
+	m := &maildir{dir: path, newDir: filepath.Join(path, "new"), fd: fd, newFd: -1, checked: time.Now()}
 	for _, sub := range []string{"tmp", "cur", "new"} {
 		sfd, err := openBelow(fd, sub, filepath.Join(path, sub), true)
 		if err != nil {
@@ -123,6 +126,10 @@ func (t *MaildirTree) ensure(d Dest, path string) (*maildir, error) {
 		} else {
 			unix.Close(sfd)
 		}
+	}
+	if err := m.identify(list); err != nil {
+		m.close()
+		return nil, err
 	}
 	if t.open == nil {
 		t.open = make(map[string]*maildir)
@@ -184,20 +191,53 @@ func (t *MaildirTree) forget(m *maildir) {
 // is looked up by name again.
 const reopenEvery = time.Second
 
-// refresh closes the open destinations, and the descriptors DirSync keeps
-// below QUEUE, once they have been trusted for reopenEvery, so that the
-// next hand-off looks each one up by name again. A destination removed
-// under us shows at once (ENOENT: reopen); one moved away, or swapped for
-// another directory, shows only so. It runs before each message, not
-// only at a commit: the first message after a quiet hour must not go
-// into a directory an admin moved away meanwhile. Once a second, not at every
-// message: ten system calls a destination each time would cost a
-// streaming mdsweep a third of its speed.
+// current reports whether m is still the directory its name leads to:
+// once it has been trusted for reopenEvery, it is looked up by name again,
+// so that a destination moved away, or swapped for another directory,
+// shows (one removed shows at once: ENOENT, see reopen). That runs before
+// a message, not only at a commit: the first message after a quiet hour
+// must not go into a directory an admin moved away meanwhile. Three
+// lstat(2) calls of QUEUE/LIST, the maildir and its new/, compared with
+// what was opened; a symbolic link put in the place of one is another
+// file, and the open that follows refuses it (mdpipe(7), RULES: nothing
+// outside QUEUE). Opening every destination anew each time cost a
+// streaming mdsweep an open and a close for every two messages.
+func (t *MaildirTree) current(m *maildir, now time.Time) bool {
+	if now.Sub(m.checked) < reopenEvery {
+		return true
+	}
+	for i, p := range []string{filepath.Dir(m.dir), m.dir, m.newDir} {
+		var st unix.Stat_t
+		if fsx.Lstat(p, &st) != nil || (fileID{st.Dev, st.Ino}) != m.ids[i] {
+			return false
+		}
+	}
+	m.checked = now
+	return true
+}
+
+// identify keeps the identities of the list directory (open as list),
+// the maildir and its new/.
+func (m *maildir) identify(list int) error {
+	for i, fd := range []int{list, m.fd, m.newFd} {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return fault.Temporary(&os.PathError{Op: "fstat", Path: m.dir, Err: err})
+		}
+		m.ids[i] = fileID{st.Dev, st.Ino}
+	}
+	return nil
+}
+
+// refresh closes, at a commit, the destinations not used for
+// reopenEvery, and the descriptors DirSync keeps for them: an idle
+// mdsweep holds few directories below QUEUE open (an unmount).
 func (t *MaildirTree) refresh() {
-	if now := time.Now(); now.Sub(t.opened) >= reopenEvery {
-		t.closeAll()
-		t.Sync.Forget(t.Queue)
-		t.opened = now
+	now := time.Now()
+	for _, m := range t.open {
+		if now.Sub(m.checked) >= reopenEvery {
+			t.forget(m)
+		}
 	}
 }
 

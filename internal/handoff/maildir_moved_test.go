@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"mdpipe/internal/fault"
 	"mdpipe/internal/intake"
 )
 
@@ -46,7 +47,9 @@ func TestMaildirMovedWhileIdle(t *testing.T) {
 		}
 	}
 	// An hour passes (the open directories were trusted that long)...
-	mt.opened = mt.opened.Add(-time.Hour)
+	for _, m := range mt.open {
+		m.checked = m.checked.Add(-time.Hour)
+	}
 	// ...in which the admin moves the list away and makes it anew.
 	if err := os.Rename(filepath.Join(queue, "mylist"), filepath.Join(queue, "mylist.old")); err != nil {
 		t.Fatal(err)
@@ -65,4 +68,51 @@ func TestMaildirMovedWhileIdle(t *testing.T) {
 	if !present(filepath.Join(queue, "mylist.old", "post", "new", "1700000000.M1P1.test")) {
 		t.Error("the message before the move did not move with its directory")
 	}
+}
+
+// TestMaildirLinkedBack moves a list's directory out of QUEUE while
+// mdsweep has it open, and puts a symbolic link to it in its place: the
+// directory is the same one, but it is outside QUEUE now, and the next
+// message must not go there (mdpipe(7), RULES: nothing outside QUEUE).
+func TestMaildirLinkedBack(t *testing.T) {
+	dir := t.TempDir()
+	queue := filepath.Join(dir, "queue")
+	if err := os.MkdirAll(filepath.Join(queue, "mylist"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	md := filepath.Join(dir, "intake")
+	mkMaildir(t, md)
+	mt := &MaildirTree{Queue: queue}
+	dests := []Dest{{List: "mylist", Subqueue: "post", Recipient: "mylist@lists.example.test"}}
+	handOff := func(b string) error {
+		c, err := intake.ParseClaim(filepath.Join(md, "cur", b+intake.ClaimInfo))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(c.Path, []byte("Subject: "+b+"\n\nhello\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return mt.HandOff(context.Background(), c, dests)
+	}
+	if err := handOff("1700000000.M0P1.test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mt.open {
+		m.checked = m.checked.Add(-time.Hour)
+	}
+	outside := filepath.Join(dir, "outside")
+	if err := os.Rename(filepath.Join(queue, "mylist"), outside); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(queue, "mylist")); err != nil {
+		t.Fatal(err)
+	}
+	err := handOff("1700003600.M1P1.test")
+	if err == nil || fault.IsTemporary(err) {
+		t.Errorf("hand-off through a symbolic link to outside QUEUE: %v, want refused for good", err)
+	}
+	if present(filepath.Join(outside, "post", "new", "1700003600.M1P1.test")) {
+		t.Error("the message went outside QUEUE")
+	}
+	mt.Close()
 }
