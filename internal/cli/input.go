@@ -34,9 +34,28 @@ type Input struct {
 	r        *bufio.Reader
 	fd       int
 	idle     func()
+	quiet    func()          // OnQuiet
+	quietFor time.Duration   // OnQuiet
 	outFd    int             // a pipe to the next tool, watched while waiting; -1: none
 	stop     context.Context // ends the waits for input (StopWaits)
+	reads    int             // reads of the input so far (Reads)
 }
+
+// countReads counts the reads of an Input's reader.
+type countReads struct {
+	r io.Reader
+	n *int
+}
+
+func (c countReads) Read(b []byte) (int, error) {
+	*c.n++
+	return c.r.Read(b)
+}
+
+// Reads returns how many times the input was read so far: whatever
+// happened before a record was written is done by the time a read
+// returns it. An operand counts as a read of its own.
+func (in *Input) Reads() int { return in.reads }
 
 // NewInput reads operands, or standard input when there are none.
 func NewInput(operands []string) (*Input, error) {
@@ -46,7 +65,9 @@ func NewInput(operands []string) (*Input, error) {
 	if IsTerminal(0) {
 		return nil, ErrUsage
 	}
-	return &Input{r: bufio.NewReaderSize(os.Stdin, maxRecord), fd: 0, outFd: PipeFd(1)}, nil
+	in := &Input{fd: 0, outFd: PipeFd(1)}
+	in.r = bufio.NewReaderSize(countReads{os.Stdin, &in.reads}, maxRecord)
+	return in, nil
 }
 
 // FromOperands reports whether the records come from operands: each one
@@ -56,7 +77,9 @@ func (in *Input) FromOperands() bool { return in.r == nil }
 
 // NewReaderInput reads records from r, for tests and callers that have one.
 func NewReaderInput(r io.Reader) *Input {
-	return &Input{r: bufio.NewReaderSize(r, maxRecord), fd: -1, outFd: -1}
+	in := &Input{fd: -1, outFd: -1}
+	in.r = bufio.NewReaderSize(countReads{r, &in.reads}, maxRecord)
+	return in
 }
 
 // StopWaits makes a wait for input end once ctx is done: Next then
@@ -96,6 +119,12 @@ func IsTerminal(fd int) bool {
 // the tool blocks.
 func (in *Input) OnIdle(f func()) { in.idle = f }
 
+// OnQuiet sets a function that runs once the input, after a pause
+// (OnIdle), has stayed quiet for d: a pause of a moment is no reason for
+// work that is worth doing only now and then (mdsweep's fsyncs), a
+// quiet input is.
+func (in *Input) OnQuiet(d time.Duration, f func()) { in.quiet, in.quietFor = f, d }
+
 // Next returns the next non-empty record, or io.EOF. The returned slice is
 // valid until the following call.
 func (in *Input) Next() ([]byte, error) {
@@ -105,6 +134,7 @@ func (in *Input) Next() ([]byte, error) {
 		}
 		op := in.operands[0]
 		in.operands = in.operands[1:]
+		in.reads++
 		return []byte(op), nil
 	}
 	for {
@@ -113,7 +143,7 @@ func (in *Input) Next() ([]byte, error) {
 				in.idle()
 			}
 			if in.fd >= 0 {
-				if err := pipewait.Readable(in.stopCtx(), in.fd, in.outFd, -1); err != nil {
+				if err := in.wait(); err != nil {
 					return nil, err
 				}
 			}
@@ -140,6 +170,21 @@ func (in *Input) Next() ([]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+// wait waits for input, running the quiet function (OnQuiet) if none
+// comes soon.
+func (in *Input) wait() error {
+	if in.quiet != nil {
+		if err := pipewait.Readable(in.stopCtx(), in.fd, in.outFd, in.quietFor); err != nil {
+			return err
+		}
+		if in.Waiting() {
+			return nil
+		}
+		in.quiet()
+	}
+	return pipewait.Readable(in.stopCtx(), in.fd, in.outFd, -1)
 }
 
 // Waiting reports whether another record can be read without blocking:
@@ -236,7 +281,7 @@ func (in *Input) Left(each func(line []byte)) {
 	if in.r == nil {
 		return
 	}
-	in.idle = nil // nothing to commit or flush for these
+	in.idle, in.quiet = nil, nil // nothing to commit or flush for these
 	for {
 		if _, ok := in.Peek(); !ok {
 			return

@@ -130,6 +130,45 @@ func TestInputPipeIdle(t *testing.T) {
 	run(t, in, []step{nextErr(io.EOF)})
 }
 
+// TestInputQuiet: the quiet function runs after a pause only when no
+// record comes within its time, and then once, before the wait goes on.
+func TestInputQuiet(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		quietFor   time.Duration
+		duringIdle bool // the next record is written in the pause itself
+		want       int
+	}{
+		{"a record comes in the pause", time.Hour, true, 0},
+		{"nothing comes", time.Millisecond, false, 1},
+	} {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := &Input{r: bufio.NewReaderSize(pr, maxRecord), fd: int(pr.Fd()), outFd: -1}
+		in.OnIdle(func() {
+			if c.duringIdle {
+				pw.WriteString("b\n")
+			}
+		})
+		quiet := 0
+		in.OnQuiet(c.quietFor, func() {
+			quiet++
+			pw.WriteString("b\n") // so that Next returns
+		})
+		if _, err := pw.WriteString("a\n"); err != nil {
+			t.Fatal(err)
+		}
+		run(t, in, []step{next("a"), next("b")})
+		if quiet != c.want {
+			t.Errorf("%s: quiet ran %d times, want %d", c.name, quiet, c.want)
+		}
+		pr.Close()
+		pw.Close()
+	}
+}
+
 // TestInputDownstreamGone: a tool blocked on input notices that the tool
 // after it exited, instead of waiting for input forever.
 func TestInputDownstreamGone(t *testing.T) {

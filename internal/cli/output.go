@@ -6,9 +6,10 @@ import (
 	"sync"
 )
 
-// Output writes records. It is buffered, and flushed whenever the tool is
-// about to wait (Input.OnIdle) or exit, so records flow in few writes under
-// load and without delay when mail trickles in: a streaming pipeline never
+// Output writes records. It is buffered, and flushed every flushGroups
+// messages and whenever the tool is about to wait (Input.OnIdle) or exit,
+// so records flow in few writes under load and without delay when mail
+// trickles in: a streaming pipeline never
 // holds a message while it waits. When the next tool is gone, Unread says
 // which records it never read.
 type Output struct {
@@ -17,6 +18,7 @@ type Output struct {
 	sent *Sent  // what went into the pipe lately
 	buf  []byte // the group being added
 	n    int    // records ended (End), for the line a stop logs
+	np   int    // groups pending (flushGroups)
 	// err is guarded, so that a goroutine of the caller's may ask Err
 	// while the main loop writes.
 	errMu sync.Mutex
@@ -26,6 +28,13 @@ type Output struct {
 // outBuf is how much is gathered before a write, unless the tool flushes
 // first.
 const outBuf = 64 << 10
+
+// flushGroups is how many groups (messages) are gathered before a write,
+// unless the tool flushes first: under mdclaim's bound, a few dozen
+// messages are in the pipeline at a time, and the next stage starts on
+// the first of them while this one works on the rest (one write for 16
+// messages costs little against their hand-offs).
+const flushGroups = 16
 
 // NewOutput returns an Output on stdout.
 func NewOutput() *Output { return NewWriterOutput(os.Stdout) }
@@ -62,9 +71,10 @@ func (o *Output) End() {
 	o.pend = append(o.pend, o.buf...)
 	if len(o.buf) > 0 {
 		o.n++
+		o.np++
 	}
 	o.buf = o.buf[:0]
-	if len(o.pend) >= outBuf {
+	if len(o.pend) >= outBuf || o.np >= flushGroups {
 		o.Flush()
 	}
 }
@@ -83,6 +93,7 @@ func (o *Output) Flush() error {
 	if err := o.Err(); err != nil || len(o.pend) == 0 {
 		return err
 	}
+	o.np = 0
 	n, err := o.w.Write(o.pend)
 	o.sent.Add(o.pend[:n])
 	o.pend = o.pend[:copy(o.pend, o.pend[n:])]

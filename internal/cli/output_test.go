@@ -41,6 +41,19 @@ func TestOutputBufferedUntilFlush(t *testing.T) {
 	}
 }
 
+// TestOutputFlushEvery: every flushGroups messages go out in one write
+// without waiting for a flush, so the next stage can start on them.
+func TestOutputFlushEvery(t *testing.T) {
+	w := &writes{}
+	o := NewWriterOutput(w)
+	for i := range 2*flushGroups + 1 {
+		o.Record(fmt.Sprintf("a/cur/%d:1,P", i))
+	}
+	if len(w.calls) != 2 || strings.Count(w.calls[0], "\n") != flushGroups {
+		t.Errorf("%d messages made %d writes (%q), want 2 of %d each", 2*flushGroups+1, len(w.calls), w.calls, flushGroups)
+	}
+}
+
 // TestOutputGroupsWhole checks that the records of one message (a group)
 // never straddle two writes, even when the buffer fills in front of them.
 func TestOutputGroupsWhole(t *testing.T) {

@@ -44,7 +44,16 @@ type Sweeper struct {
 	Max    time.Duration // longest back-off; MaxBackoff if 0
 
 	failing map[string]*failure
+	done    intake.DoneIndex // which destinations took a message before
 }
+
+// InputReads tells the Sweeper how many times the input its claims come
+// from was read so far (cli.Input.Reads): it then learns which messages
+// were deferred before once a read, not once a message (DoneIndex).
+func (s *Sweeper) InputReads(reads func() int) { s.done.Reads = reads }
+
+// Close releases what the Sweeper watches.
+func (s *Sweeper) Close() { s.done.Close() }
 
 // failure is a destination known to be failing.
 type failure struct {
@@ -59,7 +68,7 @@ type failure struct {
 // ErrDeferred when it was deferred, a permanent *fault.Error to park it,
 // or another error with the message left claimed (recovery returns it).
 func (s *Sweeper) Sweep(ctx context.Context, c intake.Claim, dests []Dest) error {
-	done, deferred, err := c.ReadDone()
+	done, deferred, err := s.done.ReadDone(c)
 	if err != nil {
 		return fault.Temporary(fmt.Errorf("which destinations took it before: %w", err))
 	}

@@ -22,9 +22,10 @@ type Target interface {
 	// by its timeout.
 	HandOff(ctx context.Context, c intake.Claim, dests []Dest) error
 	// Commit makes the hand-offs since the last Commit durable and drops
-	// their claims where that waited for durability. It runs when the
-	// input has nothing more waiting, so a batch costs one fsync per
-	// directory.
+	// their claims where that waited for durability. It runs once the
+	// input is quiet, after at most a batch of hand-offs under a steady
+	// backlog, and at each pause of the input while claims wait for it,
+	// so a batch costs one fsync per directory.
 	Commit() error
 	// Took returns those of dests that took the message of c so far,
 	// after its HandOff failed temporarily for the others: what a

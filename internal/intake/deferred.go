@@ -87,10 +87,8 @@ func (c Claim) Defer(next time.Time, why string, done []Dest) error {
 // before, and whether it was ever deferred (cur/.B.done is there, even
 // empty).
 //
-// Every hand-off asks, and almost every message was never deferred: the
-// common answer is one open(2) that fails, made with no more than that
-// (os.Open would add a file object, a poller registration and an error
-// value; that cost a third of mdsweep's time per message).
+// A streaming mdsweep asks a DoneIndex instead, which asks this only for
+// the messages that have such a list.
 func (c Claim) ReadDone() ([]Dest, bool, error) {
 	p := DonePath(c.Cur, c.Base)
 	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)

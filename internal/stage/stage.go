@@ -88,20 +88,37 @@ func (s *Stage) StopPending(err error) bool {
 	return errors.Is(err, cli.ErrDownstreamGone) && s.Stop.pending()
 }
 
-// Each runs handle on every input record, and commit and a flush of the
-// output whenever the input has nothing more waiting: work is grouped
+// Commits says when a stage makes its work durable: Pause at every pause
+// of its input (before the output is flushed, so that what it writes is
+// durable first), Quiet once its input has stayed quiet for QuietAfter.
+// Both run at the end of the input too.
+type Commits struct {
+	Pause, Quiet func()
+}
+
+// QuietAfter is how long the input must stay quiet for Commits.Quiet: far
+// longer than the pauses of a stage that keeps up with a backlog under
+// mdclaim's bound (a refill of the pipeline, well under a millisecond),
+// far shorter than a person notices.
+const QuietAfter = 5 * time.Millisecond
+
+// Each runs handle on every input record, and the commits and a flush of
+// the output when the input has nothing more waiting: work is grouped
 // over what is already waiting, and no record is held while the stage
 // blocks. It returns when the input ends, the next stage has gone, a
 // write failed, the handler quit (Quit), or the stop is over (Stop.Over).
-func (s *Stage) Each(in *cli.Input, commit func(), handle func(line []byte)) {
+func (s *Stage) Each(in *cli.Input, commits Commits, handle func(line []byte)) {
 	in.OnIdle(func() {
-		if commit != nil {
-			commit()
+		if commits.Pause != nil {
+			commits.Pause()
 		}
 		if err := s.Out.Flush(); err != nil {
 			s.OutputFailed(err)
 		}
 	})
+	if commits.Quiet != nil {
+		in.OnQuiet(QuietAfter, commits.Quiet)
+	}
 	in.StopWaits(s.Stop.Over())
 	ended := false
 	for s.Out.Err() == nil && !s.quit {
@@ -130,8 +147,10 @@ func (s *Stage) Each(in *cli.Input, commit func(), handle func(line []byte)) {
 		s.read++
 		handle(line)
 	}
-	if commit != nil {
-		commit()
+	for _, commit := range []func(){commits.Pause, commits.Quiet} {
+		if commit != nil {
+			commit()
+		}
 	}
 	if !ended {
 		// Stopping with input left: its claims go back to new/, or

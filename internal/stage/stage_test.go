@@ -38,7 +38,7 @@ func TestEachGivesBackTheInputLeft(t *testing.T) {
 	s := &Stage{Log: cli.NewLog("stage-test"), Out: cli.NewWriterOutput(&strings.Builder{}), Stop: newStop(time.Hour, time.Hour)}
 	s.Log.SetOutput(&strings.Builder{})
 	var handled []string
-	s.Each(cli.NewReaderInput(strings.NewReader(input)), nil, func(line []byte) {
+	s.Each(cli.NewReaderInput(strings.NewReader(input)), Commits{}, func(line []byte) {
 		handled = append(handled, string(line))
 		s.Quit()
 	})

@@ -9,6 +9,7 @@ import (
 	"mdpipe/internal/fsx"
 	"mdpipe/internal/intake"
 	"mdpipe/internal/record"
+	"mdpipe/internal/stage"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,7 +41,7 @@ func Mdfail(args []string) int {
 			s.Note(cli.Temp)
 		}
 	}
-	s.Each(in, commit, func(line []byte) {
+	s.Each(in, stage.Commits{Pause: commit}, func(line []byte) {
 		path, why := record.PathOf(line), ""
 		if in.FromOperands() {
 			path = string(line) // a whole path, not a record

@@ -61,7 +61,7 @@ func Mdroute(args []string) int {
 		return usage(fs, mdrouteUsage, fmt.Errorf("%s: no header names", fs.Origin("H")))
 	}
 	m := &router{Stage: s, rt: rt, headers: names, operands: in.FromOperands()}
-	s.Each(in, nil, m.route)
+	s.Each(in, stage.Commits{}, m.route)
 	return s.End()
 }
 

@@ -8,6 +8,7 @@ import (
 	"mdpipe/internal/cli"
 	"mdpipe/internal/envelope"
 	"mdpipe/internal/handoff"
+	"mdpipe/internal/stage"
 )
 
 const mdsweepUsage = "mdsweep [-v] [-s] (-q queue [-C] | -c command [-e delims] | -l lmtp-address) [-T timeout] [path-record ...]"
@@ -101,7 +102,9 @@ func Mdsweep(args []string) int {
 		sw.sw.Keys = func(d handoff.Dest) string { return d.Recipient }
 		sw.sw.Server = "lmtp " + *lmtp
 	}
-	s.Each(in, sw.commit, sw.sweep)
+	sw.sw.InputReads(in.Reads)
+	s.Each(in, stage.Commits{Pause: sw.pause, Quiet: sw.commit}, sw.sweep)
+	sw.sw.Close()
 	if err := target.Close(); err != nil {
 		s.Log.Printf("%v", err)
 		s.Note(cli.Temp)

@@ -31,6 +31,17 @@ type sweeper struct {
 // from durable.
 const maxBatch = 256
 
+// pause commits at a pause of the input only if claims wait for it (a
+// copy across file systems drops its claim once durable, and mdclaim's
+// bound counts it until then); the rest waits until the input is quiet
+// (stage.Commits), so that a backlog worked under the bound, which
+// pauses at every refill, is fsynced once a batch, not once a refill.
+func (s *sweeper) pause() {
+	if w, ok := s.target.(interface{ ClaimsWaiting() bool }); ok && w.ClaimsWaiting() {
+		s.commit()
+	}
+}
+
 func (s *sweeper) commit() {
 	s.batch = 0
 	if err := s.target.Commit(); err != nil {

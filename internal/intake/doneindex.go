@@ -1,0 +1,196 @@
+package intake
+
+import (
+	"io/fs"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// DoneIndex answers ReadDone for a streaming mdsweep without a system
+// call for the messages that were never deferred, which is almost all of
+// them. Asking the file system each time (an open(2) of cur/.B.done that
+// fails) cost a third of a hand-off, and left a negative dentry behind
+// for every message, which slowed every later look-up in the system.
+//
+// It learns which cur/.B.done files exist from one read of cur/ and,
+// from then on, from inotify: a list of destinations is always written
+// through a file of its own made in cur/ (.B.done.tmp, see Claim.Defer),
+// and making a file there is an IN_CREATE event, queued before the
+// create returns. A message is claimed back from the deferred state only
+// after that, and its record reaches mdsweep after the claim, so the
+// event is always queued by the time its hand-off asks. Claims arrive in
+// cur/ by rename, which IN_CREATE does not report: the events stay few.
+// A .B.done moved into cur/ by hand while mdsweep runs is not seen until
+// its next start (mdpipe(7), the deferred state).
+//
+// With Reads set (the reads of mdsweep's input so far, cli.Input.Reads),
+// the events are taken in once after each read of the input, not at each
+// hand-off: a record is written after its claim was made, so whatever
+// event came before the claim is queued by the time a read returns the
+// record.
+//
+// The first hand-off from a cur/ asks the file system, as ReadDone does,
+// so a one-message mdsweep (the shell loop) never reads cur/; the index
+// starts with the second. Without inotify, or once events were lost, it
+// asks the file system each time.
+type DoneIndex struct {
+	dirs map[string]*doneDir
+	// Reads, if set, counts the reads of the input the claims come
+	// from.
+	Reads func() int
+	// Asked counts the look-ups made on the file system, for the tests.
+	Asked int
+}
+
+// doneDir is the index of one cur/.
+type doneDir struct {
+	uses  int
+	fd    int                 // inotify, -1 before the second use and when it failed
+	maybe map[string]struct{} // bases that have, or had, a list of destinations
+	buf   []byte
+	reads int // Reads when the events were taken in last
+}
+
+// ReadDone is c.ReadDone, answered from the index when it can be.
+func (x *DoneIndex) ReadDone(c Claim) ([]Dest, bool, error) {
+	d := x.dir(c.Cur)
+	if d.fd >= 0 && (x.Reads == nil || x.Reads() != d.reads) {
+		if x.Reads != nil {
+			d.reads = x.Reads()
+		}
+		d.update()
+	}
+	if d.fd < 0 {
+		x.Asked++
+		return c.ReadDone()
+	}
+	if _, ok := d.maybe[c.Base]; !ok {
+		return nil, false, nil
+	}
+	x.Asked++
+	done, deferred, err := c.ReadDone()
+	if err == nil && !deferred {
+		delete(d.maybe, c.Base) // forgotten since
+	}
+	return done, deferred, err
+}
+
+// dir returns the index of cur, starting its watch at the second use.
+func (x *DoneIndex) dir(cur string) *doneDir {
+	if x.dirs == nil {
+		x.dirs = make(map[string]*doneDir)
+	}
+	d := x.dirs[cur]
+	if d == nil {
+		d = &doneDir{fd: -1}
+		x.dirs[cur] = d
+	}
+	if d.uses++; d.uses == 2 {
+		d.start(cur)
+	}
+	return d
+}
+
+// start watches cur for files made there, then reads it once for the
+// lists of destinations already there (in that order: one made between
+// the two is seen either way).
+func (d *doneDir) start(cur string) {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return
+	}
+	if _, err := unix.InotifyAddWatch(fd, cur, unix.IN_CREATE|unix.IN_ONLYDIR); err != nil {
+		unix.Close(fd)
+		return
+	}
+	dirfd, err := openDir(cur)
+	if err != nil {
+		unix.Close(fd)
+		return
+	}
+	defer unix.Close(dirfd)
+	d.maybe = make(map[string]struct{})
+	_, _, err = oldest(cur, dirfd, 1<<30, func(name string, _ fs.FileMode) bool {
+		if b, ok := doneBase(name); ok {
+			d.maybe[b] = struct{}{}
+		}
+		return false
+	})
+	if err != nil {
+		unix.Close(fd)
+		return
+	}
+	d.fd = fd
+	d.buf = make([]byte, 16<<10)
+}
+
+// update takes in the files made in cur/ since the last call. Once
+// events were lost, or could not be read, the index gives up, and every
+// later call asks the file system.
+func (d *doneDir) update() {
+	for {
+		n, err := unix.Read(d.fd, d.buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			return
+		}
+		if err != nil || n <= 0 {
+			d.stop()
+			return
+		}
+		for b := d.buf[:n]; len(b) >= unix.SizeofInotifyEvent; {
+			ev := (*unix.InotifyEvent)(unsafe.Pointer(&b[0]))
+			end := unix.SizeofInotifyEvent + int(ev.Len)
+			if end > len(b) {
+				break
+			}
+			if ev.Mask&unix.IN_Q_OVERFLOW != 0 {
+				d.stop()
+				return
+			}
+			name := b[unix.SizeofInotifyEvent:end]
+			if i := strings.IndexByte(unsafe.String(unsafe.SliceData(name), len(name)), 0); i >= 0 {
+				name = name[:i]
+			}
+			if base, ok := doneBase(string(name)); ok {
+				d.maybe[base] = struct{}{}
+			}
+			b = b[end:]
+		}
+		if n < len(d.buf)-unix.SizeofInotifyEvent-unix.NAME_MAX-1 {
+			return // every event queued was read
+		}
+	}
+}
+
+func (d *doneDir) stop() {
+	unix.Close(d.fd)
+	d.fd = -1
+	d.maybe = nil
+}
+
+// Close releases the watches.
+func (x *DoneIndex) Close() {
+	for _, d := range x.dirs {
+		if d.fd >= 0 {
+			d.stop()
+		}
+	}
+}
+
+// doneBase returns B of a list of destinations' name, .B.done or the
+// .B.done.tmp it is written through.
+func doneBase(name string) (string, bool) {
+	if !strings.HasPrefix(name, ".") {
+		return "", false
+	}
+	s := strings.TrimSuffix(name[1:], ".tmp")
+	if !strings.HasSuffix(s, ".done") {
+		return "", false
+	}
+	return strings.TrimSuffix(s, ".done"), true
+}
