@@ -138,7 +138,8 @@ func vmHWM(pid int) int64 {
 
 // wait waits for every stage, kills them all if that takes longer than
 // limit, and returns the run's cost. A stage that exits non-zero, or says
-// anything on stderr, fails the run.
+// anything on stderr but the lines every run says (unusual), fails the
+// run.
 func (p *pipeline) wait(limit time.Duration) (result, error) {
 	timer := time.AfterFunc(limit, func() {
 		for _, c := range p.cmds {
@@ -159,8 +160,8 @@ func (p *pipeline) wait(limit time.Duration) (result, error) {
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %v: %s", name, err, firstLine(p.stderr[i].String())))
-		} else if p.stderr[i].Len() > 0 {
-			errs = append(errs, fmt.Errorf("%s said: %s", name, firstLine(p.stderr[i].String())))
+		} else if said := unusual(p.stderr[i].String()); said != "" {
+			errs = append(errs, fmt.Errorf("%s said: %s", name, said))
 		}
 		res.stages = append(res.stages, stageOf(name, c.ProcessState))
 	}
@@ -197,4 +198,17 @@ func firstLine(s string) string {
 		return s[:i] + " ..."
 	}
 	return s
+}
+
+// unusual returns the first line of a stage's stderr that is not one every
+// run of a pipeline says: mdclaim -f's line at its start (what it follows,
+// its bound) and each stage's line at a stop (what it did); "" if none.
+func unusual(stderr string) string {
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if line == "" || strings.HasPrefix(line, "mdclaim: following ") || strings.Contains(line, ": stopped: ") {
+			continue
+		}
+		return line
+	}
+	return ""
 }
