@@ -2,8 +2,8 @@ package intake
 
 import (
 	"io/fs"
+	"mdpipe/internal/watch"
 	"strings"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -131,40 +131,16 @@ func (d *doneDir) start(cur string) {
 // events were lost, or could not be read, the index gives up, and every
 // later call asks the file system.
 func (d *doneDir) update() {
-	for {
-		n, err := unix.Read(d.fd, d.buf)
-		if err == unix.EINTR {
-			continue
+	lost := false
+	err := watch.ReadEvents(d.fd, d.buf, func(name []byte, overflow bool) {
+		if overflow {
+			lost = true
+		} else if base, ok := doneBase(string(name)); ok {
+			d.maybe[base] = struct{}{}
 		}
-		if err == unix.EAGAIN {
-			return
-		}
-		if err != nil || n <= 0 {
-			d.stop()
-			return
-		}
-		for b := d.buf[:n]; len(b) >= unix.SizeofInotifyEvent; {
-			ev := (*unix.InotifyEvent)(unsafe.Pointer(&b[0]))
-			end := unix.SizeofInotifyEvent + int(ev.Len)
-			if end > len(b) {
-				break
-			}
-			if ev.Mask&unix.IN_Q_OVERFLOW != 0 {
-				d.stop()
-				return
-			}
-			name := b[unix.SizeofInotifyEvent:end]
-			if i := strings.IndexByte(unsafe.String(unsafe.SliceData(name), len(name)), 0); i >= 0 {
-				name = name[:i]
-			}
-			if base, ok := doneBase(string(name)); ok {
-				d.maybe[base] = struct{}{}
-			}
-			b = b[end:]
-		}
-		if n < len(d.buf)-unix.SizeofInotifyEvent-unix.NAME_MAX-1 {
-			return // every event queued was read
-		}
+	})
+	if err != nil || lost {
+		d.stop()
 	}
 }
 

@@ -3,7 +3,6 @@ package watch
 import (
 	"context"
 	"time"
-	"unsafe"
 
 	"mdpipe/internal/pipewait"
 
@@ -118,43 +117,15 @@ func (h *Held) Wait(ctx context.Context, below int, timeout time.Duration, outFd
 
 // read takes in the queued events.
 func (h *Held) read() {
-	for {
-		n, err := unix.Read(h.fd, h.buf[:])
-		if n <= 0 || err != nil {
+	ReadEvents(h.fd, h.buf[:], func(name []byte, overflow bool) {
+		if overflow {
+			// Events were lost: ask the file system.
+			h.lookUp()
 			return
 		}
-		for b := h.buf[:n]; len(b) >= unix.SizeofInotifyEvent; {
-			ev := (*unix.InotifyEvent)(unsafe.Pointer(&b[0]))
-			end := unix.SizeofInotifyEvent + int(ev.Len)
-			if end > len(b) {
-				break
-			}
-			if ev.Mask&unix.IN_Q_OVERFLOW != 0 {
-				// Events were lost: ask the file system.
-				h.lookUp()
-			} else if ev.Len > 0 {
-				name := b[unix.SizeofInotifyEvent:end]
-				for i, c := range name {
-					if c == 0 {
-						name = name[:i]
-						break
-					}
-				}
-				delete(h.names, string(name)) // no allocation: the compiler sees the conversion
-			}
-			b = b[end:]
-		}
-		if n < len(h.buf)-maxEvent {
-			// The read took every event queued: another would only
-			// say so, one system call more a wake-up.
-			return
-		}
-	}
+		delete(h.names, string(name)) // no allocation: the compiler sees the conversion
+	})
 }
-
-// maxEvent is the size of the largest inotify event: its header and a
-// name of NAME_MAX bytes, NUL-terminated.
-const maxEvent = unix.SizeofInotifyEvent + unix.NAME_MAX + 1
 
 // lookUp drops the names that are no longer in cur/.
 func (h *Held) lookUp() {
