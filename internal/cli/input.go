@@ -176,11 +176,9 @@ func (in *Input) Next() ([]byte, error) {
 // comes soon.
 func (in *Input) wait() error {
 	if in.quiet != nil {
-		if err := pipewait.Readable(in.stopCtx(), in.fd, in.outFd, in.quietFor); err != nil {
+		err := pipewait.Readable(in.stopCtx(), in.fd, in.outFd, in.quietFor)
+		if err != pipewait.ErrTimeout {
 			return err
-		}
-		if in.Waiting() {
-			return nil
 		}
 		in.quiet()
 	}
@@ -266,7 +264,7 @@ func (in *Input) PeekWithin(ctx context.Context, d time.Duration) ([]byte, bool)
 		if left <= 0 {
 			return nil, false
 		}
-		if err := pipewait.Readable(ctx, in.fd, in.outFd, left); err != nil {
+		if err := pipewait.Readable(ctx, in.fd, in.outFd, left); err != nil && err != pipewait.ErrTimeout {
 			return nil, false
 		}
 	}

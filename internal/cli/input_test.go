@@ -186,8 +186,8 @@ func TestInputDownstreamGone(t *testing.T) {
 	if PipeFd(int(outW.Fd())) != int(outW.Fd()) {
 		t.Fatal("PipeFd does not see a pipe")
 	}
-	// The reader is there: a wait on empty input times out quietly.
-	if err := pipewait.Readable(context.Background(), int(inR.Fd()), int(outW.Fd()), 50*time.Millisecond); err != nil {
+	// The reader is there: a wait on empty input times out.
+	if err := pipewait.Readable(context.Background(), int(inR.Fd()), int(outW.Fd()), 50*time.Millisecond); err != pipewait.ErrTimeout {
 		t.Errorf("Readable with a live downstream = %v", err)
 	}
 	outR.Close()

@@ -18,10 +18,13 @@ import (
 // pipeline ends for its supervisor to restart.
 var ErrDownstreamGone = errors.New("the next tool in the pipeline has exited")
 
-// Readable blocks until fd is readable, timeout (negative: no limit) has
-// passed, or ctx is done (then it returns ctx's error), and returns
-// ErrDownstreamGone if meanwhile the pipe outFd (if not -1) lost its
-// reader. A negative fd is not waited on: that is a sleep that still
+// ErrTimeout says a wait with a timeout ended with nothing to read.
+var ErrTimeout = errors.New("timed out")
+
+// Readable blocks until fd is readable (then it returns nil), timeout
+// (negative: no limit) has passed (ErrTimeout), or ctx is done (ctx's
+// error), and returns ErrDownstreamGone if meanwhile the pipe outFd (if
+// not -1) lost its reader. A negative fd is not waited on: that is a sleep that still
 // watches outFd and ctx.
 func Readable(ctx context.Context, fd, outFd int, timeout time.Duration) error {
 	if err := ctx.Err(); err != nil {
@@ -53,12 +56,15 @@ func Readable(ctx context.Context, fd, outFd int, timeout time.Duration) error {
 		ts = &t
 	}
 	for {
-		_, err := unix.Ppoll(fds, ts, nil)
+		n, err := unix.Ppoll(fds, ts, nil)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
 			return err
+		}
+		if n == 0 {
+			return ErrTimeout
 		}
 		if woken >= 0 && fds[woken].Revents != 0 {
 			return ctx.Err()
