@@ -16,7 +16,10 @@ import (
 // nanosleep(2) for each message on top of its own calls, half its
 // context switches. These calls return in microseconds on a local file
 // system; while one runs, other goroutines (the stop's timers, the
-// background fsync) run on the tool's other processors. Everything else
+// background fsync) run on the tool's other processors, and on a machine
+// of one CPU they wait for it (a call that hangs, on NFS, holds up the
+// tool's stop either way, since the stop waits for the hand-off in hand
+// to return). Everything else
 // (fsync, waits, writes to pipes) goes through the scheduler as usual.
 
 // atFdcwd is unix.AT_FDCWD as a variable: as a constant, its conversion
