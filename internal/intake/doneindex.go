@@ -57,11 +57,13 @@ type doneDir struct {
 // ReadDone is c.ReadDone, answered from the index when it can be.
 func (x *DoneIndex) ReadDone(c Claim) ([]Dest, bool, error) {
 	d := x.dir(c.Cur)
-	if d.fd >= 0 && (x.Reads == nil || x.Reads() != d.reads) {
-		if x.Reads != nil {
-			d.reads = x.Reads()
+	if d.fd >= 0 {
+		if x.Reads == nil {
+			d.update()
+		} else if n := x.Reads(); n != d.reads {
+			d.reads = n
+			d.update()
 		}
-		d.update()
 	}
 	if d.fd < 0 {
 		x.Asked++
