@@ -68,6 +68,9 @@ type maildir struct {
 	// checked when they were last found under their names (current).
 	ids     [3]fileID
 	checked time.Time
+	// used is when a message last went there: refresh closes only what
+	// no message used for a while, not what is in use but due a check.
+	used time.Time
 }
 
 // fileID is what tells one directory from another.

@@ -88,8 +88,10 @@ func (t *MaildirTree) dirOf(d Dest) (string, error) {
 // directories (and LIST, with Create) where they are missing. Later calls
 // cost nothing, until forget.
 func (t *MaildirTree) ensure(d Dest, path string) (*maildir, error) {
+	now := time.Now()
 	if m, ok := t.open[path]; ok {
-		if t.current(m, time.Now()) {
+		if t.current(m, now) {
+			m.used = now
 			return m, nil
 		}
 		t.forget(m)
@@ -114,7 +116,7 @@ func (t *MaildirTree) ensure(d Dest, path string) (*maildir, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &maildir{dir: path, newDir: filepath.Join(path, "new"), fd: fd, newFd: -1, checked: time.Now()}
+	m := &maildir{dir: path, newDir: filepath.Join(path, "new"), fd: fd, newFd: -1, checked: now, used: now}
 	for _, sub := range []string{"tmp", "cur", "new"} {
 		sfd, err := openBelow(fd, sub, filepath.Join(path, sub), true)
 		if err != nil {
@@ -229,13 +231,14 @@ func (m *maildir) identify(list int) error {
 	return nil
 }
 
-// refresh closes, at a commit, the destinations not used for
+// refresh closes, at a commit, the destinations no message used for
 // reopenEvery, and the descriptors DirSync keeps for them: an idle
-// mdsweep holds few directories below QUEUE open (an unmount).
+// mdsweep holds few directories below QUEUE open (an unmount). One in
+// use stays open; current checks it by name before its next message.
 func (t *MaildirTree) refresh() {
 	now := time.Now()
 	for _, m := range t.open {
-		if now.Sub(m.checked) >= reopenEvery {
+		if now.Sub(m.used) >= reopenEvery {
 			t.forget(m)
 		}
 	}
