@@ -50,29 +50,44 @@ func Readable(ctx context.Context, fd, outFd int, timeout time.Duration) error {
 		woken = len(fds)
 		fds = append(fds, unix.PollFd{Fd: int32(w.r), Events: unix.POLLIN})
 	}
-	var ts *unix.Timespec
-	if timeout >= 0 {
-		t := unix.NsecToTimespec(int64(timeout))
-		ts = &t
+	// The first rawWait of the wait is a raw ppoll (see rawWait), the
+	// rest, if any, a ppoll the scheduler knows of.
+	first := rawWait
+	if timeout >= 0 && timeout < first {
+		first = timeout
 	}
+	t := unix.NsecToTimespec(int64(first))
+	n, err := poll(fds, &t, ppollRaw)
+	if n == 0 && err == nil && timeout != first {
+		var ts *unix.Timespec
+		if timeout >= 0 {
+			t = unix.NsecToTimespec(int64(timeout - first))
+			ts = &t
+		}
+		n, err = poll(fds, ts, unix.Ppoll)
+	}
+	switch {
+	case err != nil:
+		return err
+	case n == 0:
+		return ErrTimeout
+	case woken >= 0 && fds[woken].Revents != 0:
+		return ctx.Err()
+	case gone >= 0 && fds[gone].Revents&(unix.POLLERR|unix.POLLHUP) != 0:
+		return ErrDownstreamGone
+	}
+	return nil
+}
+
+// poll calls ppoll until it is not interrupted. ppoll(2) leaves in ts
+// what is left of the time, so a wait interrupted by a signal (the Go
+// runtime's preemption, SIGURG) goes on for the rest of it.
+func poll(fds []unix.PollFd, ts *unix.Timespec, ppoll func([]unix.PollFd, *unix.Timespec, *unix.Sigset_t) (int, error)) (int, error) {
 	for {
-		n, err := unix.Ppoll(fds, ts, nil)
-		if err == unix.EINTR {
-			continue
+		n, err := ppoll(fds, ts, nil)
+		if err != unix.EINTR {
+			return n, err
 		}
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return ErrTimeout
-		}
-		if woken >= 0 && fds[woken].Revents != 0 {
-			return ctx.Err()
-		}
-		if gone >= 0 && fds[gone].Revents&(unix.POLLERR|unix.POLLHUP) != 0 {
-			return ErrDownstreamGone
-		}
-		return nil
 	}
 }
 
