@@ -67,13 +67,19 @@ func fstat(fd int, st *unix.Stat_t) error {
 	return errnoErr(e)
 }
 
-// Lstat is unix.Lstat, raw: for the check before each hand-off.
+// Lstat is unix.Lstat, raw.
 func Lstat(path string, st *unix.Stat_t) error {
-	p, err := unix.BytePtrFromString(path)
+	return Fstatat(atFdcwd, path, st)
+}
+
+// Fstatat is unix.Fstatat with AT_SYMLINK_NOFOLLOW, raw: for the check
+// before each hand-off.
+func Fstatat(dirfd int, name string, st *unix.Stat_t) error {
+	p, err := unix.BytePtrFromString(name)
 	if err != nil {
 		return err
 	}
-	_, _, e := unix.RawSyscall6(unix.SYS_NEWFSTATAT, uintptr(atFdcwd), uintptr(unsafe.Pointer(p)),
+	_, _, e := unix.RawSyscall6(unix.SYS_NEWFSTATAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)),
 		uintptr(unsafe.Pointer(st)), unix.AT_SYMLINK_NOFOLLOW, 0, 0)
 	return errnoErr(e)
 }

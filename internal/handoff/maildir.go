@@ -48,6 +48,7 @@ type MaildirTree struct {
 	valid   map[[2]string]string
 	open    map[string]*maildir
 	dirsBuf []*maildir
+	claims  claimDir  // the intake's cur/ the claims come from
 	pending []pending // claims to drop once their copies are durable
 
 	// inHand is the message whose hand-off is under way, and placed the
@@ -122,8 +123,9 @@ func (t *MaildirTree) Check() error {
 
 // HandOff implements Target.
 func (t *MaildirTree) HandOff(_ context.Context, c intake.Claim, dests []Dest) error {
+	cur, name := t.claims.of(c, time.Now())
 	var st unix.Stat_t
-	if err := fsx.Lstat(c.Path, &st); err != nil {
+	if err := fsx.Fstatat(cur, name, &st); err != nil {
 		if fault.IsGone(err) {
 			return fault.ErrGone // someone else acted first; no queue directory for it
 		}
@@ -148,7 +150,7 @@ func (t *MaildirTree) HandOff(_ context.Context, c intake.Claim, dests []Dest) e
 		return fault.Permanent(refused)
 	}
 	if len(dirs) == 1 && refused == nil && len(t.placed) == 0 {
-		err := t.rename(c, dirs[0])
+		err := t.rename(c, cur, name, dirs[0])
 		if !fsx.IsCrossDevice(err) {
 			if err == nil || !fault.IsTemporary(err) {
 				t.inHand = ""
@@ -159,9 +161,10 @@ func (t *MaildirTree) HandOff(_ context.Context, c intake.Claim, dests []Dest) e
 	return t.copyAll(c, dirs, refused)
 }
 
-// rename is the same-file-system hand-off: one atomic rename.
-func (t *MaildirTree) rename(c intake.Claim, m *maildir) error {
-	err := c.MoveTo(m.newFd)
+// rename is the same-file-system hand-off: one atomic rename of the
+// claim, name relative to cur (claimDir.of).
+func (t *MaildirTree) rename(c intake.Claim, cur int, name string, m *maildir) error {
+	err := c.MoveToAt(cur, name, m.newFd)
 	if fault.IsGone(err) {
 		// The claim is there, so the destination went away under us
 		// (removed by hand): open it again, once.
@@ -170,7 +173,7 @@ func (t *MaildirTree) rename(c intake.Claim, m *maildir) error {
 			return rerr
 		}
 		m = m2
-		err = c.MoveTo(m.newFd)
+		err = c.MoveToAt(cur, name, m.newFd)
 	}
 	to := m.newDir + "/" + c.Base
 	switch {

@@ -242,6 +242,7 @@ func (t *MaildirTree) refresh() {
 			t.forget(m)
 		}
 	}
+	t.claims.idle(now)
 }
 
 // closeAll closes every open maildir. Between messages only: a message in
@@ -251,6 +252,7 @@ func (t *MaildirTree) closeAll() {
 		m.close()
 	}
 	clear(t.open)
+	t.claims.close()
 }
 
 // reopen checks, after a rename or link into m failed with ENOENT, whether

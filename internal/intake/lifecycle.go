@@ -108,7 +108,14 @@ func (c Claim) Lock() (*os.File, unix.Stat_t, error) {
 // when B is there already, unix.ENOENT when the claim or the directory is
 // gone (the caller tells them apart), unix.EXDEV across file systems.
 func (c Claim) MoveTo(dirfd int) error {
-	return fsx.RenameAt(unix.AT_FDCWD, c.Path, dirfd, c.Base)
+	return c.MoveToAt(unix.AT_FDCWD, c.Path, dirfd)
+}
+
+// MoveToAt is MoveTo with the claim reached as name relative to the
+// directory open as curfd: its cur/ and its name there, or AT_FDCWD and
+// its path.
+func (c Claim) MoveToAt(curfd int, name string, dirfd int) error {
+	return fsx.RenameAt(curfd, name, dirfd, c.Base)
 }
 
 // LinkTo puts the claim's file into the directory open as dirfd as B too,

@@ -1,0 +1,78 @@
+package handoff
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"mdpipe/internal/intake"
+)
+
+// TestClaimDirFollowsIntake: mdsweep keeps the intake's cur/ open for
+// its hand-offs, and follows the intake by name. An intake moved away
+// and made anew while mdsweep waits (an admin rebuilding it) is the one
+// the next claim is taken from; claims of the one moved away that are
+// still in the input are gone, as their paths say. An idle mdsweep closes
+// the directory.
+func TestClaimDirFollowsIntake(t *testing.T) {
+	dir := t.TempDir()
+	queue := filepath.Join(dir, "queue")
+	if err := os.MkdirAll(filepath.Join(queue, "mylist"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	md := filepath.Join(dir, "intake")
+	mkMaildir(t, md)
+	mt := &MaildirTree{Queue: queue}
+	defer mt.Close()
+	dests := []Dest{{List: "mylist", Subqueue: "post", Recipient: "mylist@lists.example.test"}}
+	claim := func(b string) intake.Claim {
+		t.Helper()
+		c, err := intake.ParseClaim(filepath.Join(md, "cur", b+intake.ClaimInfo))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(c.Path, []byte("Subject: "+b+"\n\nhello\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	first := claim("1700000000.M0P1.test")
+	if err := mt.HandOff(context.Background(), first, dests); err != nil {
+		t.Fatal(err)
+	}
+	if mt.claims.path != first.Cur {
+		t.Fatalf("claim directory kept: %q, want %q", mt.claims.path, first.Cur)
+	}
+	left := claim("1700000001.M1P1.test") // claimed, not yet handed off
+
+	// The intake is moved away and made anew; an hour passes.
+	if err := os.Rename(md, md+".old"); err != nil {
+		t.Fatal(err)
+	}
+	mkMaildir(t, md)
+	mt.claims.checked = mt.claims.checked.Add(-time.Hour)
+	next := claim("1700003600.M2P1.test")
+	if err := mt.HandOff(context.Background(), next, dests); err != nil {
+		t.Fatalf("claim in the intake made anew: %v", err)
+	}
+	if !present(filepath.Join(queue, "mylist", "post", "new", "1700003600.M2P1.test")) {
+		t.Error("the claim in the intake made anew was not handed off")
+	}
+	if err := mt.HandOff(context.Background(), left, dests); err == nil {
+		t.Error("a claim whose path no longer leads to it was handed off")
+	}
+	if !present(filepath.Join(md+".old", "cur", "1700000001.M1P1.test"+intake.ClaimInfo)) {
+		t.Error("the claim left in the intake moved away is not there")
+	}
+
+	// No claim for an hour: the next commit closes the directory.
+	mt.claims.used = mt.claims.used.Add(-time.Hour)
+	if err := mt.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if mt.claims.path != "" {
+		t.Errorf("an idle mdsweep still holds %s open", mt.claims.path)
+	}
+}
