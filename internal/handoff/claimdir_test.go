@@ -18,26 +18,10 @@ import (
 // the directory.
 func TestClaimDirFollowsIntake(t *testing.T) {
 	dir := t.TempDir()
-	queue := filepath.Join(dir, "queue")
-	if err := os.MkdirAll(filepath.Join(queue, "mylist"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	md := filepath.Join(dir, "intake")
-	mkMaildir(t, md)
-	mt := &MaildirTree{Queue: queue}
+	mt, dests := listTree(t, dir)
 	defer mt.Close()
-	dests := []Dest{{List: "mylist", Subqueue: "post", Recipient: "mylist@lists.example.test"}}
-	claim := func(b string) intake.Claim {
-		t.Helper()
-		c, err := intake.ParseClaim(filepath.Join(md, "cur", b+intake.ClaimInfo))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(c.Path, []byte("Subject: "+b+"\n\nhello\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	queue, md := mt.Queue, filepath.Join(dir, "intake")
+	claim := func(b string) intake.Claim { return claimIn(t, dir, b, "Subject: "+b+"\n\nhello\n") }
 	first := claim("1700000000.M0P1.test")
 	if err := mt.HandOff(context.Background(), first, dests); err != nil {
 		t.Fatal(err)

@@ -34,3 +34,15 @@ func claimIn(t testing.TB, dir, b, body string) intake.Claim {
 	}
 	return c
 }
+
+// listTree makes QUEUE (dir/queue) holding one list, mylist, and returns
+// a MaildirTree on it and the destination of mylist's posts.
+func listTree(t testing.TB, dir string) (*MaildirTree, []Dest) {
+	t.Helper()
+	queue := filepath.Join(dir, "queue")
+	if err := os.MkdirAll(filepath.Join(queue, "mylist"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return &MaildirTree{Queue: queue},
+		[]Dest{{List: "mylist", Subqueue: "post", Recipient: "mylist@lists.example.test"}}
+}

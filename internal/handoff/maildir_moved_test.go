@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"mdpipe/internal/fault"
-	"mdpipe/internal/intake"
 )
 
 // TestMaildirMovedWhileIdle moves a list's directory away while mdsweep
@@ -17,24 +16,11 @@ import (
 // the new one, which the list manager reads, not into the one moved away.
 func TestMaildirMovedWhileIdle(t *testing.T) {
 	dir := t.TempDir()
-	queue := filepath.Join(dir, "queue")
-	if err := os.MkdirAll(filepath.Join(queue, "mylist"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	mt := &MaildirTree{Queue: queue}
-	dests := []Dest{{List: "mylist", Subqueue: "post", Recipient: "mylist@lists.example.test"}}
+	mt, dests := listTree(t, dir)
+	queue := mt.Queue
 	handOff := func(b string) {
 		t.Helper()
-		md := filepath.Join(dir, "intake")
-		mkMaildir(t, md)
-		c, err := intake.ParseClaim(filepath.Join(md, "cur", b+intake.ClaimInfo))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(c.Path, []byte("Subject: "+b+"\n\nhello\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := mt.HandOff(context.Background(), c, dests); err != nil {
+		if err := mt.HandOff(context.Background(), claimIn(t, dir, b, "Subject: "+b+"\n\nhello\n"), dests); err != nil {
 			t.Fatalf("%s: %v", b, err)
 		}
 	}
@@ -76,23 +62,10 @@ func TestMaildirMovedWhileIdle(t *testing.T) {
 // message must not go there (mdpipe(7), RULES: nothing outside QUEUE).
 func TestMaildirLinkedBack(t *testing.T) {
 	dir := t.TempDir()
-	queue := filepath.Join(dir, "queue")
-	if err := os.MkdirAll(filepath.Join(queue, "mylist"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	md := filepath.Join(dir, "intake")
-	mkMaildir(t, md)
-	mt := &MaildirTree{Queue: queue}
-	dests := []Dest{{List: "mylist", Subqueue: "post", Recipient: "mylist@lists.example.test"}}
+	mt, dests := listTree(t, dir)
+	queue := mt.Queue
 	handOff := func(b string) error {
-		c, err := intake.ParseClaim(filepath.Join(md, "cur", b+intake.ClaimInfo))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(c.Path, []byte("Subject: "+b+"\n\nhello\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return mt.HandOff(context.Background(), c, dests)
+		return mt.HandOff(context.Background(), claimIn(t, dir, b, "Subject: "+b+"\n\nhello\n"), dests)
 	}
 	if err := handOff("1700000000.M0P1.test"); err != nil {
 		t.Fatal(err)

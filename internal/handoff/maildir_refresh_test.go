@@ -2,12 +2,9 @@ package handoff
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"mdpipe/internal/intake"
 )
 
 // TestMaildirInUseStaysOpen: a commit closes the destinations no message
@@ -17,25 +14,12 @@ import (
 // after its check fell due opened each of them again once a second.
 func TestMaildirInUseStaysOpen(t *testing.T) {
 	dir := t.TempDir()
-	queue := filepath.Join(dir, "queue")
-	if err := os.MkdirAll(filepath.Join(queue, "mylist"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	md := filepath.Join(dir, "intake")
-	mkMaildir(t, md)
-	mt := &MaildirTree{Queue: queue}
+	mt, dests := listTree(t, dir)
 	defer mt.Close()
-	dests := []Dest{{List: "mylist", Subqueue: "post", Recipient: "mylist@lists.example.test"}}
+	queue := mt.Queue
 	handOff := func(b string) {
 		t.Helper()
-		c, err := intake.ParseClaim(filepath.Join(md, "cur", b+intake.ClaimInfo))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(c.Path, []byte("Subject: "+b+"\n\nhello\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := mt.HandOff(context.Background(), c, dests); err != nil {
+		if err := mt.HandOff(context.Background(), claimIn(t, dir, b, "Subject: "+b+"\n\nhello\n"), dests); err != nil {
 			t.Fatalf("%s: %v", b, err)
 		}
 	}
