@@ -164,7 +164,7 @@ func (t *MaildirTree) HandOff(_ context.Context, c intake.Claim, dests []Dest) e
 // rename is the same-file-system hand-off: one atomic rename of the
 // claim, name relative to cur (claimDir.of).
 func (t *MaildirTree) rename(c intake.Claim, cur int, name string, m *maildir) error {
-	err := c.MoveToAt(cur, name, m.newFd)
+	err := c.MoveTo(cur, name, m.newFd)
 	if fault.IsGone(err) {
 		// The claim is there, so the destination went away under us
 		// (removed by hand): open it again, once.
@@ -173,7 +173,7 @@ func (t *MaildirTree) rename(c intake.Claim, cur int, name string, m *maildir) e
 			return rerr
 		}
 		m = m2
-		err = c.MoveToAt(cur, name, m.newFd)
+		err = c.MoveTo(cur, name, m.newFd)
 	}
 	to := m.newDir + "/" + c.Base
 	switch {

@@ -104,17 +104,12 @@ func (c Claim) Lock() (*os.File, unix.Stat_t, error) {
 
 // MoveTo hands the claim off by one no-replace rename into the directory
 // open as dirfd, under its unique name B: on one file system, the whole
-// hand-off (mdpipe(7), RULES: exactly once). An error wraps unix.EEXIST
-// when B is there already, unix.ENOENT when the claim or the directory is
-// gone (the caller tells them apart), unix.EXDEV across file systems.
-func (c Claim) MoveTo(dirfd int) error {
-	return c.MoveToAt(unix.AT_FDCWD, c.Path, dirfd)
-}
-
-// MoveToAt is MoveTo with the claim reached as name relative to the
-// directory open as curfd: its cur/ and its name there, or AT_FDCWD and
-// its path.
-func (c Claim) MoveToAt(curfd int, name string, dirfd int) error {
+// hand-off (mdpipe(7), RULES: exactly once). The claim is reached as name
+// relative to the directory open as curfd: its cur/ and its name there,
+// or AT_FDCWD and its path. An error wraps unix.EEXIST when B is there
+// already, unix.ENOENT when the claim or the directory is gone (the
+// caller tells them apart), unix.EXDEV across file systems.
+func (c Claim) MoveTo(curfd int, name string, dirfd int) error {
 	return fsx.RenameAt(curfd, name, dirfd, c.Base)
 }
 

@@ -71,7 +71,7 @@ func TestMoveTo(t *testing.T) {
 	}
 	fd := openDirFd(t, dest)
 	put(t, filepath.Dir(dest), "new/1.a")
-	if err := c.MoveTo(fd); !errors.Is(err, unix.EEXIST) {
+	if err := c.MoveTo(unix.AT_FDCWD, c.Path, fd); !errors.Is(err, unix.EEXIST) {
 		t.Fatalf("MoveTo onto an existing B = %v, want EEXIST", err)
 	}
 	if _, err := os.Lstat(c.Path); err != nil {
@@ -80,13 +80,13 @@ func TestMoveTo(t *testing.T) {
 	if err := os.Remove(filepath.Join(dest, "1.a")); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.MoveTo(fd); err != nil {
+	if err := c.MoveTo(unix.AT_FDCWD, c.Path, fd); err != nil {
 		t.Fatal(err)
 	}
 	if d := cmp.Diff([]string{}, ls(t, c.Maildir, "cur")); d != "" {
 		t.Errorf("cur/ after MoveTo (-want +got):\n%s", d)
 	}
-	if err := c.MoveTo(fd); !fault.IsGone(err) {
+	if err := c.MoveTo(unix.AT_FDCWD, c.Path, fd); !fault.IsGone(err) {
 		t.Errorf("MoveTo of a claim handed off already = %v, want gone", err)
 	}
 }
