@@ -15,10 +15,11 @@ import (
 	"runtime/pprof"
 
 	"mdpipe/internal/tool"
+	"mdpipe/internal/tool/mdsweep"
 )
 
 var tools = map[string]func([]string) int{
-	"mdclaim": tool.Mdclaim, "mdroute": tool.Mdroute, "mdsweep": tool.Mdsweep, "mdfail": tool.Mdfail,
+	"mdclaim": tool.Mdclaim, "mdroute": tool.Mdroute, "mdsweep": mdsweep.Main, "mdfail": tool.Mdfail,
 }
 
 func main() { os.Exit(main1()) }

@@ -4,7 +4,7 @@ package main
 import (
 	"os"
 
-	"mdpipe/internal/tool"
+	"mdpipe/internal/tool/mdq"
 )
 
-func main() { os.Exit(tool.Mdq(os.Args[1:])) }
+func main() { os.Exit(mdq.Main(os.Args[1:])) }

@@ -4,7 +4,7 @@ package main
 import (
 	"os"
 
-	"mdpipe/internal/tool"
+	"mdpipe/internal/tool/mdsweep"
 )
 
-func main() { os.Exit(tool.Mdsweep(os.Args[1:])) }
+func main() { os.Exit(mdsweep.Main(os.Args[1:])) }

@@ -149,6 +149,25 @@ func (f *Flags) PrintUsage(w io.Writer, synopsis string) {
 	f.set.SetOutput(io.Discard)
 }
 
+// Usage ends a run that Parse, or a check of the flags after it, refused.
+// It says what is wrong (err, in words) and the usage line on stderr,
+// and returns 100. For -h (ErrHelp) it prints the usage line and the
+// flags on stdout, for -V (ErrVersion) the tool's name and version, and
+// returns 0.
+func (f *Flags) Usage(synopsis string, err error) int {
+	if errors.Is(err, ErrHelp) {
+		f.PrintUsage(os.Stdout, synopsis)
+		return int(OK)
+	}
+	if errors.Is(err, ErrVersion) {
+		fmt.Printf("%s %s\n", f.Name(), Version())
+		return int(OK)
+	}
+	NewLog(f.Name()).Printf("%v", err)
+	fmt.Fprintf(os.Stderr, "usage: %s\n", synopsis)
+	return int(Perm)
+}
+
 // Given reports whether flag name was set, on the command line or by its
 // environment variable, whatever its value: a tool that behaves
 // differently when the user chose a value, even the default one, asks

@@ -39,6 +39,18 @@ func New(prog string, grace time.Duration) *Stage {
 	return &Stage{Log: cli.NewLog(prog), Out: cli.NewOutput(), Stop: Listen(grace)}
 }
 
+// After starts the run of a stage after mdclaim, which drains at a stop
+// for the grace $MDPIPE_GRACE sets (Grace). A bad $MDPIPE_GRACE is a
+// usage error: it says so, and ok is false.
+func After(prog string) (s *Stage, ok bool) {
+	grace, err := Grace()
+	if err != nil {
+		cli.NewLog(prog).Printf("%v", err)
+		return nil, false
+	}
+	return New(prog, grace), true
+}
+
 // Note raises the run's status. What is noted once a stop began is all
 // a stop's status is made of: a stop is no failure, whatever inputs were
 // bad before it (mdpipe(7), RULES: a clean stop).

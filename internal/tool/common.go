@@ -3,48 +3,15 @@
 // exit status out. The mains under cmd/ only call these functions, which
 // lets the tests run each tool exactly as a user types it (testscript)
 // inside the test binary.
+//
+// mdclaim, mdroute and mdfail are here; mdsweep and mdq have a package
+// each below, so that these three link none of their dependencies. Every
+// package linked into a program runs its initialisation at each start:
+// go-smtp's (with crypto/tls) and go-message's character sets cost about
+// 8 ms of CPU, more than twice what these tools need to start at all.
 package tool
 
-import (
-	"errors"
-	"fmt"
-	"os"
-
-	"mdpipe/internal/cli"
-	"mdpipe/internal/stage"
-
-	"golang.org/x/sys/unix"
-)
-
-// newStage starts the run of a stage after mdclaim, which drains at a
-// stop for the grace ($MDPIPE_GRACE). A bad $MDPIPE_GRACE is a usage
-// error: it says so, and ok is false.
-func newStage(prog string) (s *stage.Stage, ok bool) {
-	grace, err := stage.Grace()
-	if err != nil {
-		cli.NewLog(prog).Printf("%v", err)
-		return nil, false
-	}
-	return stage.New(prog, grace), true
-}
-
-// usage says what is wrong (err, in words) and the usage line on stderr,
-// and returns 100. For -h (cli.ErrHelp) it prints the usage line and the
-// flags on stdout, for -V (cli.ErrVersion) the tool's name and version,
-// and returns 0.
-func usage(fs *cli.Flags, synopsis string, err error) int {
-	if errors.Is(err, cli.ErrHelp) {
-		fs.PrintUsage(os.Stdout, synopsis)
-		return int(cli.OK)
-	}
-	if errors.Is(err, cli.ErrVersion) {
-		fmt.Printf("%s %s\n", fs.Name(), cli.Version())
-		return int(cli.OK)
-	}
-	cli.NewLog(fs.Name()).Printf("%v", err)
-	fmt.Fprintf(os.Stderr, "usage: %s\n", synopsis)
-	return int(cli.Perm)
-}
+import "golang.org/x/sys/unix"
 
 // writable reports whether fd is open for writing to something that
 // keeps what is written. A claim printed into nothing would wait in cur/

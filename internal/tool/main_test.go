@@ -1,4 +1,4 @@
-package tool
+package tool_test
 
 import (
 	"errors"
@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"mdpipe/internal/tool"
+	"mdpipe/internal/tool/mdq"
+	"mdpipe/internal/tool/mdsweep"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -25,11 +29,11 @@ func TestMain(m *testing.M) {
 		os.Setenv("GORACE", strings.TrimSpace(g+" atexit_sleep_ms=10"))
 	}
 	testscript.Main(m, map[string]func(){
-		"mdclaim": func() { os.Exit(Mdclaim(os.Args[1:])) },
-		"mdroute": func() { os.Exit(Mdroute(os.Args[1:])) },
-		"mdsweep": func() { os.Exit(Mdsweep(os.Args[1:])) },
-		"mdfail":  func() { os.Exit(Mdfail(os.Args[1:])) },
-		"mdq":     func() { os.Exit(Mdq(os.Args[1:])) },
+		"mdclaim": func() { os.Exit(tool.Mdclaim(os.Args[1:])) },
+		"mdroute": func() { os.Exit(tool.Mdroute(os.Args[1:])) },
+		"mdsweep": func() { os.Exit(mdsweep.Main(os.Args[1:])) },
+		"mdfail":  func() { os.Exit(tool.Mdfail(os.Args[1:])) },
+		"mdq":     func() { os.Exit(mdq.Main(os.Args[1:])) },
 	})
 }
 

@@ -54,7 +54,7 @@ func Mdclaim(args []string) int {
 		err = fmt.Errorf("%d operands ('%s'), want one maildir", fs.NArg(), strings.Join(fs.Args(), "' '"))
 	}
 	if err != nil {
-		return usage(fs, mdclaimUsage, err)
+		return fs.Usage(mdclaimUsage, err)
 	}
 	bound := *inflight
 	if !*follow && !fs.Given("k") {

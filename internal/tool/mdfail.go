@@ -22,13 +22,13 @@ func Mdfail(args []string) int {
 	fs := cli.NewFlags("mdfail")
 	verbose := fs.Bool("v", "MDFAIL_VERBOSE", "log each message parked")
 	if err := fs.Parse(args); err != nil {
-		return usage(fs, mdfailUsage, err)
+		return fs.Usage(mdfailUsage, err)
 	}
 	in, err := cli.NewInput(fs.Args())
 	if err != nil {
-		return usage(fs, mdfailUsage, err)
+		return fs.Usage(mdfailUsage, err)
 	}
-	s, ok := newStage("mdfail")
+	s, ok := stage.After("mdfail")
 	if !ok {
 		return int(cli.Perm)
 	}

@@ -28,13 +28,13 @@ func Mdroute(args []string) int {
 	full := fs.Bool("F", "MDROUTE_FULL", "print LIST as list@domain")
 	verbose := fs.Bool("v", "MDROUTE_VERBOSE", "log each message routed")
 	if err := fs.Parse(args); err != nil {
-		return usage(fs, mdrouteUsage, err)
+		return fs.Usage(mdrouteUsage, err)
 	}
 	in, err := cli.NewInput(fs.Args())
 	if err != nil {
-		return usage(fs, mdrouteUsage, err)
+		return fs.Usage(mdrouteUsage, err)
 	}
-	s, ok := newStage("mdroute")
+	s, ok := stage.After("mdroute")
 	if !ok {
 		return int(cli.Perm)
 	}
@@ -58,7 +58,7 @@ func Mdroute(args []string) int {
 		}
 	}
 	if len(names) == 0 {
-		return usage(fs, mdrouteUsage, fmt.Errorf("%s: no header names", fs.Origin("H")))
+		return fs.Usage(mdrouteUsage, fmt.Errorf("%s: no header names", fs.Origin("H")))
 	}
 	m := &router{Stage: s, rt: rt, headers: names, operands: in.FromOperands()}
 	s.Each(in, stage.Commits{}, m.route)

@@ -13,13 +13,20 @@ import (
 var examples = filepath.Join("..", "..", "examples", "service")
 
 // toolVars returns every environment variable the tools read: the second
-// argument of each cli.Flags definition in internal/tool.
+// argument of each cli.Flags definition in internal/tool and the
+// packages below it.
 func toolVars(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "..", "internal", "tool", "*.go"))
-	if err != nil || len(files) == 0 {
+	tool := filepath.Join("..", "..", "internal", "tool")
+	top, err := filepath.Glob(filepath.Join(tool, "*.go"))
+	if err != nil || len(top) == 0 {
 		t.Fatalf("no sources in internal/tool: %v", err)
 	}
+	below, err := filepath.Glob(filepath.Join(tool, "*", "*.go"))
+	if err != nil || len(below) == 0 {
+		t.Fatalf("no sources below internal/tool: %v", err)
+	}
+	files := append(top, below...)
 	re := regexp.MustCompile(`"(MD(?:CLAIM|ROUTE|SWEEP|FAIL)_[A-Z_]+)"`)
 	seen := map[string]bool{}
 	for _, f := range files {

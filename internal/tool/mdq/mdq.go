@@ -1,4 +1,8 @@
-package tool
+// Package mdq is mdq's command line (see package tool). It is a package
+// of its own because it reads the messages' headers with go-message and
+// its character sets, whose start-up would otherwise cost every run of
+// the pipeline's tools.
+package mdq
 
 import (
 	"bufio"
@@ -18,9 +22,10 @@ import (
 
 const mdqUsage = "mdq [-q queue] [-l [-v] | -m | -w age] [-s age] maildir | mdq (-R | -D) [-s age] [path ...]"
 
-// Mdq shows what an intake maildir holds: a summary, a list, metrics, or
-// a health check. -R and -D, its only writes, requeue or drop messages.
-func Mdq(args []string) int {
+// Main is mdq: it shows what an intake maildir holds: a summary, a
+// list, metrics, or a health check. -R and -D, its only writes, requeue
+// or drop messages.
+func Main(args []string) int {
 	fs := cli.NewFlags("mdq")
 	queue := fs.String("q", "MDQ_QUEUE", "", "also show each list's `queue` under this directory (mdsweep -q's)")
 	list := fs.Bool("l", "", "list each message: PATH STATE AGE REASON LIST RECIPIENT, TAB-separated")
@@ -31,7 +36,7 @@ func Mdq(args []string) int {
 	requeue := fs.Bool("R", "", "requeue the paths given (operands or stdin): back to new/ now, reason dropped")
 	drop := fs.Bool("D", "", "drop the paths given into the maildir's .Trash/ folder")
 	if err := fs.Parse(args); err != nil {
-		return usage(fs, mdqUsage, err)
+		return fs.Usage(mdqUsage, err)
 	}
 	modes := 0
 	for _, on := range []bool{*list, *metrics, *wait != 0, *requeue, *drop} {
@@ -41,15 +46,15 @@ func Mdq(args []string) int {
 	}
 	switch {
 	case modes > 1:
-		return usage(fs, mdqUsage, errors.New("-l, -m, -w, -R and -D exclude each other"))
+		return fs.Usage(mdqUsage, errors.New("-l, -m, -w, -R and -D exclude each other"))
 	case *verbose && !*list:
-		return usage(fs, mdqUsage, errors.New("-v goes with -l"))
+		return fs.Usage(mdqUsage, errors.New("-v goes with -l"))
 	case *wait < 0 || *stranded < 0:
-		return usage(fs, mdqUsage, errors.New("an age is not negative"))
+		return fs.Usage(mdqUsage, errors.New("an age is not negative"))
 	case *requeue || *drop:
-		return mdqAct(fs, *drop, *stranded)
+		return requeueOrDrop(fs, *drop, *stranded)
 	case fs.NArg() != 1:
-		return usage(fs, mdqUsage, errors.New("want one maildir"))
+		return fs.Usage(mdqUsage, errors.New("want one maildir"))
 	}
 	log := cli.NewLog("mdq")
 	maildir := fs.Arg(0)
@@ -104,12 +109,12 @@ func Mdq(args []string) int {
 	return int(cli.OK)
 }
 
-// mdqAct requeues (-R) or drops (-D) each path of its input, and prints
+// requeueOrDrop requeues (-R) or drops (-D) each path of its input, and prints
 // where each went.
-func mdqAct(fs *cli.Flags, drop bool, strandedAfter time.Duration) int {
+func requeueOrDrop(fs *cli.Flags, drop bool, strandedAfter time.Duration) int {
 	in, err := cli.NewInput(fs.Args())
 	if err != nil {
-		return usage(fs, mdqUsage, err)
+		return fs.Usage(mdqUsage, err)
 	}
 	log, status := cli.NewLog("mdq"), cli.OK
 	out := bufio.NewWriter(os.Stdout)

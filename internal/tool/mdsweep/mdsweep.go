@@ -1,4 +1,9 @@
-package tool
+// Package mdsweep is mdsweep's command line (see package tool). It is a
+// package of its own because its LMTP client (go-smtp, and through it
+// crypto/tls) costs several milliseconds of CPU at each start of every
+// program that links it, and mdclaim, mdroute and mdfail need none of
+// it.
+package mdsweep
 
 import (
 	"errors"
@@ -13,8 +18,8 @@ import (
 
 const mdsweepUsage = "mdsweep [-v] [-s] (-q queue [-C] | -c command [-e delims] | -l lmtp-address) [-T timeout] [path-record ...]"
 
-// Mdsweep hands each routed claim off to its list queue.
-func Mdsweep(args []string) int {
+// Main is mdsweep: it hands each routed claim off to its list queue.
+func Main(args []string) int {
 	fs := cli.NewFlags("mdsweep")
 	queue := fs.String("q", "MDSWEEP_QUEUE", "", "hand off into the maildir tree `queue`/LIST/SUBQUEUE/")
 	command := fs.String("c", "MDSWEEP_COMMAND", "", "hand off by running `command` through /bin/sh, the message on stdin")
@@ -56,13 +61,13 @@ func Mdsweep(args []string) int {
 		err = fmt.Errorf("%s: must be more than 0s", fs.Origin("T"))
 	}
 	if err != nil {
-		return usage(fs, mdsweepUsage, err)
+		return fs.Usage(mdsweepUsage, err)
 	}
 	in, err := cli.NewInput(fs.Args())
 	if err != nil {
-		return usage(fs, mdsweepUsage, err)
+		return fs.Usage(mdsweepUsage, err)
 	}
-	s, ok := newStage("mdsweep")
+	s, ok := stage.After("mdsweep")
 	if !ok {
 		return int(cli.Perm)
 	}
