@@ -53,7 +53,8 @@ func (b *bench) systems() []system {
 			system{"baseon", "base stream, dir fsync on", b.n, "new", true, stream(b.base, false, 0)},
 			system{"baseoff", "base stream, fsync off (-s)", b.n, "new", false, stream(b.base, true, 0)},
 			system{"basek64on", "base stream -k 64, fsync on", b.n, "new", true, stream(b.base, false, 64)},
-			system{"basek64off", "base stream -k 64, fsync off", b.n, "new", false, stream(b.base, true, 64)})
+			system{"basek64off", "base stream -k 64, fsync off", b.n, "new", false, stream(b.base, true, 64)},
+			system{"baseshell", "base shell loop", b.nShell, "new", false, func(b *bench, in, q string) (result, error) { return runShellIn(b.base, in, q) }})
 	}
 	if b.only != "" {
 		// -systems: just these, for measuring one change quickly.
@@ -142,7 +143,13 @@ const shellLoop = `while f=$(mdclaim -n 1 "$MAILDIR"); do
 done`
 
 func (b *bench) runShell(intake, queue string) (result, error) {
-	env := cleanEnv("PATH="+b.bin+":"+os.Getenv("PATH"), "MAILDIR="+intake, "QUEUE="+queue)
+	return runShellIn(b.bin, intake, queue)
+}
+
+// runShellIn runs the shell loop with the tools in bin. It starts four
+// tools a message, so it shows what a tool's start costs.
+func runShellIn(bin, intake, queue string) (result, error) {
+	env := cleanEnv("PATH="+bin+":"+os.Getenv("PATH"), "MAILDIR="+intake, "QUEUE="+queue)
 	p, err := startPipeline([][]string{{"/bin/sh", "-c", shellLoop}}, env)
 	if err != nil {
 		return result{}, err

@@ -172,6 +172,11 @@ func (b *bench) throughput(t *targets) {
 			fmt.Sprintf("%s vs %s (%+.0f%%)", ratio(c.rate, floor), ratio(c.base, floor), 100*(c.rate/c.base-1)),
 			c.base > 0 && c.rate >= 0.9*c.base)
 	}
+	// The shell loop starts four tools a message: what a start costs.
+	if shell, baseShell := get("shell").median(), get("baseshell").median(); shell > 0 || baseShell > 0 {
+		t.add("shell loop ≥ 0.9 × base's", fmt.Sprintf("%.0f vs %.0f/s (%s)", shell, baseShell, ratio(shell, baseShell)),
+			baseShell > 0 && shell >= 0.9*baseShell)
+	}
 }
 
 func ratio(a, b float64) string {

@@ -3,7 +3,7 @@
 # failing list of 50, idle CPU. Not part of `make test`. Figures are
 # noisy on a shared machine; the harness prints the median of
 # interleaved runs. BENCHFLAGS='-base DIR' interleaves another build's
-# streaming and failing-list runs with this one's.
+# streaming, shell-loop and failing-list runs with this one's.
 # BENCHDIR is where the scratch intake and queues go (default /tmp).
 BENCHDIR ?= /tmp
 BENCHFLAGS ?=
