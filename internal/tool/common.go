@@ -8,7 +8,7 @@
 // each below, so that these three link none of their dependencies. Every
 // package linked into a program runs its initialisation at each start:
 // go-smtp's (with crypto/tls) and go-message's character sets cost about
-// 8 ms of CPU, more than twice what these tools need to start at all.
+// 8 ms of CPU, more than these tools need to start at all (about 6 ms).
 package tool
 
 import "golang.org/x/sys/unix"
