@@ -58,7 +58,7 @@ test-go:
 	rm -f $$skips; exit $$st
 
 lint:
-	@$(call run_steps,lint-vet lint-staticcheck lint-gofmt lint-man)
+	@$(call run_steps,lint-vet lint-staticcheck lint-gofmt lint-man lint-static)
 
 lint-vet:
 	$(GO) vet ./...
@@ -69,6 +69,13 @@ lint-staticcheck:
 lint-gofmt:
 	@unformatted=$$(gofmt -l .); \
 	if [ -n "$$unformatted" ]; then echo "gofmt -l: not formatted:" $$unformatted; exit 1; fi
+
+# The tools are static, as the README says (bin/%): go version -m shows
+# the build settings a binary was made with.
+lint-static: all
+	@for t in $(TOOLS) $(SERVICE); do \
+		$(GO) version -m bin/$$t | grep -q 'CGO_ENABLED=0' || { echo "bin/$$t: not static (no CGO_ENABLED=0 in go version -m)"; exit 1; }; \
+	done
 
 lint-man:
 	@if command -v mandoc >/dev/null; then \
@@ -92,4 +99,4 @@ install: all
 clean:
 	rm -rf bin
 
-.PHONY: all test test-go lint lint-vet lint-staticcheck lint-gofmt lint-man demo install clean FORCE
+.PHONY: all test test-go lint lint-vet lint-staticcheck lint-gofmt lint-man lint-static demo install clean FORCE
