@@ -5,17 +5,16 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"mdpipe/internal/intake"
 )
 
 // TestClaimDirFollowsIntake: mdsweep keeps the intake's cur/ open for
 // its hand-offs, and follows the intake by name. An intake moved away
-// and made anew while mdsweep waits (an admin rebuilding it) is the one
-// the next claim is taken from; claims of the one moved away that are
-// still in the input are gone, as their paths say. An idle mdsweep closes
-// the directory.
+// and made anew (an admin rebuilding it) is, at once, the one the next
+// claim is taken from; claims of the one moved away that are still in
+// the input are gone, as their paths say. An idle mdsweep closes the
+// directory.
 func TestClaimDirFollowsIntake(t *testing.T) {
 	dir := t.TempDir()
 	mt, dests := listTree(t, dir)
@@ -26,8 +25,8 @@ func TestClaimDirFollowsIntake(t *testing.T) {
 	if err := mt.HandOff(context.Background(), first, dests); err != nil {
 		t.Fatal(err)
 	}
-	if mt.claims.path != first.Cur {
-		t.Fatalf("claim directory kept: %q, want %q", mt.claims.path, first.Cur)
+	if mt.claims.Path() != first.Cur {
+		t.Fatalf("claim directory kept: %q, want %q", mt.claims.Path(), first.Cur)
 	}
 	left := claim("1700000001.M1P1.test") // claimed, not yet handed off
 
@@ -36,7 +35,6 @@ func TestClaimDirFollowsIntake(t *testing.T) {
 		t.Fatal(err)
 	}
 	mkMaildir(t, md)
-	mt.claims.checked = mt.claims.checked.Add(-time.Hour)
 	next := claim("1700003600.M2P1.test")
 	if err := mt.HandOff(context.Background(), next, dests); err != nil {
 		t.Fatalf("claim in the intake made anew: %v", err)
@@ -51,12 +49,12 @@ func TestClaimDirFollowsIntake(t *testing.T) {
 		t.Error("the claim left in the intake moved away is not there")
 	}
 
-	// No claim for an hour: the next commit closes the directory.
-	mt.claims.used = mt.claims.used.Add(-time.Hour)
+	// No claim for a while: the next commit closes the directory.
+	mt.claims.Expire()
 	if err := mt.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if mt.claims.path != "" {
-		t.Errorf("an idle mdsweep still holds %s open", mt.claims.path)
+	if mt.claims.Path() != "" {
+		t.Errorf("an idle mdsweep still holds %s open", mt.claims.Path())
 	}
 }

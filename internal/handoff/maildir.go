@@ -48,8 +48,8 @@ type MaildirTree struct {
 	valid   map[[2]string]string
 	open    map[string]*maildir
 	dirsBuf []*maildir
-	claims  claimDir  // the intake's cur/ the claims come from
-	pending []pending // claims to drop once their copies are durable
+	claims  fsx.KeptDir // the intake's cur/ the claims come from (claimAt)
+	pending []pending   // claims to drop once their copies are durable
 
 	// inHand is the message whose hand-off is under way, and placed the
 	// maildirs that already hold it: a retry after a temporary failure
@@ -123,9 +123,17 @@ func (t *MaildirTree) Check() error {
 
 // HandOff implements Target.
 func (t *MaildirTree) HandOff(_ context.Context, c intake.Claim, dests []Dest) error {
-	cur, name := t.claims.of(c, time.Now())
+	cur, name := t.claimAt(c)
 	var st unix.Stat_t
-	if err := fsx.Fstatat(cur, name, &st); err != nil {
+	err := fsx.Fstatat(cur, name, &st)
+	if fault.IsGone(err) && cur != unix.AT_FDCWD {
+		// Not in the cur/ kept open; its path may lead to another, made
+		// anew since (fsx.KeptDir): look the path up again.
+		t.claims.Expire()
+		cur, name = t.claimAt(c)
+		err = fsx.Fstatat(cur, name, &st)
+	}
+	if err != nil {
 		if fault.IsGone(err) {
 			return fault.ErrGone // someone else acted first; no queue directory for it
 		}
@@ -162,7 +170,7 @@ func (t *MaildirTree) HandOff(_ context.Context, c intake.Claim, dests []Dest) e
 }
 
 // rename is the same-file-system hand-off: one atomic rename of the
-// claim, name relative to cur (claimDir.of).
+// claim, name relative to cur (claimAt).
 func (t *MaildirTree) rename(c intake.Claim, cur int, name string, m *maildir) error {
 	err := c.MoveTo(cur, name, m.newFd)
 	if fault.IsGone(err) {

@@ -242,7 +242,7 @@ func (t *MaildirTree) refresh() {
 			t.forget(m)
 		}
 	}
-	t.claims.idle(now)
+	t.claims.Idle(now)
 }
 
 // closeAll closes every open maildir. Between messages only: a message in
@@ -252,7 +252,7 @@ func (t *MaildirTree) closeAll() {
 		m.close()
 	}
 	clear(t.open)
-	t.claims.close()
+	t.claims.Close()
 }
 
 // reopen checks, after a rename or link into m failed with ENOENT, whether
