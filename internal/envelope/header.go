@@ -36,7 +36,13 @@ type HeaderReader struct {
 // body is never read beyond what the last read(2) brought in. The slice is
 // valid until the next call.
 func (h *HeaderReader) ReadFile(path string) ([]byte, error) {
-	fd, err := fsx.OpenRegularFd(path)
+	return h.ReadFileAt(unix.AT_FDCWD, path, path)
+}
+
+// ReadFileAt is ReadFile for the file name in the directory dirfd
+// (AT_FDCWD: name is a path); errors name the file by path.
+func (h *HeaderReader) ReadFileAt(dirfd int, name, path string) ([]byte, error) {
+	fd, err := fsx.OpenRegularAt(dirfd, name, path)
 	if err != nil {
 		// A message nobody may read costs only itself: routed nowhere,
 		// parked with one line, not held as a claim for ever.

@@ -37,7 +37,13 @@ func DeniedByFile(path string, err error) error {
 // the caller closes with unix.Close. mdroute opens every message once, and
 // an *os.File costs an allocation, a finalizer and a netpoll probe each.
 func OpenRegularFd(path string) (int, error) {
-	fd, err := open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC)
+	return OpenRegularAt(atFdcwd, path, path)
+}
+
+// OpenRegularAt is OpenRegularFd for the file name in the directory
+// dirfd (AT_FDCWD: name is a path); errors name the file by path.
+func OpenRegularAt(dirfd int, name, path string) (int, error) {
+	fd, err := openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC)
 	if err != nil {
 		if err == unix.ELOOP {
 			return -1, fmt.Errorf("%w (a symlink)", ErrNotRegular)

@@ -48,13 +48,13 @@ func renameat2(olddir int, oldname string, newdir int, newname string, flags uin
 	return errnoErr(e)
 }
 
-// open is unix.Open, raw.
-func open(path string, flags int) (int, error) {
+// openat is unix.Openat, raw.
+func openat(dirfd int, path string, flags int) (int, error) {
 	p, err := unix.BytePtrFromString(path)
 	if err != nil {
 		return -1, err
 	}
-	fd, _, e := unix.RawSyscall6(unix.SYS_OPENAT, uintptr(atFdcwd), uintptr(unsafe.Pointer(p)), uintptr(flags), 0, 0, 0)
+	fd, _, e := unix.RawSyscall6(unix.SYS_OPENAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)), uintptr(flags), 0, 0, 0)
 	if e != 0 {
 		return -1, e
 	}

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"mdpipe/internal/cli"
 	"mdpipe/internal/envelope"
 	"mdpipe/internal/fault"
+	"mdpipe/internal/fsx"
 	"mdpipe/internal/record"
 	"mdpipe/internal/route"
 	"mdpipe/internal/stage"
@@ -61,7 +63,9 @@ func Mdroute(args []string) int {
 		return fs.Usage(mdrouteUsage, fmt.Errorf("%s: no header names", fs.Origin("H")))
 	}
 	m := &router{Stage: s, rt: rt, headers: names, operands: in.FromOperands()}
-	s.Each(in, stage.Commits{}, m.route)
+	defer m.dir.Close()
+	// Quiet input: keep no directory of the intake open (an unmount).
+	s.Each(in, stage.Commits{Quiet: m.dir.Close}, m.route)
 	return s.End()
 }
 
@@ -70,6 +74,7 @@ type router struct {
 	rt      *route.Router
 	headers []string
 	hr      envelope.HeaderReader
+	dir     fsx.KeptDir // the directory of the last message read
 	routes  []route.Route
 	// operands: each input is a whole path, not a record.
 	operands bool
@@ -87,7 +92,7 @@ func (m *router) route(line []byte) {
 		m.Note(cli.Perm)
 		return
 	}
-	hdr, err := m.hr.ReadFile(path)
+	hdr, err := m.read(path)
 	if err != nil {
 		switch {
 		case fault.IsGone(err) && m.operands:
@@ -151,6 +156,26 @@ func (m *router) route(line []byte) {
 	if n > 0 {
 		m.Out.End()
 	}
+}
+
+// read returns the header of the message at path, opened by its name in
+// its directory, kept open (fsx.KeptDir); if it is not there, by its whole
+// path again, which may lead to a directory made anew since.
+func (m *router) read(path string) ([]byte, error) {
+	i := strings.LastIndexByte(path, '/')
+	if i <= 0 {
+		return m.hr.ReadFile(path)
+	}
+	fd := m.dir.At(path[:i], time.Now())
+	if fd < 0 {
+		return m.hr.ReadFile(path)
+	}
+	hdr, err := m.hr.ReadFileAt(fd, path[i+1:], path)
+	if fault.IsGone(err) {
+		m.dir.Expire()
+		return m.hr.ReadFile(path)
+	}
+	return hdr, err
 }
 
 // unroutable logs why a message cannot be routed, and passes it on as a

@@ -1,0 +1,76 @@
+package tool
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"mdpipe/internal/testkit"
+)
+
+// TestMdrouteFollowsIntake: mdroute keeps the directory of the claims it
+// reads open (fsx.KeptDir), and follows the intake by name. An intake
+// moved away and made anew while mdroute runs (an admin rebuilding it)
+// is, at once, the one the next claim is read from: the claim is routed,
+// not skipped as gone.
+func TestMdrouteFollowsIntake(t *testing.T) {
+	dir := t.TempDir()
+	md := testkit.Maildir(t, filepath.Join(dir, "intake"), 0o755)
+	claim := func(b string) string {
+		p := filepath.Join(md, "cur", b+":1,P")
+		if err := os.WriteFile(p, []byte("Delivered-To: mylist@lists.example.test\nSubject: "+b+"\n\nhello\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cmd := exec.Command(toolPath(t, "mdroute"))
+	cmd.Env = toolEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
+	out := bufio.NewReader(outPipe)
+
+	first := claim("1700000000.M0P1.test")
+	io.WriteString(in, first+"\n")
+	// mdroute writes its routes once its input has nothing more waiting:
+	// this line is the first claim's, read through the directory kept.
+	if line, err := out.ReadString('\n'); err != nil || !strings.HasPrefix(line, first+"\tmylist\tpost\t") {
+		t.Fatalf("first claim: %q, %v; stderr:\n%s", line, err, stderr.String())
+	}
+
+	// The intake is moved away and made anew, with the next claim in it.
+	if err := os.Rename(md, md+".old"); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Maildir(t, md, 0o755)
+	next := claim("1700003600.M2P1.test")
+	io.WriteString(in, next+"\n")
+	in.Close()
+	rest, err := io.ReadAll(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("mdroute: %v; stderr:\n%s", err, stderr.String())
+	}
+	if !strings.HasPrefix(string(rest), next+"\tmylist\tpost\t") {
+		t.Errorf("the claim in the intake made anew: routes %q, want a route of %s; stderr:\n%s", rest, next, stderr.String())
+	}
+}
