@@ -10,7 +10,8 @@ import (
 // names the file by one component relative to it: the kernel then walks
 // one name for each message, not every directory of its path. For the
 // intake's cur/, walking each claim's whole path was a twentieth of a
-// streaming mdsweep's time and a twentieth of mdroute's.
+// streaming mdsweep's time; kept open, it cut mdroute's CPU a message by
+// 2 to 5% on the bench's short paths.
 //
 // It follows the directory by name: it is trusted for KeptFor and then
 // looked up by its path again, so that a directory moved away and made
