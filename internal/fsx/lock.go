@@ -33,15 +33,11 @@ func DeniedByFile(path string, err error) error {
 	return fmt.Errorf("%w: %w", unix.EACCES, ErrUnreadable)
 }
 
-// OpenRegularFd is OpenRegular without the *os.File: a bare descriptor
-// the caller closes with unix.Close. mdroute opens every message once, and
-// an *os.File costs an allocation, a finalizer and a netpoll probe each.
-func OpenRegularFd(path string) (int, error) {
-	return OpenRegularAt(atFdcwd, path, path)
-}
-
-// OpenRegularAt is OpenRegularFd for the file name in the directory
-// dirfd (AT_FDCWD: name is a path); errors name the file by path.
+// OpenRegularAt is OpenRegular for the file name in the directory dirfd
+// (AT_FDCWD: name is a path), without the *os.File: a bare descriptor the
+// caller closes with CloseFile. mdroute opens every message once, and an
+// *os.File costs an allocation, a finalizer and a netpoll probe each.
+// Errors name the file by path.
 func OpenRegularAt(dirfd int, name, path string) (int, error) {
 	fd, err := openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC)
 	if err != nil {

@@ -84,7 +84,7 @@ func Fstatat(dirfd int, name string, st *unix.Stat_t) error {
 	return errnoErr(e)
 }
 
-// ReadFile reads from a regular file open as fd (OpenRegularFd), raw:
+// ReadFile reads from a regular file open as fd (OpenRegularAt), raw:
 // never a pipe or a terminal, which could block for long.
 func ReadFile(fd int, b []byte) (int, error) {
 	var p unsafe.Pointer
@@ -98,7 +98,7 @@ func ReadFile(fd int, b []byte) (int, error) {
 	return int(n), nil
 }
 
-// CloseFile closes a regular file open as fd (OpenRegularFd), raw.
+// CloseFile closes a regular file open as fd (OpenRegularAt), raw.
 func CloseFile(fd int) error {
 	_, _, e := unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
 	return errnoErr(e)
