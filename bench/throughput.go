@@ -11,10 +11,11 @@ import (
 
 // series is every run of one system.
 type series struct {
-	sys   system
-	rates []float64 // messages per second of each successful run
-	runs  []result
-	errs  []error
+	sys    system
+	rates  []float64 // messages per second of each successful run
+	rounds []int     // the round of each, counted from 1
+	runs   []result
+	errs   []error
 }
 
 func (s *series) median() float64 { return median(s.rates) }
@@ -53,6 +54,7 @@ func (b *bench) measure(systems []system, runs int) []*series {
 			}
 			progress("run %d/%d %s: %.0f msg/s", run, runs, s.sys.name, rate)
 			s.rates = append(s.rates, rate)
+			s.rounds = append(s.rounds, run)
 			s.runs = append(s.runs, res)
 		}
 	}
@@ -114,6 +116,8 @@ func (b *bench) throughput(t *targets) {
 		}
 	}
 	fmt.Printf("\nRates are messages / wall-clock time of a run, from an intake in new/ (written and\nsynced before the clock starts) to every message in QUEUE/LIST/SUBQUEUE (which exist\nalready, as on a running site). The shell loop and fork-per-message start processes\nper message: their smaller intakes are in the intake column; sh's figures include its\nchildren. The floor is one Go process doing only the unavoidable system calls; the\ndurable floor adds the directory fsyncs that make a hand-off durable, batched as\nmdsweep batches them (at most %d hand-offs, then the queues' new/ and the intake's\ncur/, in the background). × durable is shown for the rows that fsync. CPU µs and c.sw.\nare per message, all processes of the run together (rusage of the median run).\n\n", syncBatch)
+
+	b.printRounds(all, get("floor"))
 
 	on, off, fork := get("on").median(), get("off").median(), get("fork").median()
 	kOn, kOff := get("k64on").median(), get("k64off").median()
@@ -177,6 +181,46 @@ func (b *bench) throughput(t *targets) {
 		t.add("shell loop ≥ 0.9 × base's", fmt.Sprintf("%.0f vs %.0f/s (%s)", shell, baseShell, ratio(shell, baseShell)),
 			baseShell > 0 && shell >= 0.9*baseShell)
 	}
+}
+
+// perRound returns s's rate over the floor's, round by round, for the
+// rounds where both completed. The runs of one round are minutes apart
+// at most, so a slow spell of this shared machine weighs on both, and
+// the spread of these ratios shows how far such spells move a row's
+// × floor.
+func perRound(s, floor *series) []float64 {
+	var r []float64
+	for i, round := range s.rounds {
+		if j := slices.Index(floor.rounds, round); j >= 0 && floor.rates[j] > 0 {
+			r = append(r, s.rates[i]/floor.rates[j])
+		}
+	}
+	return r
+}
+
+// printRounds shows, for each row of the floor's intake, its × floor in
+// every round, lowest first.
+func (b *bench) printRounds(all []*series, floor *series) {
+	if len(floor.rates) == 0 || b.runs < 2 {
+		return
+	}
+	fmt.Printf("× floor round by round: each run against the floor of its own round, lowest first\n\n")
+	for _, s := range all {
+		if s == floor || s.sys.n != floor.sys.n {
+			continue
+		}
+		r := perRound(s, floor)
+		if len(r) == 0 {
+			continue
+		}
+		slices.Sort(r)
+		parts := make([]string, len(r))
+		for i, x := range r {
+			parts[i] = fmt.Sprintf("%.2f", x)
+		}
+		fmt.Printf("  %-31s %s   (median %.2f×)\n", s.sys.name, strings.Join(parts, " "), median(r))
+	}
+	fmt.Println()
 }
 
 func ratio(a, b float64) string {
