@@ -29,6 +29,9 @@ var ErrHeaderTooLong = fmt.Errorf("header does not end within %d KiB", MaxHeader
 // allocates nothing per message for the read itself.
 type HeaderReader struct {
 	buf []byte
+	// Closes, if set, takes each file read instead of a close(2) of its
+	// own (fsx.Closes); its owner flushes it.
+	Closes *fsx.Closes
 }
 
 // ReadFile returns the header of the message at path: everything before
@@ -48,7 +51,11 @@ func (h *HeaderReader) ReadFileAt(dirfd int, name, path string) ([]byte, error) 
 		// parked with one line, not held as a claim for ever.
 		return nil, fsx.DeniedByFile(path, err)
 	}
-	defer fsx.CloseFile(fd)
+	if h.Closes != nil {
+		defer h.Closes.Add(fd)
+	} else {
+		defer fsx.CloseFile(fd)
+	}
 	hdr, err := h.Read(fdReader(fd))
 	if err != nil && !errors.Is(err, ErrHeaderTooLong) {
 		err = &os.PathError{Op: "read", Path: path, Err: err}

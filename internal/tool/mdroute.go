@@ -63,9 +63,13 @@ func Mdroute(args []string) int {
 		return fs.Usage(mdrouteUsage, fmt.Errorf("%s: no header names", fs.Origin("H")))
 	}
 	m := &router{Stage: s, rt: rt, headers: names, operands: in.FromOperands()}
+	m.hr.Closes = &m.closes
 	defer m.dir.Close()
-	// Quiet input: keep no directory of the intake open (an unmount).
-	s.Each(in, stage.Commits{Quiet: m.dir.Close}, m.route)
+	defer m.closes.Flush()
+	// The messages read are closed together at each pause of the input,
+	// so an idle mdroute holds none open; quiet input: keep no directory
+	// of the intake open either (an unmount).
+	s.Each(in, stage.Commits{Pause: m.closes.Flush, Quiet: m.dir.Close}, m.route)
 	return s.End()
 }
 
@@ -74,6 +78,7 @@ type router struct {
 	rt      *route.Router
 	headers []string
 	hr      envelope.HeaderReader
+	closes  fsx.Closes  // the messages read since the last pause
 	dir     fsx.KeptDir // the directory of the last message read
 	routes  []route.Route
 	// operands: each input is a whole path, not a record.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -72,5 +73,63 @@ func TestMdrouteFollowsIntake(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(rest), next+"\tmylist\tpost\t") {
 		t.Errorf("the claim in the intake made anew: routes %q, want a route of %s; stderr:\n%s", rest, next, stderr.String())
+	}
+}
+
+// TestMdrouteHoldsNoMessageAtPause: mdroute closes the messages it read
+// together (fsx.Closes), at the latest when its input pauses: once it has
+// written the routes of what was waiting, it holds none of them open.
+func TestMdrouteHoldsNoMessageAtPause(t *testing.T) {
+	dir := t.TempDir()
+	md := testkit.Maildir(t, filepath.Join(dir, "intake"), 0o755)
+	var claims []string
+	for _, b := range []string{"1700000000.M0P1.test", "1700000001.M0P1.test", "1700000002.M0P1.test"} {
+		p := filepath.Join(md, "cur", b+":1,P")
+		if err := os.WriteFile(p, []byte("Delivered-To: mylist@lists.example.test\nSubject: "+b+"\n\nhello\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		claims = append(claims, p)
+	}
+	cmd := exec.Command(toolPath(t, "mdroute"))
+	cmd.Env = toolEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
+	out := bufio.NewReader(outPipe)
+
+	io.WriteString(in, strings.Join(claims, "\n")+"\n")
+	// Routes are written after the pause's commits: after the last line,
+	// every message read is closed.
+	for _, c := range claims {
+		if line, err := out.ReadString('\n'); err != nil || !strings.HasPrefix(line, c+"\t") {
+			t.Fatalf("route of %s: %q, %v; stderr:\n%s", c, line, err, stderr.String())
+		}
+	}
+	fdDir := filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "fd")
+	ents, err := os.ReadDir(fdDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		target, err := os.Readlink(filepath.Join(fdDir, e.Name()))
+		if err == nil && strings.HasPrefix(target, filepath.Join(md, "cur")+"/") {
+			t.Errorf("mdroute, its input paused, holds descriptor %s open on %s", e.Name(), target)
+		}
+	}
+	in.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("mdroute: %v; stderr:\n%s", err, stderr.String())
 	}
 }
