@@ -183,7 +183,6 @@ func (t *MaildirTree) rename(c intake.Claim, cur int, name string, m *maildir) e
 		m = m2
 		err = c.MoveTo(cur, name, m.newFd)
 	}
-	to := m.newDir + "/" + c.Base
 	switch {
 	case err == nil:
 		t.Sync.Mark(m.newDir)
@@ -192,7 +191,7 @@ func (t *MaildirTree) rename(c intake.Claim, cur int, name string, m *maildir) e
 	case fault.IsGone(err):
 		return nil // someone else acted first
 	case fsx.IsExist(err):
-		return t.doneBefore(c, to)
+		return t.doneBefore(c, m.newDir+"/"+c.Base)
 	case fsx.IsCrossDevice(err):
 		return err
 	}
