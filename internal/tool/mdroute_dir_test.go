@@ -14,6 +14,40 @@ import (
 	"mdpipe/internal/testkit"
 )
 
+// writeClaim writes a claim of B to mylist in the intake md.
+func writeClaim(t *testing.T, md, b string) string {
+	t.Helper()
+	p := filepath.Join(md, "cur", b+":1,P")
+	if err := os.WriteFile(p, []byte("Delivered-To: mylist@lists.example.test\nSubject: "+b+"\n\nhello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// startMdroute starts mdroute in a process group of its own, killed at
+// the test's end, with pipes to its input and from its output.
+func startMdroute(t *testing.T) (*exec.Cmd, io.WriteCloser, *bufio.Reader, *strings.Builder) {
+	t.Helper()
+	cmd := exec.Command(toolPath(t, "mdroute"))
+	cmd.Env = toolEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stderr := &strings.Builder{}
+	cmd.Stderr = stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
+	return cmd, in, bufio.NewReader(out), stderr
+}
+
 // TestMdrouteFollowsIntake: mdroute keeps the directory of the claims it
 // reads open (fsx.KeptDir), and follows the intake by name. An intake
 // moved away and made anew while mdroute runs (an admin rebuilding it)
@@ -22,33 +56,9 @@ import (
 func TestMdrouteFollowsIntake(t *testing.T) {
 	dir := t.TempDir()
 	md := testkit.Maildir(t, filepath.Join(dir, "intake"), 0o755)
-	claim := func(b string) string {
-		p := filepath.Join(md, "cur", b+":1,P")
-		if err := os.WriteFile(p, []byte("Delivered-To: mylist@lists.example.test\nSubject: "+b+"\n\nhello\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	cmd := exec.Command(toolPath(t, "mdroute"))
-	cmd.Env = toolEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	outPipe, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
-	out := bufio.NewReader(outPipe)
+	cmd, in, out, stderr := startMdroute(t)
 
-	first := claim("1700000000.M0P1.test")
+	first := writeClaim(t, md, "1700000000.M0P1.test")
 	io.WriteString(in, first+"\n")
 	// mdroute writes its routes once its input has nothing more waiting:
 	// this line is the first claim's, read through the directory kept.
@@ -61,7 +71,7 @@ func TestMdrouteFollowsIntake(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.Maildir(t, md, 0o755)
-	next := claim("1700003600.M2P1.test")
+	next := writeClaim(t, md, "1700003600.M2P1.test")
 	io.WriteString(in, next+"\n")
 	in.Close()
 	rest, err := io.ReadAll(out)
@@ -84,30 +94,9 @@ func TestMdrouteHoldsNoMessageAtPause(t *testing.T) {
 	md := testkit.Maildir(t, filepath.Join(dir, "intake"), 0o755)
 	var claims []string
 	for _, b := range []string{"1700000000.M0P1.test", "1700000001.M0P1.test", "1700000002.M0P1.test"} {
-		p := filepath.Join(md, "cur", b+":1,P")
-		if err := os.WriteFile(p, []byte("Delivered-To: mylist@lists.example.test\nSubject: "+b+"\n\nhello\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		claims = append(claims, p)
+		claims = append(claims, writeClaim(t, md, b))
 	}
-	cmd := exec.Command(toolPath(t, "mdroute"))
-	cmd.Env = toolEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	outPipe, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
-	out := bufio.NewReader(outPipe)
+	cmd, in, out, stderr := startMdroute(t)
 
 	io.WriteString(in, strings.Join(claims, "\n")+"\n")
 	// Routes are written after the pause's commits: after the last line,
