@@ -43,9 +43,6 @@ func (c *Closes) Add(fd int) {
 	}
 }
 
-// Held returns how many descriptors wait for the next Flush.
-func (c *Closes) Held() int { return len(c.fds) }
-
 // Flush closes every descriptor added since the last.
 func (c *Closes) Flush() {
 	slices.Sort(c.fds)

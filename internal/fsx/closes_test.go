@@ -60,8 +60,8 @@ func TestClosesRuns(t *testing.T) {
 			for i := len(ours) - 1; i >= 0; i-- { // any order
 				c.Add(ours[i])
 			}
-			if c.Held() != len(ours) {
-				t.Fatalf("Held() = %d, want %d", c.Held(), len(ours))
+			if len(c.fds) != len(ours) {
+				t.Fatalf("%d held, want %d", len(c.fds), len(ours))
 			}
 			c.Flush()
 			for _, fd := range ours {
@@ -72,8 +72,8 @@ func TestClosesRuns(t *testing.T) {
 			if !isOpen(other) {
 				t.Errorf("descriptor %d, not given to Closes, was closed", other)
 			}
-			if c.Held() != 0 {
-				t.Errorf("Held() = %d after Flush", c.Held())
+			if len(c.fds) != 0 {
+				t.Errorf("%d held after Flush", len(c.fds))
 			}
 			// One call a run of two or more consecutive numbers: the
 			// kernel numbered ours 0-3 and 5-7 of eight, unless another
@@ -110,7 +110,7 @@ func TestClosesBounded(t *testing.T) {
 	var c Closes
 	for i, fd := range fds {
 		c.Add(fd)
-		if held := c.Held(); held > closesMax-1 {
+		if held := len(c.fds); held > closesMax-1 {
 			t.Fatalf("after %d Adds, %d held", i+1, held)
 		}
 	}
