@@ -4,7 +4,8 @@ import (
 	"container/heap"
 	"io/fs"
 	"os"
-	"sort"
+	"slices"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -34,12 +35,18 @@ func openDir(dir string) (int, error) {
 // oldest returns up to limit entries of dir that pass keep, the
 // smallest names first (maildir names start with the delivery time, so
 // this is oldest first), and whether more entries remained. It reads the
-// directory with getdents(2) into one buffer and keeps the smallest names
-// in a bounded max-heap, so a name is only copied out of the buffer when
-// it enters the heap: a scan of a huge directory allocates little.
+// directory with getdents(2) into one buffer. The names are gathered as
+// they come until there are limit of them; only then do they become a
+// max-heap that keeps the smallest, so a name is only copied out of the
+// buffer when it enters the heap: a scan of a huge directory allocates
+// little, and one that fits the window (the common case) pays one sort
+// and no heap. mdclaim claims nothing until this returns, while the
+// stages after it wait, so its cost is paid at every start.
 // fd is dir, freshly opened (openDir): it is read from where it stands.
 func oldest(dir string, fd int, limit int, keep func(string, fs.FileMode) bool) ([]entry, bool, error) {
-	h := &nameHeap{}
+	var ents []entry
+	h := (*nameHeap)(&ents)
+	isHeap := false
 	more := false
 	buf := make([]byte, 64<<10)
 	for {
@@ -56,9 +63,13 @@ func oldest(dir string, fd int, limit int, keep func(string, fs.FileMode) bool) 
 			if len(name) == 0 || isDotOrDotDot(name) {
 				continue
 			}
-			if h.Len() >= limit {
+			if len(ents) >= limit {
 				more = true
-				if string(name) >= (*h)[0].name {
+				if !isHeap {
+					heap.Init(h)
+					isHeap = true
+				}
+				if string(name) >= ents[0].name {
 					continue // no allocation: the common case in a backlog
 				}
 			}
@@ -70,17 +81,16 @@ func oldest(dir string, fd int, limit int, keep func(string, fs.FileMode) bool) 
 			if !keep(s, t) {
 				continue
 			}
-			if h.Len() < limit {
-				heap.Push(h, entry{name: s, typ: t})
+			if len(ents) < limit {
+				ents = append(ents, entry{name: s, typ: t})
 				continue
 			}
-			(*h)[0] = entry{name: s, typ: t}
+			ents[0] = entry{name: s, typ: t}
 			heap.Fix(h, 0)
 		}
 	}
-	out := []entry(*h)
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
-	return out, more, nil
+	slices.SortFunc(ents, func(a, b entry) int { return strings.Compare(a.name, b.name) })
+	return ents, more, nil
 }
 
 // parseDirent splits the first linux_dirent64 off b: d_ino (8 bytes),

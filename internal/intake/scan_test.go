@@ -255,6 +255,29 @@ func TestOldestWindow(t *testing.T) {
 	}
 }
 
+// BenchmarkOldest20k reads a new/ of 20,000 messages, as the first scan
+// of mdclaim over the bench's backlog does before its first claim.
+func BenchmarkOldest20k(b *testing.B) {
+	dir := b.TempDir()
+	for i := range 20_000 {
+		name := fmt.Sprintf("1795893886.Vfd01I%xM%06d.mx.example.org", 0x100000+i, i*7919%1000000)
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		fd, err := openDir(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		got, more, err := oldest(dir, fd, scanWindow, func(string, fs.FileMode) bool { return true })
+		unix.Close(fd)
+		if err != nil || more || len(got) != 20_000 {
+			b.Fatalf("%d names, more %v: %v", len(got), more, err)
+		}
+	}
+}
+
 // TestScanWindowOverflow fills new/ past the scan window: the first scan
 // claims one window, oldest first, and says More.
 func TestScanWindowOverflow(t *testing.T) {
