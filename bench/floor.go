@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,91 +23,173 @@ import (
 // fsyncs that make the hand-offs durable, batched as mdsweep batches
 // them (see dirSyncer), so that a pipeline that fsyncs is compared with
 // a yardstick that does the same durable work.
+//
+// With -split it is the split floor: the same work as the floor, split
+// as the pipeline splits it, claims on one thread and the rest on
+// another, with at most splitBound claims between them. It costs nothing
+// the floor does not, no process, pipe or check, so it is what splitting
+// this work over two CPUs gains or loses on a machine: a ceiling for
+// any pipeline of separate tools.
 func floorMain(args []string) int {
-	durable := len(args) > 0 && args[0] == "-durable"
-	if durable {
-		args = args[1:]
+	mode := ""
+	if len(args) > 0 && (args[0] == "-durable" || args[0] == "-split") {
+		mode, args = args[0], args[1:]
 	}
 	if len(args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: mdbench floor [-durable] intake queue")
+		fmt.Fprintln(os.Stderr, "usage: mdbench floor [-durable | -split] intake queue")
 		return 100
 	}
-	if err := floor(args[0], args[1], durable); err != nil {
+	var err error
+	if mode == "-split" {
+		err = splitFloor(args[0], args[1])
+	} else {
+		err = floor(args[0], args[1], mode == "-durable")
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "mdbench floor: %v\n", err)
 		return 111
 	}
 	return 0
 }
 
-func floor(intake, queue string, durable bool) error {
+// floorRun is what a floor keeps open: the intake's new/ and cur/, and
+// the new/ of each queue it has handed off to.
+type floorRun struct {
+	newFd, curFd int
+	queue        string
+	queues       map[string]int // LIST/SUBQUEUE -> descriptor of its new/
+	hdr          []byte
+}
+
+func openFloor(intake, queue string) (*floorRun, error) {
 	newFd, err := unix.Open(filepath.Join(intake, "new"), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	curFd, err := unix.Open(filepath.Join(intake, "cur"), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	queues := make(map[string]int) // LIST/SUBQUEUE -> descriptor of its new/
+	return &floorRun{newFd: newFd, curFd: curFd, queue: queue, queues: make(map[string]int), hdr: make([]byte, 8<<10)}, nil
+}
+
+// claimAll claims every message of new/, in the order getdents gives
+// them, and passes each name on once it is claimed.
+func (f *floorRun) claimAll(claimed func(name string) error) error {
 	dents := make([]byte, 64<<10)
-	hdr := make([]byte, 8<<10)
 	var names []string
-	var syncer dirSyncer
-	batch := 0
 	for {
-		n, err := unix.Getdents(newFd, dents)
+		n, err := unix.Getdents(f.newFd, dents)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
-			if durable {
-				return syncer.commit()
-			}
 			return nil
 		}
 		_, _, names = unix.ParseDirent(dents[:n], -1, names[:0])
 		for _, name := range names {
-			claim := name + ":1,P"
-			if err := unix.Renameat2(newFd, name, curFd, claim, unix.RENAME_NOREPLACE); err != nil {
+			if err := unix.Renameat2(f.newFd, name, f.curFd, name+":1,P", unix.RENAME_NOREPLACE); err != nil {
 				return fmt.Errorf("claim %s: %v", name, err)
 			}
-			fd, err := unix.Openat(curFd, claim, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-			if err != nil {
+			if err := claimed(name); err != nil {
 				return err
-			}
-			m, err := unix.Read(fd, hdr)
-			unix.Close(fd)
-			if err != nil {
-				return err
-			}
-			dest, ok := floorRoute(hdr[:m])
-			if !ok {
-				return fmt.Errorf("%s: no recipient", name)
-			}
-			q, ok := queues[string(dest)]
-			if !ok {
-				dir := filepath.Join(queue, string(dest))
-				if err := makeMaildir(dir); err != nil {
-					return err
-				}
-				if q, err = unix.Open(filepath.Join(dir, "new"), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
-					return err
-				}
-				queues[string(dest)] = q
-			}
-			if err := unix.Renameat2(curFd, claim, q, name, unix.RENAME_NOREPLACE); err != nil {
-				return fmt.Errorf("hand off %s: %v", name, err)
-			}
-			if durable {
-				syncer.mark(q)
-				syncer.mark(curFd)
-				if batch++; batch == syncBatch {
-					batch = 0
-					syncer.kick()
-				}
 			}
 		}
 	}
+}
+
+// handOff reads the header of name's claim, routes it, and renames it
+// into its queue's new/, whose descriptor it returns.
+func (f *floorRun) handOff(name string) (int, error) {
+	claim := name + ":1,P"
+	fd, err := unix.Openat(f.curFd, claim, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	m, err := unix.Read(fd, f.hdr)
+	unix.Close(fd)
+	if err != nil {
+		return -1, err
+	}
+	dest, ok := floorRoute(f.hdr[:m])
+	if !ok {
+		return -1, fmt.Errorf("%s: no recipient", name)
+	}
+	q, ok := f.queues[string(dest)]
+	if !ok {
+		dir := filepath.Join(f.queue, string(dest))
+		if err := makeMaildir(dir); err != nil {
+			return -1, err
+		}
+		if q, err = unix.Open(filepath.Join(dir, "new"), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return -1, err
+		}
+		f.queues[string(dest)] = q
+	}
+	if err := unix.Renameat2(f.curFd, claim, q, name, unix.RENAME_NOREPLACE); err != nil {
+		return -1, fmt.Errorf("hand off %s: %v", name, err)
+	}
+	return q, nil
+}
+
+func floor(intake, queue string, durable bool) error {
+	f, err := openFloor(intake, queue)
+	if err != nil {
+		return err
+	}
+	var syncer dirSyncer
+	batch := 0
+	err = f.claimAll(func(name string) error {
+		q, err := f.handOff(name)
+		if err != nil || !durable {
+			return err
+		}
+		syncer.mark(q)
+		syncer.mark(f.curFd)
+		if batch++; batch == syncBatch {
+			batch = 0
+			syncer.kick()
+		}
+		return nil
+	})
+	if err != nil || !durable {
+		return err
+	}
+	return syncer.commit()
+}
+
+// splitBound is how many claims the split floor's claiming thread may
+// be ahead of the other: the bound of mdclaim -k 64.
+const splitBound = 64
+
+// splitFloor is the floor with its claims made on a thread of their own
+// (see floorMain).
+func splitFloor(intake, queue string) error {
+	f, err := openFloor(intake, queue)
+	if err != nil {
+		return err
+	}
+	claimed := make(chan string, splitBound)
+	stop := make(chan struct{})
+	claimErr := make(chan error, 1)
+	go func() {
+		claimErr <- f.claimAll(func(name string) error {
+			select {
+			case claimed <- name:
+				return nil
+			case <-stop:
+				return errors.New("hand-off failed")
+			}
+		})
+		close(claimed)
+	}()
+	for name := range claimed {
+		if _, err := f.handOff(name); err != nil {
+			close(stop)
+			return err
+		}
+	}
+	return <-claimErr
 }
 
 // syncBatch is mdsweep's bound on a batch under a steady backlog: it

@@ -5,13 +5,14 @@ import (
 	"testing"
 )
 
-// TestFloor checks that both floors do the whole job the rows time: every
+// TestFloor checks that the floors do the whole job the rows time: every
 // message claimed and renamed into its LIST/SUBQUEUE/new/, nothing left
 // in the intake. The durable floor commits in batches, so the intake is
-// more than one batch and not a multiple of it.
+// more than one batch and not a multiple of it, and more than the split
+// floor's splitBound claims in flight.
 func TestFloor(t *testing.T) {
 	msgs := newGenerator(seed).messages(2*syncBatch + 17)
-	for _, durable := range []bool{false, true} {
+	for _, mode := range []string{"", "-durable", "-split"} {
 		dir := t.TempDir()
 		intake, queue := filepath.Join(dir, "intake"), filepath.Join(dir, "queue")
 		if err := writeIntake(intake, msgs); err != nil {
@@ -20,11 +21,15 @@ func TestFloor(t *testing.T) {
 		if err := makeQueues(queue, lists()); err != nil {
 			t.Fatal(err)
 		}
-		if err := floor(intake, queue, durable); err != nil {
-			t.Fatalf("durable %v: %v", durable, err)
+		run := func() error { return floor(intake, queue, mode == "-durable") }
+		if mode == "-split" {
+			run = func() error { return splitFloor(intake, queue) }
+		}
+		if err := run(); err != nil {
+			t.Fatalf("floor %s: %v", mode, err)
 		}
 		if err := verify(intake, queue, "new", want(msgs)); err != nil {
-			t.Errorf("durable %v: %v", durable, err)
+			t.Errorf("floor %s: %v", mode, err)
 		}
 	}
 }

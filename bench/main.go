@@ -1,18 +1,19 @@
 // Command mdbench measures mdpipe as black boxes: its throughput next to
 // the floor (the bare system calls of the job), the durable floor (the
-// same plus the directory fsyncs that make hand-offs durable), the shell
-// loop of mdpipe(7) and the fork-per-message wrapper mdpipe replaces; the
-// cost of the service's bound on claims; follow-mode latency; a slow
-// hand-off shared by two runners; one list of 50 whose hand-off fails;
-// idle CPU; and, with -big, a 1,000,000-message backlog. It prints a
-// table and the targets with whether each is met.
+// same plus the directory fsyncs that make hand-offs durable), the split
+// floor (the floor's work on two threads, as the pipeline splits it),
+// the shell loop of mdpipe(7) and the fork-per-message wrapper mdpipe
+// replaces; the cost of the service's bound on claims; follow-mode
+// latency; a slow hand-off shared by two runners; one list of 50 whose
+// hand-off fails; idle CPU; and, with -big, a 1,000,000-message backlog.
+// It prints a table and the targets with whether each is met.
 //
 // It works in a fresh directory under -dir (default $BENCHDIR or /tmp),
 // which it removes at the end. `make bench` and `make bench-big` run it.
 //
 //	mdbench [-bin dir] [-dir dir] [-n 20000] [-runs 5] [-big] [-only rows] ...
-//	mdbench floor [-durable] intake queue   (the floor, started by mdbench itself)
-//	mdbench intake maildir n                (write the first n messages, for profiling)
+//	mdbench floor [-durable | -split] intake queue   (a floor, started by mdbench itself)
+//	mdbench intake maildir n                         (write the first n messages, for profiling)
 package main
 
 import (
@@ -75,7 +76,7 @@ func main1() int {
 	flag.IntVar(&b.nSlow, "nslow", 5000, "slow hand-off: backlog size")
 	flag.DurationVar(&b.slowFor, "slowfor", 10*time.Second, "slow hand-off: how long two runners work the backlog before the stop")
 	flag.IntVar(&b.nFail, "nfail", 2000, "one list failing: backlog size")
-	flag.StringVar(&b.only, "systems", "", "throughput: run only the systems with these `keys` (comma-separated: floor, durable, on, off, k64on, k64off, shell, fork, and with -base baseon, baseoff, basek64on, basek64off, baseshell)")
+	flag.StringVar(&b.only, "systems", "", "throughput: run only the systems with these `keys` (comma-separated: floor, durable, split, on, off, k64on, k64off, shell, fork, and with -base baseon, baseoff, basek64on, basek64off, baseshell)")
 	only := flag.String("only", "", "run only `rows`: throughput, latency, slow, failing, idle (comma-separated)")
 	big := flag.Bool("big", false, "scale: a large backlog (-nbig), peak RSS, and a 60 s idle window")
 	flag.IntVar(&b.nBig, "nbig", 1000000, "with -big: backlog size")

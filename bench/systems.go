@@ -35,8 +35,9 @@ func (b *bench) systems() []system {
 		return func(_ *bench, in, q string) (result, error) { return runStreamIn(bin, in, q, noSync, bound) }
 	}
 	sys := []system{
-		{"floor", "floor (Go, bare syscalls)", b.n, "new", false, func(b *bench, in, q string) (result, error) { return b.runFloor(in, q, false) }},
-		{"durable", "durable floor (+ dir fsync)", b.n, "new", true, func(b *bench, in, q string) (result, error) { return b.runFloor(in, q, true) }},
+		{"floor", "floor (Go, bare syscalls)", b.n, "new", false, func(b *bench, in, q string) (result, error) { return b.runFloor(in, q, "") }},
+		{"durable", "durable floor (+ dir fsync)", b.n, "new", true, func(b *bench, in, q string) (result, error) { return b.runFloor(in, q, "-durable") }},
+		{"split", "split floor (2 threads, ≤ 64)", b.n, "new", false, func(b *bench, in, q string) (result, error) { return b.runFloor(in, q, "-split") }},
 		{"on", "mdpipe stream, dir fsync on", b.n, "new", true, stream(b.bin, false, 0)},
 		{"off", "mdpipe stream, fsync off (-s)", b.n, "new", false, stream(b.bin, true, 0)},
 		// The same drain under the bound a service has (mdclaim -f holds
@@ -85,12 +86,13 @@ func (b *bench) pickSystems(keys ...string) []system {
 // runLimit bounds one run, so a hung tool fails the run instead of the bench.
 const runLimit = 20 * time.Minute
 
-// runFloor runs the floor (durable: the durable floor) in a process of
-// its own, so that its rusage is its own, as each tool's is.
-func (b *bench) runFloor(intake, queue string, durable bool) (result, error) {
+// runFloor runs a floor (mode "": the floor, or -durable, -split; see
+// floorMain) in a process of its own, so that its rusage is its own, as
+// each tool's is.
+func (b *bench) runFloor(intake, queue, mode string) (result, error) {
 	args := []string{b.self, "floor", intake, queue}
-	if durable {
-		args = []string{b.self, "floor", "-durable", intake, queue}
+	if mode != "" {
+		args = []string{b.self, "floor", mode, intake, queue}
 	}
 	p, err := startPipeline([][]string{args}, cleanEnv())
 	if err != nil {

@@ -115,9 +115,12 @@ func (b *bench) throughput(t *targets) {
 			fmt.Printf("FAILED %s: %v\n", s.sys.name, err)
 		}
 	}
-	fmt.Printf("\nRates are messages / wall-clock time of a run, from an intake in new/ (written and\nsynced before the clock starts) to every message in QUEUE/LIST/SUBQUEUE (which exist\nalready, as on a running site). The shell loop and fork-per-message start processes\nper message: their smaller intakes are in the intake column; sh's figures include its\nchildren. The floor is one Go process doing only the unavoidable system calls; the\ndurable floor adds the directory fsyncs that make a hand-off durable, batched as\nmdsweep batches them (at most %d hand-offs, then the queues' new/ and the intake's\ncur/, in the background). × durable is shown for the rows that fsync. CPU µs and c.sw.\nare per message, all processes of the run together (rusage of the median run).\n\n", syncBatch)
+	fmt.Printf("\nRates are messages / wall-clock time of a run, from an intake in new/ (written and\nsynced before the clock starts) to every message in QUEUE/LIST/SUBQUEUE (which exist\nalready, as on a running site). The shell loop and fork-per-message start processes\nper message: their smaller intakes are in the intake column; sh's figures include its\nchildren. The floor is one Go process doing only the unavoidable system calls; the\ndurable floor adds the directory fsyncs that make a hand-off durable, batched as\nmdsweep batches them (at most %d hand-offs, then the queues' new/ and the intake's\ncur/, in the background). The split floor is the floor on two threads, claims on one\nand the rest on the other, at most 64 claims apart, as the pipeline splits the work.\n× durable is shown for the rows that fsync. CPU µs and c.sw. are per message, all\nprocesses of the run together (rusage of the median run).\n\n", syncBatch)
 
 	b.printRounds(all, get("floor"))
+	if split := get("split").median(); split > 0 && floor > 0 {
+		fmt.Printf("The split floor ran at %s the floor: what splitting the floor's own work over two\nthreads gains or loses on this machine, before any process, pipe or check of mdpipe's.\n\n", ratio(split, floor))
+	}
 
 	on, off, fork := get("on").median(), get("off").median(), get("fork").median()
 	kOn, kOff := get("k64on").median(), get("k64off").median()

@@ -1,4 +1,5 @@
-# Benchmarks: throughput against a floor and a durable floor, the cost
+# Benchmarks: throughput against a floor, a durable floor and a split
+# floor (the floor's work on two threads), the cost
 # of the bound on claims, follow-mode latency, a slow hand-off, one
 # failing list of 50, idle CPU. Not part of `make test`. Figures are
 # noisy on a shared machine; the harness prints the median of
