@@ -37,7 +37,7 @@ func (b *bench) systems() []system {
 	sys := []system{
 		{"floor", "floor (Go, bare syscalls)", b.n, "new", false, func(b *bench, in, q string) (result, error) { return b.runFloor(in, q, "") }},
 		{"durable", "durable floor (+ dir fsync)", b.n, "new", true, func(b *bench, in, q string) (result, error) { return b.runFloor(in, q, "-durable") }},
-		{"split", "split floor (2 threads, ≤ 64)", b.n, "new", false, func(b *bench, in, q string) (result, error) { return b.runFloor(in, q, "-split") }},
+		{"split", fmt.Sprintf("split floor (2 threads, ≤ %d)", splitBound), b.n, "new", false, func(b *bench, in, q string) (result, error) { return b.runFloor(in, q, "-split") }},
 		{"on", "mdpipe stream, dir fsync on", b.n, "new", true, stream(b.bin, false, 0)},
 		{"off", "mdpipe stream, fsync off (-s)", b.n, "new", false, stream(b.bin, true, 0)},
 		// The same drain under the bound a service has (mdclaim -f holds

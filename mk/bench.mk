@@ -1,7 +1,7 @@
 # Benchmarks: throughput against a floor, a durable floor and a split
-# floor (the floor's work on two threads), the cost
-# of the bound on claims, follow-mode latency, a slow hand-off, one
-# failing list of 50, idle CPU. Not part of `make test`. Figures are
+# floor (the floor's work on two threads), the cost of the bound on
+# claims, follow-mode latency, a slow hand-off, one failing list of 50,
+# idle CPU. Not part of `make test`. Figures are
 # noisy on a shared machine; the harness prints the median of
 # interleaved runs. BENCHFLAGS='-base DIR' interleaves another build's
 # streaming, shell-loop and failing-list runs with this one's.
