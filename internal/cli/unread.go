@@ -116,17 +116,36 @@ func (o *Output) Settle(limit time.Duration) {
 	}
 	deadline := time.Now().Add(limit)
 	// No events asked for: poll(2) wakes at once with POLLERR when the
-	// reader goes, and looks at the pipe again every few milliseconds.
+	// reader goes. Nothing wakes it when the reader has read all, so it
+	// looks at the pipe again after each of settleWaits.
 	fds := []unix.PollFd{{Fd: int32(fd)}}
-	for {
+	for wait := range settleWaits() {
 		n, err := unix.IoctlGetInt(fd, unix.TIOCINQ) // FIONREAD
 		left := time.Until(deadline)
 		if err != nil || n <= 0 || left <= 0 {
 			return
 		}
-		_, err = unix.Poll(fds, int(min(left, 5*time.Millisecond)/time.Millisecond)+1)
+		_, err = unix.Ppoll(fds, &unix.Timespec{Nsec: int64(min(left, wait))}, nil)
 		if err == nil && fds[0].Revents&unix.POLLERR != 0 {
 			return
 		}
 	}
 }
+
+// settleWaits yields how long each of Settle's looks at the pipe waits:
+// settleFirst, doubling up to settleMost. At the end of a run the next
+// tool reads the last records within a millisecond or two: a fixed wait
+// of settleMost held every stage's exit, and with it the pipeline's end,
+// that much past it. A reader slower than that is looked at every
+// settleMost, a few system calls a second.
+func settleWaits() func(yield func(time.Duration) bool) {
+	return func(yield func(time.Duration) bool) {
+		for w := settleFirst; yield(w); w = min(2*w, settleMost) {
+		}
+	}
+}
+
+const (
+	settleFirst = 100 * time.Microsecond
+	settleMost  = 5 * time.Millisecond
+)
