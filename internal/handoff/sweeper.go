@@ -52,6 +52,11 @@ type Sweeper struct {
 // were deferred before once a read, not once a message (DoneIndex).
 func (s *Sweeper) InputReads(reads func() int) { s.done.Reads = reads }
 
+// Unwatch stops watching, as the first step of Close (DoneIndex.Unwatch):
+// a caller at the end of its input calls it before its other teardown,
+// and Close after.
+func (s *Sweeper) Unwatch() { s.done.Unwatch() }
+
 // Close releases what the Sweeper watches.
 func (s *Sweeper) Close() { s.done.Close() }
 

@@ -2,6 +2,7 @@ package intake
 
 import (
 	"fmt"
+	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -18,29 +19,36 @@ func TestDoneIndex(t *testing.T) {
 	}
 }
 
+// tookB is the destination the tests' deferred messages took.
+var tookB = []Dest{{List: "b", Subqueue: "post", Recipient: "b@lists.example.test"}}
+
+// claimNamed makes the claim cur/NAME:1,P in md.
+func claimNamed(t *testing.T, md, name string) Claim {
+	t.Helper()
+	c, err := ParseClaim(put(t, md, "cur/"+name+ClaimInfo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// deferBack defers c with tookB as done, and claims it back, as mdsweep
+// and mdclaim do.
+func deferBack(t *testing.T, md string, c Claim) {
+	t.Helper()
+	if err := c.Defer(time.Now(), "451 try later", tookB); err != nil {
+		t.Fatal(err)
+	}
+	if _, n, err := ClaimDue(md, time.Now().Add(time.Second), 0, func(string) {}); err != nil || n != 1 {
+		t.Fatalf("ClaimDue: %d, %v", n, err)
+	}
+}
+
 func testDoneIndex(t *testing.T, perRead bool) {
 	md := newMaildir(t)
-	claim := func(name string) Claim {
-		c, err := ParseClaim(put(t, md, "cur/"+name+ClaimInfo))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	took := []Dest{{List: "b", Subqueue: "post", Recipient: "b@lists.example.test"}}
-	// deferBack defers c with took as done, and claims it back, as
-	// mdsweep and mdclaim do.
-	deferBack := func(c Claim) {
-		t.Helper()
-		if err := c.Defer(time.Now(), "451 try later", took); err != nil {
-			t.Fatal(err)
-		}
-		if _, n, err := ClaimDue(md, time.Now().Add(time.Second), 0, func(string) {}); err != nil || n != 1 {
-			t.Fatalf("ClaimDue: %d, %v", n, err)
-		}
-	}
+	claim := func(name string) Claim { return claimNamed(t, md, name) }
 	before := claim("0.before")
-	deferBack(before)
+	deferBack(t, md, before)
 
 	var x DoneIndex
 	defer x.Close()
@@ -57,13 +65,13 @@ func testDoneIndex(t *testing.T, perRead bool) {
 		}
 	}
 	check(claim("1.first"), nil, false)
-	check(before, took, true) // the index starts here, and finds it in cur/
+	check(before, tookB, true) // the index starts here, and finds it in cur/
 	for i := range 100 {
 		check(claim(fmt.Sprintf("2.plain%03d", i)), nil, false)
 	}
 	later := claim("3.later")
-	deferBack(later)
-	check(later, took, true)
+	deferBack(t, md, later)
+	check(later, tookB, true)
 	if err := later.Forget(); err != nil {
 		t.Fatal(err)
 	}
@@ -72,4 +80,45 @@ func testDoneIndex(t *testing.T, perRead bool) {
 	if x.Asked != 4 {
 		t.Errorf("asked the file system %d times for 104 look-ups, want 4", x.Asked)
 	}
+}
+
+// After Unwatch the index asks the file system for every message, and
+// so still finds a list of destinations written after it; Close then
+// releases every descriptor the index opened.
+func TestDoneIndexUnwatch(t *testing.T) {
+	md := newMaildir(t)
+	fds := openFds(t)
+	var x DoneIndex
+	for _, name := range []string{"1.first", "2.second"} {
+		if _, _, err := x.ReadDone(claimNamed(t, md, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if x.Asked != 1 {
+		t.Fatalf("asked the file system %d times before Unwatch, want 1 (the index runs from the second)", x.Asked)
+	}
+	x.Unwatch()
+	later := claimNamed(t, md, "3.later")
+	deferBack(t, md, later)
+	done, deferred, err := x.ReadDone(later)
+	if err != nil || !deferred || !reflect.DeepEqual(done, tookB) {
+		t.Errorf("after Unwatch: %v, %v, %v; want %v, true", done, deferred, err, tookB)
+	}
+	if x.Asked != 2 {
+		t.Errorf("asked the file system %d times, want 2 (the first, and the one after Unwatch)", x.Asked)
+	}
+	x.Close()
+	if after := openFds(t); after != fds {
+		t.Errorf("%d descriptors open after Close, %d before the index", after, fds)
+	}
+}
+
+// openFds counts the process's open descriptors.
+func openFds(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
 }

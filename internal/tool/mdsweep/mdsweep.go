@@ -109,7 +109,7 @@ func Main(args []string) int {
 	}
 	sw.sw.InputReads(in.Reads)
 	s.Each(in, stage.Commits{Pause: sw.pause, Quiet: sw.commit}, sw.sweep)
-	sw.sw.Close()
+	sw.sw.Unwatch()
 	if err := target.Close(); err != nil {
 		s.Log.Printf("%v", err)
 		s.Note(cli.Temp)
@@ -117,5 +117,7 @@ func Main(args []string) int {
 	if sw.returned > 0 {
 		s.Log.Printf("stopping: returned %d claims to new/ without handing them off", sw.returned)
 	}
-	return s.End()
+	status := s.End()
+	sw.sw.Close()
+	return status
 }
