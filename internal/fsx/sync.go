@@ -64,10 +64,10 @@ func (d *DirSync) dropStale() {
 	}
 }
 
-// maxOpenDirs bounds the descriptors the syncer keeps; past it, it closes
+// MaxSyncDirs bounds the descriptors the syncer keeps; past it, it closes
 // them all and starts again (a site with more queues than that pays an
 // open per fsync).
-const maxOpenDirs = 512
+const MaxSyncDirs = 512
 
 // Mark records that dir was changed.
 func (d *DirSync) Mark(dir string) {
@@ -194,7 +194,7 @@ func (d *DirSync) syncDir(dir string) error {
 		if err != nil {
 			return &os.PathError{Op: "open", Path: dir, Err: err}
 		}
-		if len(d.fds) >= maxOpenDirs {
+		if len(d.fds) >= MaxSyncDirs {
 			for _, fd := range d.fds {
 				unix.Close(fd)
 			}

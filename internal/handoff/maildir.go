@@ -57,6 +57,9 @@ type MaildirTree struct {
 	// from new/ meanwhile does not get it twice.
 	inHand string
 	placed map[string]bool
+
+	// grew is set once the descriptor table was asked to grow (growFds).
+	grew bool
 }
 
 // maildir is one destination maildir, open.

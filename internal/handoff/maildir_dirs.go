@@ -21,6 +21,24 @@ import (
 // maxOpen bounds the maildirs kept open between messages.
 const maxOpen = 512
 
+// treeFds is how many descriptors a MaildirTree may hold at once: two for
+// each maildir kept open, the syncer's directories, a lock for each claim
+// pending, and a few more.
+const treeFds = 2*(maxOpen+1) + fsx.MaxSyncDirs + maxPending + 64
+
+// growFdsAt is how many maildirs a MaildirTree opens before it grows the
+// descriptor table to treeFds (fsx.GrowFdTable), in the background. The
+// second: a run that hands off to more than one destination may soon
+// hold hundreds of descriptors, and the growth's grace period then has
+// the most time to pass before the first table (64) is full; at the
+// eighth, the hand-offs still stood waiting for it for 10 ms. A run of
+// one destination (the shell loop's one message) never grows it, so its
+// mdsweep never waits at its exit for a growth under way.
+const growFdsAt = 2
+
+// growFdTable is fsx.GrowFdTable; a variable for the tests.
+var growFdTable = fsx.GrowFdTable
+
 // dirs validates the destinations again (mdpipe(7), RULES: nothing
 // outside QUEUE; every tool that makes a path of LIST and SUBQUEUE
 // checks them) and returns each
@@ -137,6 +155,12 @@ func (t *MaildirTree) ensure(d Dest, path string) (*maildir, error) {
 		t.open = make(map[string]*maildir)
 	}
 	t.open[path] = m
+	if len(t.open) >= growFdsAt && !t.grew {
+		t.grew = true
+		// Best effort: should it fail, the table grows as it would
+		// have.
+		go growFdTable(treeFds)
+	}
 	return m, nil
 }
 
