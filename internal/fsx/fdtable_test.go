@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"mdpipe/internal/testkit"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -37,14 +39,14 @@ func TestGrowFdTable(t *testing.T) {
 	if lim := nofile(t); lim < uint64(want) {
 		t.Skipf("RLIMIT_NOFILE %d, below the %d this test grows to", lim, want)
 	}
-	before := openFds(t)
+	before := testkit.OpenFds(t)
 	if err := GrowFdTable(want); err != nil {
 		t.Fatal(err)
 	}
 	if got := fdTableSize(t); got < want {
 		t.Errorf("the table holds %d descriptors after GrowFdTable(%d)", got, want)
 	}
-	if after := openFds(t); after != before {
+	if after := testkit.OpenFds(t); after != before {
 		t.Errorf("%d descriptors open after GrowFdTable, %d before", after, before)
 	}
 }
@@ -65,7 +67,7 @@ func TestGrowFdTableKeepsOthers(t *testing.T) {
 	}
 	unix.Close(held)
 	defer unix.Close(want - 1)
-	before := openFds(t)
+	before := testkit.OpenFds(t)
 	if err := GrowFdTable(want); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +81,7 @@ func TestGrowFdTableKeepsOthers(t *testing.T) {
 	if st.Ino != dirSt.Ino || st.Dev != dirSt.Dev {
 		t.Errorf("descriptor %d no longer leads to %s", want-1, dir)
 	}
-	if after := openFds(t); after != before {
+	if after := testkit.OpenFds(t); after != before {
 		t.Errorf("%d descriptors open after GrowFdTable, %d before", after, before)
 	}
 }
@@ -116,14 +118,4 @@ func TestGrowFdTableLimit(t *testing.T) {
 	if got := fdTableSize(t); got < int(soft) {
 		t.Errorf("the table holds %d descriptors, RLIMIT_NOFILE %d", got, soft)
 	}
-}
-
-// openFds counts the process's open descriptors.
-func openFds(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
 }

@@ -2,10 +2,11 @@ package intake
 
 import (
 	"fmt"
-	"os"
 	"reflect"
 	"testing"
 	"time"
+
+	"mdpipe/internal/testkit"
 )
 
 // The index answers as ReadDone does: for a message never deferred, one
@@ -87,7 +88,7 @@ func testDoneIndex(t *testing.T, perRead bool) {
 // releases every descriptor the index opened.
 func TestDoneIndexUnwatch(t *testing.T) {
 	md := newMaildir(t)
-	fds := openFds(t)
+	fds := testkit.OpenFds(t)
 	var x DoneIndex
 	for _, name := range []string{"1.first", "2.second"} {
 		if _, _, err := x.ReadDone(claimNamed(t, md, name)); err != nil {
@@ -108,17 +109,7 @@ func TestDoneIndexUnwatch(t *testing.T) {
 		t.Errorf("asked the file system %d times, want 2 (the first, and the one after Unwatch)", x.Asked)
 	}
 	x.Close()
-	if after := openFds(t); after != fds {
+	if after := testkit.OpenFds(t); after != fds {
 		t.Errorf("%d descriptors open after Close, %d before the index", after, fds)
 	}
-}
-
-// openFds counts the process's open descriptors.
-func openFds(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
 }

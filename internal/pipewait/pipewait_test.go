@@ -2,33 +2,24 @@ package pipewait
 
 import (
 	"context"
-	"os"
 	"runtime"
 	"testing"
 	"time"
-)
 
-// openFds counts this process's open descriptors.
-func openFds(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("no /proc/self/fd: %v", err)
-	}
-	return len(ents)
-}
+	"mdpipe/internal/testkit"
+)
 
 // Many waits on one context share one pipe, a cancel wakes a wait under
 // way, and once it is over the pipe is closed.
 func TestWakerShared(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	before := openFds(t)
+	before := testkit.OpenFds(t)
 	for range 100 {
 		if err := Readable(ctx, -1, -1, time.Microsecond); err != ErrTimeout {
 			t.Fatalf("a wait on nothing: %v, want ErrTimeout", err)
 		}
 	}
-	if n := openFds(t); n > before+2 {
+	if n := testkit.OpenFds(t); n > before+2 {
 		t.Errorf("100 waits left %d descriptors open, want at most one pipe (2)", n-before)
 	}
 	done := make(chan error)
@@ -44,10 +35,10 @@ func TestWakerShared(t *testing.T) {
 	// its own; then the pipe is closed by the cancel's own goroutine,
 	// which runs at once but not in step with this one.
 	deadline := time.Now().Add(10 * time.Second)
-	n := openFds(t)
+	n := testkit.OpenFds(t)
 	for n != before && time.Now().Before(deadline) {
 		runtime.Gosched()
-		n = openFds(t)
+		n = testkit.OpenFds(t)
 	}
 	if n != before {
 		t.Errorf("%d descriptors open after the cancel, want %d", n, before)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 )
 
 // The tests that stop or supervise processes look at the processes they
@@ -76,4 +77,16 @@ func stateIn(stat string) byte {
 		return 0
 	}
 	return b[i+2]
+}
+
+// OpenFds counts this process's open descriptors, for the tests that
+// check that what they ran leaves none open; without /proc/self/fd it
+// skips the test.
+func OpenFds(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	return len(ents)
 }
