@@ -10,9 +10,10 @@ import "golang.org/x/sys/unix"
 // period first (expand_fdtable), in the thread that opened. Measured
 // here: 7 to 16 ms at the 256th and at the 512th descriptor, in which the
 // opening tool stands still. Grown once, to the size a tool will need,
-// it waits for one grace period instead of one for each doubling, and a
-// caller that grows it from a goroutine of its own waits for none: an
-// open below the table's old size does not wait for a growth under way.
+// it waits for one grace period instead of one for each doubling; and a
+// caller that grows it from a goroutine of its own goes on meanwhile: an
+// open below the table's old size does not wait for a growth under way,
+// only one past it does.
 // The table never shrinks; its cost is 8 bytes a descriptor.
 func GrowFdTable(n int) error {
 	var lim unix.Rlimit

@@ -58,7 +58,8 @@ type MaildirTree struct {
 	inHand string
 	placed map[string]bool
 
-	// grew is set once the descriptor table was asked to grow (growFds).
+	// grew is set once the descriptor table was asked to grow
+	// (growFdsAt).
 	grew bool
 }
 
