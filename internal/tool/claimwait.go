@@ -55,15 +55,23 @@ func (m *claimer) close() {
 	m.c.Close()
 }
 
-// atBound reports whether mdclaim holds as many claims as the bound lets
-// it (mdpipe(7), RULES: bounded claims).
+// atBound reports whether mdclaim may claim nothing now (mdpipe(7),
+// RULES: bounded claims): fewer than a quarter of the bound is free. So
+// a backlog is claimed in batches of a quarter of the bound. Topping up
+// to the bound at each look instead claimed the two or three done since
+// the last: on the bench's backlog, a write to the next stage for every
+// six messages, not every sixteen, and the stages after it woke as often.
 func (m *claimer) atBound() bool {
 	if m.held == nil {
 		return false
 	}
 	m.held.Update()
-	return m.held.Len() >= m.bound
+	return m.held.Len() > m.refillAt()
 }
+
+// refillAt is how many claims mdclaim may hold and still claim more: the
+// bound less a quarter of it (at least one).
+func (m *claimer) refillAt() int { return m.bound - max(1, m.bound/4) }
 
 // upkeep returns old claims nobody holds to new/ (-r) and removes stale
 // tmp/ files (-f), each when it is due. It reports whether the recovery
@@ -116,7 +124,7 @@ func (m *claimer) sleep(ctx context.Context, full bool, scanErr error) (downstre
 		timeout = min(timeout, d)
 	}
 	if full {
-		return m.held.Wait(ctx, m.bound-max(1, m.bound/4), timeout, m.outFd)
+		return m.held.Wait(ctx, m.refillAt(), timeout, m.outFd)
 	}
 	return m.w.Wait(ctx, timeout, m.outFd)
 }
