@@ -132,8 +132,15 @@ func (b *bench) throughput(t *targets) {
 	// below zero, the bound costs.
 	change := func(bounded, unbounded float64) float64 { return 100 * (bounded/unbounded - 1) }
 	if on > 0 && off > 0 && kOn > 0 && kOff > 0 {
-		fmt.Printf("The bound: mdclaim -k 64 against no bound (medians of this run), fsync on %+.1f%%, fsync off %+.1f%%\n(below zero, what the bound costs)\n\n",
+		fmt.Printf("The bound: mdclaim -k 64 against no bound (medians of this run), fsync on %+.1f%%, fsync off %+.1f%%\n(below zero, what the bound costs)\n",
 			change(kOn, on), change(kOff, off))
+		// The same, round by round: how far one round's noise moves it.
+		for _, c := range []struct{ fsync, bounded, unbounded string }{{"fsync on", "k64on", "on"}, {"fsync off", "k64off", "off"}} {
+			r := perRound(get(c.bounded), get(c.unbounded))
+			fmt.Printf("  round by round, %-10s %s\n", c.fsync+":",
+				lowestFirst(r, func(x float64) string { return fmt.Sprintf("%+.0f%%", change(x, 1)) }))
+		}
+		fmt.Println()
 	}
 	t.add("stream, fsync off ≥ 0.5 × floor", ratio(off, floor), floor > 0 && off >= 0.5*floor)
 	t.add("stream, fsync on ≥ 0.3 × floor", ratio(on, floor), floor > 0 && on >= 0.3*floor)
@@ -190,16 +197,16 @@ func (b *bench) throughput(t *targets) {
 	}
 }
 
-// perRound returns s's rate over the floor's, round by round, for the
-// rounds where both completed. The runs of one round are minutes apart
-// at most, so a slow spell of this shared machine weighs on both, and
-// the spread of these ratios shows how far such spells move a row's
-// × floor.
-func perRound(s, floor *series) []float64 {
+// perRound returns s's rate over base's (the floor's, or the unbounded
+// row's), round by round, for the rounds where both completed. The runs
+// of one round are minutes apart at most, so a slow spell of this shared
+// machine weighs on both, and the spread of these ratios shows how far
+// such spells move a row's × floor, or the bound's cost.
+func perRound(s, base *series) []float64 {
 	var r []float64
 	for i, round := range s.rounds {
-		if j := slices.Index(floor.rounds, round); j >= 0 && floor.rates[j] > 0 {
-			r = append(r, s.rates[i]/floor.rates[j])
+		if j := slices.Index(base.rounds, round); j >= 0 && base.rates[j] > 0 {
+			r = append(r, s.rates[i]/base.rates[j])
 		}
 	}
 	return r
@@ -220,14 +227,20 @@ func (b *bench) printRounds(all []*series, floor *series) {
 		if len(r) == 0 {
 			continue
 		}
-		slices.Sort(r)
-		parts := make([]string, len(r))
-		for i, x := range r {
-			parts[i] = fmt.Sprintf("%.2f", x)
-		}
-		fmt.Printf("  %-31s %s   (median %.2f×)\n", s.sys.name, strings.Join(parts, " "), median(r))
+		fmt.Printf("  %-31s %s   (median %.2f×)\n", s.sys.name,
+			lowestFirst(r, func(x float64) string { return fmt.Sprintf("%.2f", x) }), median(r))
 	}
 	fmt.Println()
+}
+
+// lowestFirst sorts r and shows each of its values with show.
+func lowestFirst(r []float64, show func(float64) string) string {
+	slices.Sort(r)
+	parts := make([]string, len(r))
+	for i, x := range r {
+		parts[i] = show(x)
+	}
+	return strings.Join(parts, " ")
 }
 
 func ratio(a, b float64) string {

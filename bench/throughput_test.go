@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -14,5 +15,13 @@ func TestPerRound(t *testing.T) {
 	want := []float64{0.9, 0.25, 0.25}
 	if !slices.Equal(got, want) {
 		t.Errorf("perRound = %v, want %v", got, want)
+	}
+}
+
+// The rounds are shown lowest first, each as the caller asks.
+func TestLowestFirst(t *testing.T) {
+	got := lowestFirst([]float64{1.1, 0.9, 1}, func(x float64) string { return fmt.Sprintf("%.1f", x) })
+	if want := "0.9 1.0 1.1"; got != want {
+		t.Errorf("lowestFirst = %q, want %q", got, want)
 	}
 }
