@@ -36,8 +36,8 @@ type Held struct {
 // coalesceHeld is how long a wait at the bound lets claims go before it
 // looks again, once they are going: at full speed a handful of hand-offs,
 // far fewer than the quarter of the bound a refill waits for. On the
-// bench's backlog 100 µs was no faster; 50 µs cost more CPU in wake-ups,
-// and 1 ms left the stages after mdclaim without input for longer.
+// bench's backlog 100 µs was no faster, 50 µs cost more CPU in wake-ups,
+// and 1 ms was slower (by wall time; where its time went was not traced).
 const coalesceHeld = 250 * time.Microsecond
 
 // pollHeld is how often a Held without inotify looks its names up.
