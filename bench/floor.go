@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -200,14 +201,17 @@ const syncBatch = 256
 // hand-off marks the queue's new/ and the intake's cur/; a commit hands
 // the marked set to one background goroutine, which fsyncs each
 // directory once and then takes whatever was marked meanwhile, while
-// the renames go on. A commit while it runs adds nothing but marks. The
-// end of the intake waits until every mark is durable, as mdsweep's
-// close does.
+// the renames go on, resting after each fsync as long as it took while
+// nothing waits for it. A commit while it runs adds nothing but marks.
+// The end of the intake waits until every mark is durable, as mdsweep's
+// close does, and ends the rests.
 type dirSyncer struct {
 	mu      sync.Mutex
 	idle    *sync.Cond
 	dirty   map[int]struct{}
 	running bool
+	waiting bool
+	hurry   chan struct{}
 	err     error
 }
 
@@ -229,13 +233,21 @@ func (d *dirSyncer) kick() {
 	d.running = true
 	set := d.dirty
 	d.dirty = nil
+	if d.hurry == nil {
+		d.hurry = make(chan struct{}, 1)
+	}
 	go d.loop(set)
 }
 
 func (d *dirSyncer) loop(set map[int]struct{}) {
+	var took time.Duration
 	for {
 		for fd := range set {
-			if err := unix.Fsync(fd); err != nil {
+			d.rest(took)
+			start := time.Now()
+			err := unix.Fsync(fd)
+			took = time.Since(start)
+			if err != nil {
 				d.mu.Lock()
 				d.err = fmt.Errorf("fsync: %v", err)
 				d.mu.Unlock()
@@ -256,11 +268,35 @@ func (d *dirSyncer) loop(set map[int]struct{}) {
 	}
 }
 
+// rest is fsx.DirSync's: as long as the last fsync took, unless the
+// commit waits.
+func (d *dirSyncer) rest(took time.Duration) {
+	d.mu.Lock()
+	waiting := d.waiting
+	d.mu.Unlock()
+	if took <= 0 || waiting {
+		return
+	}
+	t := time.NewTimer(took)
+	select {
+	case <-t.C:
+	case <-d.hurry:
+		t.Stop()
+	}
+}
+
 // commit waits until every directory marked so far is fsynced.
 func (d *dirSyncer) commit() error {
 	d.kick()
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.running {
+		d.waiting = true
+		select {
+		case d.hurry <- struct{}{}:
+		default:
+		}
+	}
 	for d.running {
 		if d.idle == nil {
 			d.idle = sync.NewCond(&d.mu)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,6 +16,9 @@ import (
 // batch of renames costs one fsync per directory, not one per message.
 // Commit waits until every mark so far is durable, and closes the
 // directories the syncer kept open.
+//
+// While no Commit waits, the syncer rests after each fsync as long as
+// that fsync took (see rest).
 type DirSync struct {
 	Off bool // mdsweep -s: no directory fsync at all
 
@@ -24,6 +28,10 @@ type DirSync struct {
 	failed  map[string]struct{} // to try again at the next Kick
 	running bool
 	err     error
+	waiting int           // Commits waiting: the syncer does not rest
+	hurry   chan struct{} // ends a rest when a Commit begins to wait
+	// restHook, set only by tests, replaces the rest's wait.
+	restHook func(took time.Duration, hurry <-chan struct{})
 
 	// fds keeps the directories open, so an fsync costs no open(2) and
 	// close(2). Only the syncer goroutine uses it, one run at a time.
@@ -104,12 +112,20 @@ func (d *DirSync) Kick() {
 	d.running = true
 	set := d.dirty
 	d.dirty = nil
+	if d.hurry == nil {
+		d.hurry = make(chan struct{}, 1)
+	}
+	select {
+	case <-d.hurry: // left by a Commit that found no rest to end
+	default:
+	}
 	go d.loop(set)
 }
 
 func (d *DirSync) loop(set map[string]struct{}) {
+	var took time.Duration // the last fsync's
 	for {
-		err := d.syncAll(set)
+		err := d.syncAll(set, &took)
 		d.mu.Lock()
 		if err != nil && d.err == nil {
 			d.err = err
@@ -135,6 +151,14 @@ func (d *DirSync) Commit() error {
 	d.Kick()
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.running {
+		d.waiting++
+		defer func() { d.waiting-- }()
+		select {
+		case d.hurry <- struct{}{}:
+		default: // a wake-up is on its way already
+		}
+	}
 	for d.running {
 		if d.idle == nil {
 			d.idle = sync.NewCond(&d.mu)
@@ -163,11 +187,15 @@ func (d *DirSync) Err() error {
 	return err
 }
 
-func (d *DirSync) syncAll(set map[string]struct{}) error {
+func (d *DirSync) syncAll(set map[string]struct{}, took *time.Duration) error {
 	d.dropStale()
 	var first error
 	for dir := range set {
-		if err := d.syncDir(dir); err != nil {
+		d.rest(*took)
+		start := time.Now()
+		err := d.syncDir(dir)
+		*took = time.Since(start)
+		if err != nil {
 			if first == nil {
 				first = err
 			}
@@ -180,6 +208,39 @@ func (d *DirSync) syncAll(set map[string]struct{}) error {
 		}
 	}
 	return first
+}
+
+// rest waits as long as the last fsync took, unless a Commit waits for
+// the syncer or begins to. Flat out through a backlog, the syncer would
+// issue a directory fsync, and a flush of the disk's cache, every few
+// hundred microseconds for as long as the backlog lasts, and each one's
+// end wakes a thread that takes a CPU from a stage. On the bench's
+// backlog with directory fsync, resting so cut the pipeline's time by
+// 5 to 7%, bounded or not, and its CPU by 4 to 6%. It keeps the disk at
+// most half busy with fsyncs that nobody waits for, and a hand-off
+// durable within about twice a pass over the marked directories, well
+// inside the seconds of hand-offs a crash of the system may undo
+// (mdsweep(1), Durability).
+func (d *DirSync) rest(took time.Duration) {
+	if took <= 0 {
+		return
+	}
+	d.mu.Lock()
+	waiting, hurry := d.waiting > 0, d.hurry
+	d.mu.Unlock()
+	if waiting {
+		return
+	}
+	if d.restHook != nil {
+		d.restHook(took, hurry)
+		return
+	}
+	t := time.NewTimer(took)
+	select {
+	case <-t.C:
+	case <-hurry:
+		t.Stop()
+	}
 }
 
 func (d *DirSync) syncDir(dir string) error {
