@@ -19,8 +19,9 @@ import (
 // background fsync) run on the tool's other processors, and on a machine
 // of one CPU they wait for it (a call that hangs, on NFS, holds up the
 // tool's stop either way, since the stop waits for the hand-off in hand
-// to return). Everything else
-// (fsync, waits, writes to pipes) goes through the scheduler as usual.
+// to return). So are the directory fsyncs of DirSync's syncer (see
+// fsyncRaw). Everything else (the other fsyncs, waits, writes to pipes)
+// goes through the scheduler as usual.
 
 // atFdcwd is unix.AT_FDCWD as a variable: as a constant, its conversion
 // to uintptr does not compile.
@@ -102,4 +103,27 @@ func ReadFile(fd int, b []byte) (int, error) {
 func CloseFile(fd int) error {
 	_, _, e := unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
 	return errnoErr(e)
+}
+
+// fsyncRaw is unix.Fsync, raw, for the background syncer (DirSync) on a
+// tool of more than one processor. Its directory fsyncs, back to back
+// through a backlog at a few hundred microseconds each, kept the
+// monitor thread on its 20 µs wake-ups exactly as the hot path's calls
+// did: on the bench with directory fsync, mdsweep made 4,400 nanosleep(2)
+// and 760 futex(2) calls in a run of 20,000 messages, against 290 and
+// 120 with the fsyncs raw, and a third of the context switches; the
+// pipeline took 0.89 to 0.95 of the time, bounded or not, on 6 to 12%
+// less CPU.
+// The syncer holds its processor meanwhile, which the tool's other
+// goroutines do not need (the hand-offs run on another), and a garbage
+// collection's stop waits for the fsync in hand to return. With one
+// processor the syncer would hold up the hand-offs instead: DirSync then
+// fsyncs through the scheduler.
+func fsyncRaw(fd int) error {
+	for {
+		_, _, e := unix.RawSyscall(unix.SYS_FSYNC, uintptr(fd), 0, 0)
+		if e != unix.EINTR {
+			return errnoErr(e)
+		}
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestDirSyncRestsUntilCommit: the background syncer rests between
@@ -59,5 +61,21 @@ func TestDirSyncRestsUntilCommit(t *testing.T) {
 	}
 	if err := d.Commit(); err != nil {
 		t.Fatalf("Commit: %v", err)
+	}
+}
+
+// TestFsyncRaw: the raw fsync reports what fsync(2) reports.
+func TestFsyncRaw(t *testing.T) {
+	dir := t.TempDir()
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fsyncRaw(fd); err != nil {
+		t.Errorf("fsync of %s: %v", dir, err)
+	}
+	unix.Close(fd)
+	if err := fsyncRaw(fd); err != unix.EBADF {
+		t.Errorf("fsync of a closed descriptor: %v, want EBADF", err)
 	}
 }
