@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -245,7 +246,7 @@ func (d *dirSyncer) loop(set map[int]struct{}) {
 		for fd := range set {
 			d.rest(took)
 			start := time.Now()
-			err := unix.Fsync(fd)
+			err := fsyncRaw(fd)
 			took = time.Since(start)
 			if err != nil {
 				d.mu.Lock()
@@ -265,6 +266,24 @@ func (d *dirSyncer) loop(set map[int]struct{}) {
 		set = d.dirty
 		d.dirty = nil
 		d.mu.Unlock()
+	}
+}
+
+// fsyncRaw is fsync(2) made as mdsweep's syncer makes it (fsx/raw.go):
+// on more than one processor, without telling the Go scheduler, whose
+// monitor would otherwise wake every 20 µs while the fsyncs go on.
+func fsyncRaw(fd int) error {
+	if runtime.GOMAXPROCS(0) == 1 {
+		return unix.Fsync(fd)
+	}
+	for {
+		_, _, e := unix.RawSyscall(unix.SYS_FSYNC, uintptr(fd), 0, 0)
+		if e != unix.EINTR {
+			if e != 0 {
+				return e
+			}
+			return nil
+		}
 	}
 }
 
