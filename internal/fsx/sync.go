@@ -217,7 +217,7 @@ func (d *DirSync) syncAll(set map[string]struct{}, took *time.Duration) error {
 // hundred microseconds for as long as the backlog lasts, and each one's
 // end wakes a thread that takes a CPU from a stage. On the bench's
 // backlog with directory fsync, resting so cut the pipeline's time by
-// 5 to 7%, bounded or not, and its CPU by 4 to 6%; with the fsyncs raw
+// 5 to 7%, bounded or not, and its CPU by 3 to 6%; with the fsyncs raw
 // (fsyncRaw), the pipeline that did not rest took 9 to 11% longer than
 // the one that did. Resting keeps the disk at most half busy with
 // fsyncs that nobody waits for, and a hand-off durable within about
