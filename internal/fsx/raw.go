@@ -112,7 +112,7 @@ func CloseFile(fd int) error {
 // did: on the bench with directory fsync, mdsweep made 4,400 nanosleep(2)
 // and 760 futex(2) calls in a run of 20,000 messages, against 290 and
 // 120 with the fsyncs raw, and a third of the context switches; the
-// pipeline took 0.89 to 0.95 of the time, bounded or not, on 6 to 12%
+// pipeline took 0.89 to 0.95 of the time, bounded or not, on 5 to 12%
 // less CPU.
 // The syncer holds its processor meanwhile, which the tool's other
 // goroutines do not need (the hand-offs run on another), and a garbage
