@@ -30,14 +30,14 @@ import (
 // seed makes every run of the bench generate the same messages.
 const seed = 5
 
-// defaultRuns is how many rounds the throughput rows run. The targets
-// are a few percent wide (the bound costs at most 5%; -k 64 at 0.9 of
-// the floor), and on a shared two-CPU machine one round moves a row
-// against the floor, or the bounded drain against the unbounded one, by
-// 8 to 11% (standard deviation over rounds of one build). The median of
-// 5 rounds is then uncertain by 4.5 to 6%, as much as the targets'
-// margin; that of 15 rounds by 2.6 to 3.6%. A round takes about a
-// minute.
+// defaultRuns is how many rounds the throughput and failing-list rows
+// run. The targets are a few percent wide (the bound costs at most 5%;
+// -k 64 at 0.9 of the floor), and on a shared two-CPU machine one round
+// moves a row against the floor, or the bounded drain against the
+// unbounded one, by 8 to 11% (standard deviation over rounds of one
+// build). The median of 5 rounds is then uncertain by 4.5 to 6%, as much
+// as the targets' margin; that of 15 rounds by 2.6 to 3.6%. A round of
+// the throughput rows takes about a minute.
 const defaultRuns = 15
 
 type bench struct {
