@@ -56,3 +56,34 @@ func TestAtBoundQuarter(t *testing.T) {
 		held.Close()
 	}
 }
+
+// TestRoomRefill checks a refill under the bound: it begins once a
+// quarter of the bound is free, runs on to the bound a quarter at a time
+// (each written before the next is claimed), and between refills nothing
+// is claimed.
+func TestRoomRefill(t *testing.T) {
+	for _, c := range []struct {
+		bound int
+		steps [][2]int // claims held, and the room mdclaim has then
+	}{
+		{64, [][2]int{
+			{0, 16}, {16, 16}, {32, 16}, {60, 4}, {64, 0},
+			// At the bound: nothing until a quarter is free.
+			{63, 0}, {49, 0}, {48, 16},
+			// The refill goes on, a quarter at a time, even where a
+			// refill could not begin.
+			{55, 9}, {62, 2}, {64, 0}, {50, 0},
+		}},
+		{8, [][2]int{{0, 2}, {7, 1}, {8, 0}, {7, 0}, {6, 2}, {8, 0}}},
+		// Below four, a quarter is one claim.
+		{1, [][2]int{{0, 1}, {1, 0}, {0, 1}}},
+		{3, [][2]int{{3, 0}, {2, 1}, {3, 0}, {1, 1}, {2, 1}}},
+	} {
+		m := &claimer{bound: c.bound}
+		for i, s := range c.steps {
+			if got := m.room(s[0]); got != s[1] {
+				t.Errorf("-k %d, step %d: %d held, room %d, want %d", c.bound, i, s[0], got, s[1])
+			}
+		}
+	}
+}

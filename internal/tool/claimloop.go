@@ -27,6 +27,7 @@ type claimer struct {
 	wait, follow bool
 	age, rescan  time.Duration
 	bound        int
+	refilling    bool // a refill under the bound has begun (room)
 
 	w        *watch.Watcher // wakes the wait for mail (-w, -f)
 	held     *watch.Held    // the claims held, against the bound
@@ -95,14 +96,14 @@ func (m *claimer) run(ctx context.Context) cli.Status {
 }
 
 // claimSome claims the next batch: at most writeEvery, what is left of
-// -n, and the room under the bound.
+// -n, and the room under the bound (room).
 func (m *claimer) claimSome() (more bool, err error) {
 	left := writeEvery
 	if m.max > 0 {
 		left = min(left, m.max-m.claimed)
 	}
 	if m.held != nil {
-		left = min(left, m.bound-m.held.Len())
+		left = min(left, m.room(m.held.Len()))
 	}
 	// The due deferred messages first: they are older than what waits
 	// in new/.
