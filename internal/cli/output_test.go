@@ -24,19 +24,23 @@ func (w *writes) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// TestOutputBufferedUntilFlush: fewer than flushGroups messages wait for
+// the flush, and then go out in one write.
 func TestOutputBufferedUntilFlush(t *testing.T) {
 	w := &writes{}
 	o := NewWriterOutput(w)
-	o.Record("a/cur/1:1,P")
-	o.Record("a/cur/2:1,P", "mylist", "post", "mylist@x")
+	var want strings.Builder
+	for i := range flushGroups - 1 {
+		o.Record(fmt.Sprintf("a/cur/%d:1,P", i), "mylist", "post", "mylist@x")
+		fmt.Fprintf(&want, "a/cur/%d:1,P\tmylist\tpost\tmylist@x\n", i)
+	}
 	if len(w.calls) != 0 {
 		t.Errorf("written before Flush: %q", w.calls)
 	}
 	if err := o.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"a/cur/1:1,P\na/cur/2:1,P\tmylist\tpost\tmylist@x\n"}
-	if d := cmp.Diff(want, w.calls); d != "" {
+	if d := cmp.Diff([]string{want.String()}, w.calls); d != "" {
 		t.Errorf("writes (-want +got):\n%s", d)
 	}
 }
