@@ -32,9 +32,10 @@ import (
 // the floor does not, no process, pipe or check, so it is what splitting
 // this work over two CPUs gains or loses on a machine. It is a
 // yardstick, not a ceiling: the pipeline without fsync, bounded and
-// not, has drained faster than it. Besides the rename lock both share (mdpipe(7), Flow
-// control), its threads hand over each claim on its own: 0.6 to 0.7
-// context switches a message, against the pipeline's 0.2 to 0.25.
+// not, has drained faster than it. Besides the rename lock both share
+// (mdpipe(7), Flow control), its threads hand over each claim on its
+// own: 0.6 to 0.7 context switches a message, against the pipeline's
+// 0.2 to 0.25.
 func floorMain(args []string) int {
 	mode := ""
 	if len(args) > 0 && (args[0] == "-durable" || args[0] == "-split") {
