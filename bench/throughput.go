@@ -163,8 +163,9 @@ func (b *bench) throughput(t *targets) {
 		kCPU > 0 && floorCPU > 0 && kCPU <= 1.6*floorCPU)
 	t.add("-k 64, fsync on ≥ 0.8 × durable floor (goal)", fmt.Sprintf("%s (floor %s)", ratio(kOn, durable), ratio(kOn, floor)), durable > 0 && kOn >= 0.8*durable)
 	t.add("-k 64, fsync off ≥ 0.9 × floor (done when)", ratio(kOff, floor), floor > 0 && kOff >= 0.9*floor)
-	// Durable work against durable work: the plain floor fsyncs nothing.
-	t.add("-k 64, fsync on ≥ 0.7 × durable floor (done when)", fmt.Sprintf("%s (floor %s)", ratio(kOn, durable), ratio(kOn, floor)), durable > 0 && kOn >= 0.7*durable)
+	// Against the plain floor, as the speed target states it, though that
+	// floor fsyncs nothing; the durable comparison is the goal's row above.
+	t.add("-k 64, fsync on ≥ 0.7 × floor (done when)", fmt.Sprintf("%s (durable floor %s)", ratio(kOn, floor), ratio(kOn, durable)), floor > 0 && kOn >= 0.7*floor)
 	if b.base == "" {
 		return
 	}
